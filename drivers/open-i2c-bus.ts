@@ -1,0 +1,66 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { SystemClock, type Clock } from './clock.ts';
+import type { I2CBus } from './i2c-bus.ts';
+import { LinuxI2CBus, type I2cBusModule } from './linux-i2c-bus.ts';
+import { createSimulatedTmp102Bus, TMP102_DEFAULT_ADDRESS } from './sim/simulated-tmp102-bus.ts';
+import type { TemperatureProfile } from './sim/temperature-profile.ts';
+import type { SimulatedTmp102 } from './sim/tmp102.ts';
+
+export type I2CDriverChoice = 'auto' | 'linux' | 'simulated';
+
+export interface OpenI2CBusOptions {
+  /** auto: Linux when /dev/i2c-<busNumber> exists, the simulation otherwise. */
+  driver: I2CDriverChoice;
+  /** N of /dev/i2c-N (header pins 3 and 5 are bus 1 on a Raspberry Pi). */
+  busNumber: number;
+  /** Time for the simulated chip (default: SystemClock). Unused by the Linux bus. */
+  clock?: Clock;
+  /** The simulated TMP102: address (default 0x48), temperature source, conversion time. */
+  simulated?: { address?: number; profile?: TemperatureProfile; conversionTimeMs?: number };
+  /** Options for the Linux bus. */
+  linux?: { forceAccess?: boolean; module?: I2cBusModule };
+  /** Where adapters appear (default /dev); a test seam for the auto choice only. */
+  devDirectory?: string;
+}
+
+export interface OpenedI2CBus {
+  bus: I2CBus;
+  /** One line for the start-up log: which implementation answers and why. */
+  description: string;
+  /** The simulated chip, to drive its temperature or inject faults; undefined on real hardware. */
+  simulatedTmp102: SimulatedTmp102 | undefined;
+}
+
+/**
+ * Pick the I2C implementation once, at start-up. Nothing else in the gateway imports
+ * LinuxI2CBus or the simulation: they meet only here, behind the I2CBus interface.
+ */
+export function openI2CBus(options: OpenI2CBusOptions): OpenedI2CBus {
+  const { driver, busNumber } = options;
+  if (!Number.isInteger(busNumber) || busNumber < 0) throw new RangeError(`busNumber must be a non-negative integer, got ${busNumber}`);
+  if (driver !== 'auto' && driver !== 'linux' && driver !== 'simulated') throw new RangeError(`unknown I2C driver "${String(driver)}"`);
+  const devicePath = join(options.devDirectory ?? '/dev', `i2c-${busNumber}`);
+  const present = existsSync(devicePath);
+  const useLinux = driver === 'linux' || (driver === 'auto' && present);
+  const why = driver === 'auto' ? (present ? `found ${devicePath}` : `no ${devicePath}`) : `driver: ${driver}`;
+
+  if (useLinux) {
+    const bus = new LinuxI2CBus(busNumber, { module: options.linux?.module, forceAccess: options.linux?.forceAccess });
+    return { bus, description: `Linux I2C adapter ${devicePath} (${why})`, simulatedTmp102: undefined };
+  }
+  const sim = options.simulated ?? {};
+  const { bus, tmp102, address } = createSimulatedTmp102Bus({
+    clock: options.clock ?? new SystemClock(),
+    busNumber,
+    address: sim.address ?? TMP102_DEFAULT_ADDRESS,
+    profile: sim.profile,
+    conversionTimeMs: sim.conversionTimeMs,
+  });
+  const hexAddress = `0x${address.toString(16).padStart(2, '0')}`;
+  return {
+    bus,
+    description: `simulated TMP102 at ${hexAddress} on simulated bus ${busNumber} (${why}; ${tmp102.profile.description})`,
+    simulatedTmp102: tmp102,
+  };
+}

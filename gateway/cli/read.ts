@@ -1,0 +1,145 @@
+/**
+ * `npm run read`: read the sensor once through its WASM module and print the reading.
+ *
+ *   npm run read                              # TMP102 on bus 1 at 0x48, or the simulation
+ *   npm run read -- --sim-temp -12.25 --json  # the simulated TMP102 at -12.25 °C, as JSON
+ *   npm run read -- --bus 1 --address 0x49
+ *
+ * Exit status: 0 with a reading, 1 when the sensor failed (the error code is printed),
+ * 2 for a usage error.
+ */
+import { SystemClock } from '../../drivers/clock.ts';
+import { GatewayError } from '../errors.ts';
+import { createConsoleLogger } from '../log.ts';
+import type { Reading } from '../host/sensor-module.ts';
+import { type DriverChoice, type GatewayConfig, defaultConfig, loadConfigFile } from '../service/config.ts';
+import { SensorService } from '../service/sensor-service.ts';
+import { UsageError, addressOption, numberOption, parseCommandLine } from './args.ts';
+
+const USAGE = `usage: npm run read -- [options]
+  --bus <n>           I2C adapter number (default 1: header pins 3 and 5 on a Raspberry Pi)
+  --address <addr>    TMP102 address, 0x48..0x4b (default 0x48)
+  --driver <d>        auto (default: /dev/i2c-<bus> if present, else simulated), linux, simulated
+  --sim-temp <°C>     temperature of the simulated TMP102 (implies --driver simulated)
+  --module <file>     sensor module (default build/wasm/go/tmp102.wasm)
+  --config <file>     gateway configuration file (reads its first sensor, or --sensor)
+  --sensor <name>     which configured sensor to read
+  --json              print the reading as JSON
+  --verbose           log what the gateway and the module do`;
+
+/** Reads before the first conversion is done get NOT_READY with a retry time: wait and retry. */
+const MAX_ATTEMPTS = 4;
+
+async function main(argv: string[]): Promise<number> {
+  const args = parseCommandLine(argv, {
+    bus: { value: true },
+    address: { value: true },
+    driver: { value: true },
+    'sim-temp': { value: true },
+    module: { value: true },
+    config: { value: true },
+    sensor: { value: true },
+    json: {},
+    verbose: {},
+    help: { short: 'h' },
+  });
+  if (args.options['help']) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (args.positionals.length > 0) throw new UsageError(`unexpected argument ${args.positionals[0]}`);
+  const json = args.options['json'] === true;
+  const logger = createConsoleLogger(args.options['verbose'] ? 'debug' : 'error');
+
+  const simCelsius = numberOption(args, 'sim-temp');
+  const driverOpt = args.options['driver'] as string | undefined;
+  if (driverOpt !== undefined && !['auto', 'linux', 'simulated'].includes(driverOpt)) throw new UsageError('--driver must be auto, linux or simulated');
+  if (simCelsius !== undefined && driverOpt === 'linux') throw new UsageError('--sim-temp sets the simulated TMP102; it cannot be combined with --driver linux');
+
+  let config: GatewayConfig;
+  if (typeof args.options['config'] === 'string') {
+    config = await loadConfigFile(args.options['config']);
+    if (driverOpt) config.driver = driverOpt as DriverChoice;
+  } else {
+    config = defaultConfig({
+      bus: numberOption(args, 'bus'),
+      address: addressOption(args, 'address'),
+      module: args.options['module'] as string | undefined,
+      driver: simCelsius !== undefined ? 'simulated' : (driverOpt as DriverChoice | undefined),
+      simCelsius,
+    });
+  }
+  const wanted = (args.options['sensor'] as string | undefined) ?? config.sensors[0]!.name;
+  const sensorConfig = config.sensors.find((s) => s.name === wanted);
+  if (!sensorConfig) throw new UsageError(`no sensor named ${wanted} in the configuration`);
+  config.sensors = [sensorConfig];
+
+  const clock = new SystemClock();
+  let service: SensorService | undefined;
+  try {
+    service = await SensorService.start(config, { clock, logger });
+    const source = service.hardware.descriptions[0] ?? '';
+    if (!json) console.error(`reading ${sensorConfig.name} via ${source}`);
+    const reading = await readWithRetry(service, sensorConfig.name, clock);
+    console.log(json ? JSON.stringify(toJson(reading, source)) : formatReading(reading));
+    return 0;
+  } catch (err) {
+    if (!(err instanceof GatewayError)) throw err;
+    if (json) console.log(JSON.stringify({ error: { code: err.code, message: err.message, ...pick(err.details) } }));
+    else console.error(`error ${err.code}: ${err.message}`);
+    return 1;
+  } finally {
+    service?.close();
+  }
+}
+
+async function readWithRetry(service: SensorService, name: string, clock: SystemClock): Promise<Reading> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await service.read(name);
+    } catch (err) {
+      if (!(err instanceof GatewayError) || err.code !== 'GW_ERR_SENSOR_NOT_READY' || attempt >= MAX_ATTEMPTS) throw err;
+      clock.sleep(BigInt(Math.ceil(err.details.retryAfterMs ?? 35)) * 1_000_000n);
+    }
+  }
+}
+
+function toJson(r: Reading, source: string) {
+  return {
+    sensor: r.sensor,
+    value: r.value,
+    unit: r.unit,
+    time: new Date(r.timeMs).toISOString(),
+    raw: '0x' + r.raw.toString(16).padStart(4, '0'),
+    bits: r.bits,
+    source,
+  };
+}
+
+function formatReading(r: Reading): string {
+  // Register values are multiples of 0.0625 °C, so String() prints them exactly and briefly.
+  const value = String(r.value);
+  return `${r.sensor}: ${value} °C  (${r.bits}-bit, register 0x${r.raw.toString(16).padStart(4, '0')}, ${new Date(r.timeMs).toISOString()})`;
+}
+
+function pick(d: GatewayError['details']) {
+  return d.retryAfterMs === undefined ? {} : { retryAfterMs: d.retryAfterMs };
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err) => {
+    if (err instanceof UsageError) {
+      console.error(`${err.message}\n\n${USAGE}`);
+      process.exitCode = 2;
+    } else if (err instanceof GatewayError) {
+      console.error(`error ${err.code}: ${err.message}`);
+      process.exitCode = 1;
+    } else {
+      console.error(err);
+      process.exitCode = 1;
+    }
+  },
+);

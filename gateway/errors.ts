@@ -1,0 +1,75 @@
+/**
+ * The gateway's one error catalogue. Every failure a user can see carries one of these stable
+ * codes; messages may be reworded, codes may not. The CoAP front maps codes to response codes
+ * in one place (gateway/coap/error-response.ts); tests assert codes, never message text.
+ * docs/errors.md lists the same codes and test/errors.test.ts keeps the two in step.
+ */
+import { I2C_ERROR_CODES, I2CError } from '../drivers/i2c-error.ts';
+
+export const ERROR_CODES = {
+  ...I2C_ERROR_CODES,
+
+  // Sensor state, reported by a module.
+  GW_ERR_SENSOR_NOT_READY: 'The sensor has no valid reading yet (first conversion not finished); retry after the given time',
+  GW_ERR_SENSOR_WRONG_DEVICE: 'The device at the configured address is not the expected sensor',
+
+  // Capabilities.
+  GW_ERR_CAPABILITY_DENIED: 'The module asked for a bus or address it was not granted',
+
+  // Loading a module.
+  GW_ERR_MODULE_NOT_FOUND: 'The module file could not be read',
+  GW_ERR_MODULE_INVALID: 'The file is not a valid WebAssembly module',
+  GW_ERR_MODULE_MISSING_EXPORT: 'The module lacks an export the ABI requires',
+  GW_ERR_MODULE_UNKNOWN_IMPORT: 'The module imports a function the ABI does not provide',
+  GW_ERR_MODULE_ABI_VERSION: 'The module was built for another ABI version',
+  GW_ERR_MODULE_BAD_CONFIG: 'The module refused its configuration',
+
+  // A module misbehaving during a call. The instance is discarded and replaced.
+  GW_ERR_MODULE_TRAP: 'The module trapped (a WebAssembly runtime error)',
+  GW_ERR_MODULE_PANIC: 'The module panicked',
+  GW_ERR_MODULE_EXIT: 'The module exited during a call',
+  GW_ERR_MODULE_BAD_ARGUMENT: 'The module passed an out-of-range pointer, length or address to the host',
+  GW_ERR_MODULE_BAD_OUTPUT: 'The module returned output that does not follow the ABI',
+  GW_ERR_MODULE_BAD_REQUEST: 'The module refused the request parameters',
+  GW_ERR_MODULE_NOT_INITIALIZED: 'The module was called before it was initialised',
+  GW_ERR_MODULE_INTERNAL: 'The module reported an internal error',
+  GW_ERR_MODULE_DEADLINE: 'The module ran past its call deadline',
+
+  // Configuration of the gateway itself.
+  GW_ERR_CONFIG_INVALID: 'The gateway configuration is invalid',
+  /** Thrown by drivers/sim/temperature-trace.ts for a bad recorded trace. */
+  GW_ERR_SIM_TRACE_FILE: 'The simulated temperature trace file is invalid',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export interface ErrorDetails {
+  /** How long until retrying makes sense (not ready, quarantined...). */
+  retryAfterMs?: number;
+  /** The sensor or module concerned. */
+  sensor?: string;
+  /** A short operator-facing detail; never shown to CoAP clients. */
+  detail?: string;
+}
+
+export class GatewayError extends Error {
+  override readonly name = 'GatewayError';
+  readonly code: ErrorCode;
+  readonly details: ErrorDetails;
+
+  constructor(code: ErrorCode, details: ErrorDetails = {}, options: { cause?: unknown; message?: string } = {}) {
+    const base = options.message ?? ERROR_CODES[code];
+    super(details.detail ? `${base}: ${details.detail}` : base, { cause: options.cause });
+    this.code = code;
+    this.details = details;
+  }
+}
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(ERROR_CODES, value);
+}
+
+/** Driver errors already carry a catalogue code; keep their actionable message. */
+export function fromI2CError(err: I2CError, details: ErrorDetails = {}): GatewayError {
+  return new GatewayError(err.code, details, { cause: err, message: err.message });
+}

@@ -1,0 +1,82 @@
+/**
+ * Module ABI version 1: the constants of docs/module-abi.md. Change them only together with
+ * that page and the Go side (wasm-src/gwabi).
+ */
+import type { ErrorCode } from '../errors.ts';
+
+export const ABI_VERSION = 1;
+
+export const GW_NAMESPACE = 'gw';
+export const WASI_NAMESPACE = 'wasi_snapshot_preview1';
+
+/** Exports every module must have, with the kind WebAssembly.Module.exports reports. */
+export const REQUIRED_EXPORTS = [
+  { name: 'memory', kind: 'memory' },
+  { name: '_initialize', kind: 'function' },
+  { name: 'gw_abi_version', kind: 'function' },
+  { name: 'gw_init', kind: 'function' },
+  { name: 'gw_read', kind: 'function' },
+] as const;
+
+/** The `gw` imports of version 1. */
+export const GW_IMPORT_NAMES = [
+  'input_read',
+  'output_write',
+  'log',
+  'i2c_write',
+  'i2c_read',
+  'i2c_read_reg',
+  'i2c_write_reg',
+] as const;
+
+/** Largest output a module may hand back in one call (bytes). */
+export const MAX_OUTPUT_BYTES = 4096;
+/** Largest single I2C transfer (the SMBus block limit). */
+export const MAX_I2C_TRANSFER = 32;
+
+/** Status codes returned by exports and by `gw` imports (docs/module-abi.md, "Status codes"). */
+export const Status = {
+  OK: 0,
+  NOT_READY: -1,
+  I2C_NACK: -2,
+  I2C_BUS: -3,
+  I2C_TIMEOUT: -4,
+  DENIED: -5,
+  BAD_ARGUMENT: -6,
+  WRONG_DEVICE: -7,
+  BAD_CONFIG: -8,
+  BAD_REQUEST: -9,
+  NOT_INITIALIZED: -10,
+  INTERNAL: -11,
+  I2C_UNAVAILABLE: -12,
+} as const;
+
+export type StatusValue = (typeof Status)[keyof typeof Status];
+
+/** What a module's negative status means in the error catalogue. */
+export const STATUS_ERROR_CODES: Record<number, ErrorCode> = {
+  [Status.NOT_READY]: 'GW_ERR_SENSOR_NOT_READY',
+  [Status.I2C_NACK]: 'GW_ERR_I2C_NACK',
+  [Status.I2C_BUS]: 'GW_ERR_I2C_BUS',
+  [Status.I2C_TIMEOUT]: 'GW_ERR_I2C_TIMEOUT',
+  [Status.DENIED]: 'GW_ERR_CAPABILITY_DENIED',
+  [Status.BAD_ARGUMENT]: 'GW_ERR_MODULE_BAD_ARGUMENT',
+  [Status.WRONG_DEVICE]: 'GW_ERR_SENSOR_WRONG_DEVICE',
+  [Status.BAD_CONFIG]: 'GW_ERR_MODULE_BAD_CONFIG',
+  [Status.BAD_REQUEST]: 'GW_ERR_MODULE_BAD_REQUEST',
+  [Status.NOT_INITIALIZED]: 'GW_ERR_MODULE_NOT_INITIALIZED',
+  [Status.INTERNAL]: 'GW_ERR_MODULE_INTERNAL',
+  // I2C_UNAVAILABLE has no fixed code: the host reports the driver's precise one.
+  [Status.I2C_UNAVAILABLE]: 'GW_ERR_I2C_NO_ADAPTER',
+};
+
+/** The status a `gw` I2C import returns for a driver error code. */
+export const I2C_ERROR_STATUS: Record<string, StatusValue> = {
+  GW_ERR_I2C_NACK: Status.I2C_NACK,
+  GW_ERR_I2C_BUS: Status.I2C_BUS,
+  GW_ERR_I2C_TIMEOUT: Status.I2C_TIMEOUT,
+  GW_ERR_I2C_UNSUPPORTED: Status.I2C_BUS,
+  GW_ERR_I2C_PERMISSION: Status.I2C_UNAVAILABLE,
+  GW_ERR_I2C_NO_ADAPTER: Status.I2C_UNAVAILABLE,
+  GW_ERR_I2C_BUSY: Status.I2C_UNAVAILABLE,
+};

@@ -1,0 +1,143 @@
+/**
+ * One live instance of a sensor module: instantiation, the reactor start-up, and export calls
+ * with their faults turned into coded errors. An instance that faulted is dead; the owner
+ * (SensorModule) makes a fresh one. One call at a time (docs/module-abi.md, "Lifecycle").
+ */
+import type { I2CError } from '../../drivers/i2c-error.ts';
+import type { I2CBus } from '../../drivers/i2c-bus.ts';
+import type { Clock } from '../../drivers/clock.ts';
+import { GatewayError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { ABI_VERSION, GW_NAMESPACE, WASI_NAMESPACE } from './abi.ts';
+import type { Capabilities } from './capabilities.ts';
+import { GuestMemory } from './guest-memory.ts';
+import { CallState, createGwImports } from './gw-imports.ts';
+import { ProcExit, SleepBudgetExceeded, WasiPreview1 } from './wasi-preview1.ts';
+
+export interface InstanceOptions {
+  module: WebAssembly.Module;
+  name: string;
+  capabilities: Capabilities;
+  bus: I2CBus | undefined;
+  clock: Clock;
+  logger: Logger;
+  /** Time one call may spend sleeping (WASI poll_oneoff) before it is ended. */
+  sleepBudgetMs: number;
+}
+
+export interface CallResult {
+  status: number;
+  output: Uint8Array | undefined;
+  i2cError: I2CError | undefined;
+  denial: string | undefined;
+}
+
+type ExportName = 'gw_init' | 'gw_read';
+
+export class ModuleInstance {
+  readonly #name: string;
+  readonly #exports: WebAssembly.Exports;
+  readonly #wasi: WasiPreview1;
+  readonly #state: CallState;
+  readonly #memory: GuestMemory;
+  #dead = false;
+
+  private constructor(name: string, exports: WebAssembly.Exports, wasi: WasiPreview1, state: CallState, memory: GuestMemory) {
+    this.#name = name;
+    this.#exports = exports;
+    this.#wasi = wasi;
+    this.#state = state;
+    this.#memory = memory;
+  }
+
+  static create(options: InstanceOptions): ModuleInstance {
+    const { name, logger } = options;
+    const wasi = new WasiPreview1({ clock: options.clock, logger, sleepBudgetMs: options.sleepBudgetMs });
+    const state = new CallState();
+    let memory: GuestMemory | undefined;
+    const gw = createGwImports({
+      memory: () => memory!,
+      state,
+      capabilities: options.capabilities,
+      bus: options.bus,
+      logger,
+    });
+
+    let instance: WebAssembly.Instance;
+    try {
+      instance = new WebAssembly.Instance(options.module, { [WASI_NAMESPACE]: wasi.imports(), [GW_NAMESPACE]: gw });
+    } catch (err) {
+      // A start function that traps, or a link error the validator did not foresee.
+      throw new GatewayError('GW_ERR_MODULE_INVALID', { sensor: name, detail: (err as Error).message }, { cause: err });
+    }
+    memory = new GuestMemory(instance.exports['memory'] as WebAssembly.Memory);
+    wasi.bindMemory(memory);
+    const self = new ModuleInstance(name, instance.exports, wasi, state, memory);
+
+    self.#guarded('_initialize', () => (instance.exports['_initialize'] as () => void)());
+    const version = self.#guarded('gw_abi_version', () => (instance.exports['gw_abi_version'] as () => number)());
+    if (version !== ABI_VERSION) {
+      self.#dead = true;
+      throw new GatewayError('GW_ERR_MODULE_ABI_VERSION', { sensor: name, detail: `module speaks ABI ${version}, the gateway speaks ${ABI_VERSION}` });
+    }
+    return self;
+  }
+
+  get dead(): boolean {
+    return this.#dead;
+  }
+
+  /** Linear memory size now, in bytes (a module may grow it during calls). */
+  get memoryBytes(): number {
+    return this.#memory.byteLength;
+  }
+
+  call(exportName: ExportName, input: Uint8Array): CallResult {
+    if (this.#dead) throw new Error(`instance of ${this.#name} is dead; create a fresh one`);
+    this.#state.begin(input);
+    const fn = this.#exports[exportName] as (len: number) => number;
+    const status = this.#guarded(exportName, () => fn(input.length));
+    return {
+      status,
+      output: this.#state.output,
+      i2cError: this.#state.lastI2CError,
+      denial: this.#state.lastDenial,
+    };
+  }
+
+  /** Bus transactions this instance's imports attempted. */
+  get i2cTransactions(): number {
+    return this.#state.i2cTransactions;
+  }
+
+  #guarded<T>(what: string, run: () => T): T {
+    this.#wasi.beginCall();
+    try {
+      return run();
+    } catch (err) {
+      this.#dead = true;
+      throw this.#classify(what, err);
+    } finally {
+      this.#wasi.endCall();
+    }
+  }
+
+  #classify(what: string, err: unknown): GatewayError {
+    const sensor = this.#name;
+    const stderr = this.#wasi.stderrThisCall.trim().split('\n')[0] ?? '';
+    if (err instanceof ProcExit) {
+      if (this.#wasi.sawPanic) return new GatewayError('GW_ERR_MODULE_PANIC', { sensor, detail: `${what}: ${stderr} (exit ${err.exitCode})` }, { cause: err });
+      return new GatewayError('GW_ERR_MODULE_EXIT', { sensor, detail: `${what}: proc_exit(${err.exitCode})` }, { cause: err });
+    }
+    if (err instanceof SleepBudgetExceeded) {
+      return new GatewayError('GW_ERR_MODULE_DEADLINE', { sensor, detail: `${what}: ${err.message}` }, { cause: err });
+    }
+    // TinyGo reports a panic on stderr and then traps (unreachable) instead of exiting.
+    if (this.#wasi.sawPanic) {
+      return new GatewayError('GW_ERR_MODULE_PANIC', { sensor, detail: `${what}: ${stderr}` }, { cause: err });
+    }
+    // WebAssembly.RuntimeError for traps; RangeError for a guest stack overflow in V8.
+    const message = err instanceof Error ? `${err.constructor.name}: ${err.message}` : String(err);
+    return new GatewayError('GW_ERR_MODULE_TRAP', { sensor, detail: `${what}: ${message}` }, { cause: err });
+  }
+}

@@ -1,0 +1,248 @@
+/**
+ * A sensor module as the rest of the gateway sees it: load once, `read()` many times. Faults
+ * are reported as GatewayErrors and healed by a fresh instance on the next call, so one bad
+ * call never takes the host down (docs/module-abi.md, "Lifecycle", step 5).
+ *
+ * Everything here is synchronous: the host imports must be (Node 20 has no JS Promise
+ * Integration). A later step moves SensorModule into a worker thread so a slow bus transfer
+ * cannot hold up the CoAP event loop.
+ */
+import { readFile } from 'node:fs/promises';
+import { decode, encode } from 'cbor-x';
+import type { Clock } from '../../drivers/clock.ts';
+import type { I2CBus } from '../../drivers/i2c-bus.ts';
+import { GatewayError, fromI2CError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { STATUS_ERROR_CODES, Status } from './abi.ts';
+import type { Capabilities } from './capabilities.ts';
+import { type CallResult, ModuleInstance } from './module-instance.ts';
+import { compileModule, validateModule } from './module-validator.ts';
+
+export interface SensorModuleOptions {
+  /** The sensor's name: in logs, errors and readings. */
+  name: string;
+  capabilities: Capabilities;
+  bus: I2CBus | undefined;
+  clock: Clock;
+  logger: Logger;
+  /** The `gw_init` input: where the sensor is and how to set it up. */
+  init: { bus: number; address: number; settings?: Record<string, unknown> };
+  /** Time one call may spend sleeping before it is ended (default 1000 ms). */
+  sleepBudgetMs?: number;
+}
+
+/** What `gw_init` announced (docs/module-abi.md, "gw_init output on success"). */
+export interface ModuleInfo {
+  name: string;
+  version: string;
+  quantity: string;
+  unit: string;
+  /** How often the sensor produces a new value. */
+  periodMs: number;
+  /** The value of one LSB in `unit`. */
+  resolution: number;
+}
+
+export interface Reading {
+  sensor: string;
+  value: number;
+  unit: string;
+  /** Wall-clock time of the read, milliseconds since the Unix epoch. */
+  timeMs: number;
+  /** The register value as read, for diagnostics. */
+  raw: number;
+  bits: number;
+}
+
+export interface SensorModuleStats {
+  calls: number;
+  faults: number;
+  instancesCreated: number;
+  i2cTransactions: number;
+  memoryBytes: number;
+}
+
+const EMPTY = new Uint8Array(0);
+
+export class SensorModule {
+  readonly #module: WebAssembly.Module;
+  readonly #options: SensorModuleOptions;
+  readonly #initInput: Uint8Array;
+  readonly #log: Logger;
+  #instance: ModuleInstance | undefined;
+  #info: ModuleInfo | undefined;
+  #stats = { calls: 0, faults: 0, instancesCreated: 0, i2cTransactions: 0 };
+
+  private constructor(module: WebAssembly.Module, options: SensorModuleOptions) {
+    this.#module = module;
+    this.#options = options;
+    this.#log = options.logger.child({ sensor: options.name });
+    this.#initInput = new Uint8Array(encode({ bus: options.init.bus, address: options.init.address, settings: options.init.settings ?? {} }));
+  }
+
+  /**
+   * Reads, compiles and validates a module file. Nothing runs yet: `start()` (or the first
+   * `read()`) instantiates and initialises it, so a sensor that is absent at start-up can
+   * come good later without reloading.
+   */
+  static async fromFile(path: string, options: SensorModuleOptions): Promise<SensorModule> {
+    let bytes: Uint8Array;
+    try {
+      bytes = new Uint8Array(await readFile(path));
+    } catch (err) {
+      throw new GatewayError('GW_ERR_MODULE_NOT_FOUND', { sensor: options.name, detail: `${path}: ${(err as NodeJS.ErrnoException).code ?? err}` }, { cause: err });
+    }
+    return SensorModule.fromBytes(bytes, options);
+  }
+
+  static fromBytes(bytes: Uint8Array, options: SensorModuleOptions): SensorModule {
+    const module = compileModule(bytes, options.name);
+    validateModule(module, bytes, options.name);
+    return new SensorModule(module, options);
+  }
+
+  /** Instantiates and initialises the module now; throws what `gw_init` reported. */
+  start(): ModuleInfo {
+    this.#ensureInstance();
+    return this.#info!;
+  }
+
+  get name(): string {
+    return this.#options.name;
+  }
+
+  /** What `gw_init` announced; undefined until an instance initialised. */
+  get info(): ModuleInfo | undefined {
+    return this.#info;
+  }
+
+  get stats(): SensorModuleStats {
+    return {
+      ...this.#stats,
+      i2cTransactions: this.#stats.i2cTransactions + (this.#instance?.i2cTransactions ?? 0),
+      memoryBytes: this.#instance?.memoryBytes ?? 0,
+    };
+  }
+
+  /** One reading through the module. Throws GatewayError; never returns a stale or placeholder value. */
+  read(): Reading {
+    const instance = this.#ensureInstance();
+    const result = this.#call(instance, 'gw_read', EMPTY);
+    if (result.status !== Status.OK) throw this.#statusError(result);
+    const out = this.#decodeOutput(result.output, 'gw_read');
+    const value = out['value'];
+    const raw = out['raw'];
+    const bits = out['bits'];
+    if (typeof value !== 'number' || !Number.isFinite(value) || !Number.isInteger(raw) || !Number.isInteger(bits)) {
+      throw new GatewayError('GW_ERR_MODULE_BAD_OUTPUT', { sensor: this.name, detail: 'gw_read output needs a finite "value" and integer "raw" and "bits"' });
+    }
+    return {
+      sensor: this.name,
+      value,
+      unit: this.#info!.unit,
+      timeMs: Number(this.#options.clock.realtimeNs() / 1_000_000n),
+      raw: raw as number,
+      bits: bits as number,
+    };
+  }
+
+  #ensureInstance(): ModuleInstance {
+    if (this.#instance && !this.#instance.dead) return this.#instance;
+    if (this.#instance) this.#stats.i2cTransactions += this.#instance.i2cTransactions;
+    this.#instance = undefined;
+    const o = this.#options;
+    this.#stats.instancesCreated++;
+    const instance = ModuleInstance.create({
+      module: this.#module,
+      name: o.name,
+      capabilities: o.capabilities,
+      bus: o.bus,
+      clock: o.clock,
+      logger: this.#log,
+      sleepBudgetMs: o.sleepBudgetMs ?? 1000,
+    });
+    const result = this.#call(instance, 'gw_init', this.#initInput);
+    if (result.status !== Status.OK) throw this.#statusError(result);
+    this.#info = this.#parseInfo(this.#decodeOutput(result.output, 'gw_init'));
+    this.#instance = instance;
+    if (this.#stats.instancesCreated > 1) this.#log.info('module instance replaced', { instances: this.#stats.instancesCreated });
+    return instance;
+  }
+
+  #call(instance: ModuleInstance, name: 'gw_init' | 'gw_read', input: Uint8Array): CallResult {
+    this.#stats.calls++;
+    try {
+      return instance.call(name, input);
+    } catch (err) {
+      this.#stats.faults++;
+      if (err instanceof GatewayError) this.#log.error('module fault; the instance will be replaced', { code: err.code, detail: err.details.detail });
+      throw err;
+    }
+  }
+
+  /** Maps a negative status to the catalogue, keeping the precise driver error where there is one. */
+  #statusError(result: CallResult): GatewayError {
+    const sensor = this.name;
+    const detail = this.#errorOutput(result.output);
+    const isI2C = result.status <= Status.I2C_NACK && result.status >= Status.I2C_TIMEOUT;
+    if ((isI2C || result.status === Status.I2C_UNAVAILABLE) && result.i2cError) {
+      return fromI2CError(result.i2cError, { sensor });
+    }
+    if (result.status === Status.DENIED) {
+      return new GatewayError('GW_ERR_CAPABILITY_DENIED', { sensor, detail: result.denial ?? detail.detail });
+    }
+    const code = STATUS_ERROR_CODES[result.status];
+    if (!code) {
+      return new GatewayError('GW_ERR_MODULE_BAD_OUTPUT', { sensor, detail: `unknown status ${result.status}` });
+    }
+    return new GatewayError(code, { sensor, ...detail });
+  }
+
+  #errorOutput(output: Uint8Array | undefined): { retryAfterMs?: number; detail?: string } {
+    if (!output) return {};
+    let map: Record<string, unknown>;
+    try {
+      map = this.#decodeOutput(output, 'error');
+    } catch {
+      return {};
+    }
+    const result: { retryAfterMs?: number; detail?: string } = {};
+    const retry = map['retryAfterMs'];
+    if (typeof retry === 'number' && Number.isFinite(retry) && retry >= 0) result.retryAfterMs = Math.min(retry, 3_600_000);
+    const detail = map['detail'];
+    if (typeof detail === 'string') result.detail = detail.slice(0, 200);
+    return result;
+  }
+
+  #decodeOutput(output: Uint8Array | undefined, what: string): Record<string, unknown> {
+    if (!output) throw new GatewayError('GW_ERR_MODULE_BAD_OUTPUT', { sensor: this.name, detail: `${what}: no output` });
+    let value: unknown;
+    try {
+      value = decode(output);
+    } catch (err) {
+      throw new GatewayError('GW_ERR_MODULE_BAD_OUTPUT', { sensor: this.name, detail: `${what}: invalid CBOR` }, { cause: err });
+    }
+    if (value === null || typeof value !== 'object' || Array.isArray(value) || value instanceof Map) {
+      throw new GatewayError('GW_ERR_MODULE_BAD_OUTPUT', { sensor: this.name, detail: `${what}: output is not a CBOR map` });
+    }
+    return value as Record<string, unknown>;
+  }
+
+  #parseInfo(out: Record<string, unknown>): ModuleInfo {
+    const str = (k: string) => (typeof out[k] === 'string' ? (out[k] as string) : undefined);
+    const num = (k: string) => (typeof out[k] === 'number' && Number.isFinite(out[k]) ? (out[k] as number) : undefined);
+    const info = {
+      name: str('name'),
+      version: str('version'),
+      quantity: str('quantity'),
+      unit: str('unit'),
+      periodMs: num('periodMs'),
+      resolution: num('resolution'),
+    };
+    const missing = Object.entries(info).filter(([, v]) => v === undefined).map(([k]) => k);
+    if (missing.length > 0 || info.periodMs! <= 0) {
+      throw new GatewayError('GW_ERR_MODULE_BAD_OUTPUT', { sensor: this.name, detail: `gw_init output lacks ${missing.join(', ') || 'a positive periodMs'}` });
+    }
+    return info as ModuleInfo;
+  }
+}

@@ -1,0 +1,334 @@
+/**
+ * The part of WASI preview1 that Go (GOOS=wasip1) and TinyGo runtimes call, written for the
+ * gateway instead of using node:wasi: Node documents node:wasi as no sandbox for untrusted
+ * code, its proc_exit escapes a reactor export as a private non-Error symbol, and it cannot use
+ * a clock that tests control. Here: no file system, no arguments or environment, stdout/stderr
+ * into the gateway log, clocks and sleeps from a Clock.
+ *
+ * Struct layouts and errno values are those of the preview1 witx
+ * (WebAssembly/WASI, legacy/preview1/witx/typenames.witx).
+ */
+import type { Clock } from '../../drivers/clock.ts';
+import type { Logger } from '../log.ts';
+import { GuestMemory } from './guest-memory.ts';
+
+const ERRNO_SUCCESS = 0;
+const ERRNO_BADF = 8;
+const ERRNO_FAULT = 21;
+const ERRNO_INVAL = 28;
+const ERRNO_NOSYS = 52;
+const ERRNO_NOTCAPABLE = 76;
+
+const CLOCK_REALTIME = 0;
+const CLOCK_MONOTONIC = 1;
+const CLOCK_PROCESS_CPUTIME = 2;
+const CLOCK_THREAD_CPUTIME = 3;
+
+const EVENTTYPE_CLOCK = 0;
+const SUBCLOCKFLAG_ABSTIME = 1;
+const SUBSCRIPTION_SIZE = 48;
+const EVENT_SIZE = 32;
+
+const FILETYPE_CHARACTER_DEVICE = 2;
+const RIGHT_FD_READ = 1n << 1n;
+const RIGHT_FD_WRITE = 1n << 6n;
+
+/** Longest log line kept from a module; longer lines are cut (a module cannot flood the log). */
+const MAX_LINE = 1024;
+/** Bytes of stdout/stderr accepted per call before the rest is dropped. */
+const MAX_OUTPUT_PER_CALL = 64 * 1024;
+
+/** Thrown by proc_exit to unwind the guest's stack; the host turns it into a coded error. */
+export class ProcExit extends Error {
+  override readonly name = 'ProcExit';
+  constructor(readonly exitCode: number) {
+    super(`proc_exit(${exitCode})`);
+  }
+}
+
+/** Thrown when a guest asks to sleep past its call's deadline. */
+export class SleepBudgetExceeded extends Error {
+  override readonly name = 'SleepBudgetExceeded';
+  constructor(readonly requestedMs: number, readonly budgetMs: number) {
+    super(`sleep of ${requestedMs} ms exceeds the call's remaining budget of ${budgetMs} ms`);
+  }
+}
+
+export interface WasiOptions {
+  clock: Clock;
+  logger: Logger;
+  /** Total time one export call may spend sleeping in poll_oneoff. */
+  sleepBudgetMs: number;
+}
+
+/** The function names of preview1 (witx order). Names outside this list are refused at load. */
+export const WASI_PREVIEW1_FUNCTIONS = [
+  'args_get', 'args_sizes_get', 'environ_get', 'environ_sizes_get', 'clock_res_get', 'clock_time_get',
+  'fd_advise', 'fd_allocate', 'fd_close', 'fd_datasync', 'fd_fdstat_get', 'fd_fdstat_set_flags',
+  'fd_fdstat_set_rights', 'fd_filestat_get', 'fd_filestat_set_size', 'fd_filestat_set_times', 'fd_pread',
+  'fd_prestat_get', 'fd_prestat_dir_name', 'fd_pwrite', 'fd_read', 'fd_readdir', 'fd_renumber', 'fd_seek',
+  'fd_sync', 'fd_tell', 'fd_write', 'path_create_directory', 'path_filestat_get', 'path_filestat_set_times',
+  'path_link', 'path_open', 'path_readlink', 'path_remove_directory', 'path_rename', 'path_symlink',
+  'path_unlink_file', 'poll_oneoff', 'proc_exit', 'proc_raise', 'sched_yield', 'random_get', 'sock_accept',
+  'sock_recv', 'sock_send', 'sock_shutdown',
+] as const;
+
+export class WasiPreview1 {
+  readonly #clock: Clock;
+  readonly #logger: Logger;
+  readonly #sleepBudgetNs: bigint;
+  #memory: GuestMemory | undefined;
+  #lineBuffers = new Map<number, string>();
+  #outputThisCall = 0;
+  #sleptThisCallNs = 0n;
+  #sawPanic = false;
+  #stderrThisCall = '';
+
+  constructor(options: WasiOptions) {
+    this.#clock = options.clock;
+    this.#logger = options.logger;
+    this.#sleepBudgetNs = BigInt(Math.round(options.sleepBudgetMs * 1e6));
+  }
+
+  bindMemory(memory: GuestMemory): void {
+    this.#memory = memory;
+  }
+
+  /** Resets per-call accounting; call before each export call. */
+  beginCall(): void {
+    this.#outputThisCall = 0;
+    this.#sleptThisCallNs = 0n;
+    this.#sawPanic = false;
+    this.#stderrThisCall = '';
+  }
+
+  /** Flushes partial lines; call after each export call (and after a fault, to keep the panic text). */
+  endCall(): void {
+    for (const fd of [1, 2]) {
+      const rest = this.#lineBuffers.get(fd);
+      if (rest) this.#emitLine(fd, rest);
+      this.#lineBuffers.delete(fd);
+    }
+  }
+
+  /** The first 2 KiB the guest wrote to stderr during the current call (panic reports). */
+  get stderrThisCall(): string {
+    return this.#stderrThisCall;
+  }
+
+  /** Whether the guest printed a Go/TinyGo panic banner during the current call. */
+  get sawPanic(): boolean {
+    return this.#sawPanic;
+  }
+
+  imports(): Record<string, (...args: never[]) => unknown> {
+    const fns: Record<string, (...args: never[]) => unknown> = {};
+    for (const name of WASI_PREVIEW1_FUNCTIONS) {
+      // Everything touching files or sockets: there is no file system and no socket.
+      fns[name] = name.startsWith('path_') || name.startsWith('sock_') ? () => ERRNO_NOTCAPABLE : () => ERRNO_BADF;
+    }
+    Object.assign(fns, {
+      args_sizes_get: (countPtr: number, sizePtr: number) => this.#writeU32Pair(countPtr, sizePtr, 0, 0),
+      environ_sizes_get: (countPtr: number, sizePtr: number) => this.#writeU32Pair(countPtr, sizePtr, 0, 0),
+      args_get: () => ERRNO_SUCCESS,
+      environ_get: () => ERRNO_SUCCESS,
+      clock_res_get: (id: number, resPtr: number) => this.#clockRes(id, resPtr),
+      clock_time_get: (id: number, _precision: bigint, timePtr: number) => this.#clockTime(id, timePtr),
+      fd_write: (fd: number, iovs: number, iovsLen: number, nwrittenPtr: number) => this.#fdWrite(fd, iovs, iovsLen, nwrittenPtr),
+      fd_read: (fd: number, _iovs: number, _iovsLen: number, nreadPtr: number) => this.#fdReadStdin(fd, nreadPtr),
+      fd_fdstat_get: (fd: number, statPtr: number) => this.#fdstat(fd, statPtr),
+      fd_prestat_get: () => ERRNO_BADF, // no preopened directories
+      poll_oneoff: (inPtr: number, outPtr: number, count: number, neventsPtr: number) => this.#pollOneoff(inPtr, outPtr, count, neventsPtr),
+      proc_exit: (code: number) => {
+        throw new ProcExit(code >>> 0);
+      },
+      proc_raise: () => ERRNO_NOSYS,
+      sched_yield: () => ERRNO_SUCCESS,
+      random_get: (ptr: number, len: number) => this.#randomGet(ptr, len),
+    });
+    return fns;
+  }
+
+  #mem(): GuestMemory {
+    if (!this.#memory) throw new Error('WASI used before the instance memory was bound');
+    return this.#memory;
+  }
+
+  #writeU32Pair(ptrA: number, ptrB: number, a: number, b: number): number {
+    const va = this.#mem().view(ptrA, 4);
+    const vb = this.#mem().view(ptrB, 4);
+    if (!va || !vb) return ERRNO_FAULT;
+    va.setUint32(0, a, true);
+    vb.setUint32(0, b, true);
+    return ERRNO_SUCCESS;
+  }
+
+  #now(id: number): bigint | undefined {
+    switch (id) {
+      case CLOCK_REALTIME:
+        return this.#clock.realtimeNs();
+      case CLOCK_MONOTONIC:
+      case CLOCK_PROCESS_CPUTIME:
+      case CLOCK_THREAD_CPUTIME:
+        return this.#clock.monotonicNs();
+      default:
+        return undefined;
+    }
+  }
+
+  #clockRes(id: number, resPtr: number): number {
+    if (this.#now(id) === undefined) return ERRNO_INVAL;
+    const v = this.#mem().view(resPtr, 8);
+    if (!v) return ERRNO_FAULT;
+    v.setBigUint64(0, 1000n, true); // 1 µs
+    return ERRNO_SUCCESS;
+  }
+
+  #clockTime(id: number, timePtr: number): number {
+    const now = this.#now(id);
+    if (now === undefined) return ERRNO_INVAL;
+    const v = this.#mem().view(timePtr, 8);
+    if (!v) return ERRNO_FAULT;
+    v.setBigUint64(0, now, true);
+    return ERRNO_SUCCESS;
+  }
+
+  #fdWrite(fd: number, iovs: number, iovsLen: number, nwrittenPtr: number): number {
+    if (fd !== 1 && fd !== 2) return ERRNO_BADF;
+    const mem = this.#mem();
+    const count = iovsLen >>> 0;
+    const table = mem.view(iovs, count * 8);
+    const out = mem.view(nwrittenPtr, 4);
+    if (!table || !out) return ERRNO_FAULT;
+    let written = 0;
+    const decoder = new TextDecoder('utf-8', { fatal: false });
+    let text = '';
+    for (let i = 0; i < count; i++) {
+      const ptr = table.getUint32(i * 8, true);
+      const len = table.getUint32(i * 8 + 4, true);
+      const bytes = mem.read(ptr, len);
+      if (!bytes) return ERRNO_FAULT;
+      written += len;
+      text += decoder.decode(bytes, { stream: true });
+    }
+    text += decoder.decode();
+    out.setUint32(0, written, true);
+    this.#append(fd, text);
+    return ERRNO_SUCCESS;
+  }
+
+  #append(fd: number, text: string): void {
+    if (this.#outputThisCall >= MAX_OUTPUT_PER_CALL) return;
+    this.#outputThisCall += text.length;
+    if (this.#outputThisCall >= MAX_OUTPUT_PER_CALL) {
+      this.#logger.warn('module output limit reached; dropping the rest of this call\'s output', { limitBytes: MAX_OUTPUT_PER_CALL });
+    }
+    // Go's runtime prints "panic: " (and "fatal error: " for runtime failures) before proc_exit(2).
+    if (fd === 2) {
+      if (this.#stderrThisCall.length < 2048) this.#stderrThisCall += text.slice(0, 2048 - this.#stderrThisCall.length);
+      if (/(^|\n)(panic: |fatal error: )/.test(this.#stderrThisCall)) this.#sawPanic = true;
+    }
+    let buffered = (this.#lineBuffers.get(fd) ?? '') + text;
+    let nl: number;
+    while ((nl = buffered.indexOf('\n')) >= 0) {
+      this.#emitLine(fd, buffered.slice(0, nl));
+      buffered = buffered.slice(nl + 1);
+    }
+    if (buffered.length > MAX_LINE) {
+      this.#emitLine(fd, buffered);
+      buffered = '';
+    }
+    this.#lineBuffers.set(fd, buffered);
+  }
+
+  #emitLine(fd: number, line: string): void {
+    const cut = line.length > MAX_LINE ? line.slice(0, MAX_LINE) + '…' : line;
+    if (fd === 2) this.#logger.warn(cut, { stream: 'stderr' });
+    else this.#logger.info(cut, { stream: 'stdout' });
+  }
+
+  #fdReadStdin(fd: number, nreadPtr: number): number {
+    if (fd !== 0) return ERRNO_BADF;
+    const v = this.#mem().view(nreadPtr, 4);
+    if (!v) return ERRNO_FAULT;
+    v.setUint32(0, 0, true); // stdin is empty: end of file
+    return ERRNO_SUCCESS;
+  }
+
+  #fdstat(fd: number, statPtr: number): number {
+    if (fd > 2) return ERRNO_BADF;
+    const v = this.#mem().view(statPtr, 24);
+    if (!v) return ERRNO_FAULT;
+    v.setUint8(0, FILETYPE_CHARACTER_DEVICE);
+    v.setUint16(2, 0, true);
+    v.setBigUint64(8, fd === 0 ? RIGHT_FD_READ : RIGHT_FD_WRITE, true);
+    v.setBigUint64(16, 0n, true);
+    return ERRNO_SUCCESS;
+  }
+
+  #randomGet(ptr: number, len: number): number {
+    const bytes = new Uint8Array(len >>> 0);
+    for (let off = 0; off < bytes.length; off += 65536) {
+      crypto.getRandomValues(bytes.subarray(off, Math.min(off + 65536, bytes.length)));
+    }
+    return this.#mem().write(ptr, bytes) ? ERRNO_SUCCESS : ERRNO_FAULT;
+  }
+
+  /**
+   * Clock subscriptions only (Go's scheduler and TinyGo's time.Sleep use them). The thread
+   * sleeps until the earliest deadline; fd subscriptions answer at once with EBADF.
+   */
+  #pollOneoff(inPtr: number, outPtr: number, count: number, neventsPtr: number): number {
+    const n = count >>> 0;
+    if (n === 0) return ERRNO_INVAL;
+    const mem = this.#mem();
+    const subs = mem.view(inPtr, n * SUBSCRIPTION_SIZE);
+    const events = mem.view(outPtr, n * EVENT_SIZE);
+    const nevents = mem.view(neventsPtr, 4);
+    if (!subs || !events || !nevents) return ERRNO_FAULT;
+
+    type Sub = { userdata: bigint; tag: number; waitNs: bigint | undefined };
+    const list: Sub[] = [];
+    for (let i = 0; i < n; i++) {
+      const base = i * SUBSCRIPTION_SIZE;
+      const userdata = subs.getBigUint64(base, true);
+      const tag = subs.getUint8(base + 8);
+      let waitNs: bigint | undefined;
+      if (tag === EVENTTYPE_CLOCK) {
+        const id = subs.getUint32(base + 16, true);
+        const timeout = subs.getBigUint64(base + 24, true);
+        const flags = subs.getUint16(base + 40, true);
+        const now = this.#now(id) ?? this.#clock.monotonicNs();
+        waitNs = flags & SUBCLOCKFLAG_ABSTIME ? timeout - now : timeout;
+        if (waitNs < 0n) waitNs = 0n;
+      }
+      list.push({ userdata, tag, waitNs });
+    }
+
+    const nonClock = list.filter((s) => s.tag !== EVENTTYPE_CLOCK);
+    let fired: Sub[];
+    if (nonClock.length > 0) {
+      fired = nonClock;
+    } else {
+      const minWait = list.reduce((m, s) => (s.waitNs! < m ? s.waitNs! : m), list[0]!.waitNs!);
+      const remaining = this.#sleepBudgetNs - this.#sleptThisCallNs;
+      if (minWait > remaining) {
+        throw new SleepBudgetExceeded(Number(minWait) / 1e6, Number(remaining) / 1e6);
+      }
+      this.#clock.sleep(minWait);
+      this.#sleptThisCallNs += minWait;
+      fired = list.filter((s) => s.waitNs! <= minWait);
+    }
+
+    fired.forEach((s, i) => {
+      const base = i * EVENT_SIZE;
+      events.setBigUint64(base, s.userdata, true);
+      events.setUint16(base + 8, s.tag === EVENTTYPE_CLOCK ? ERRNO_SUCCESS : ERRNO_BADF, true);
+      events.setUint8(base + 10, s.tag);
+      events.setBigUint64(base + 16, 0n, true);
+      events.setUint16(base + 24, 0, true);
+    });
+    nevents.setUint32(0, fired.length, true);
+    return ERRNO_SUCCESS;
+  }
+}

@@ -1,0 +1,196 @@
+/**
+ * The gateway configuration file: which sensors exist, where they are, which module reads each
+ * one and what that module may touch. Validated as a whole before anything starts; an invalid
+ * file is refused with a GW_ERR_CONFIG_INVALID that names the field (e.g. `sensors[0].address`).
+ * docs/configuration.md describes every field.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { GatewayError } from '../errors.ts';
+
+export type DriverChoice = 'auto' | 'linux' | 'simulated';
+
+export type ProfileConfig =
+  | { kind: 'constant'; celsius: number }
+  | { kind: 'ramp'; from: number; to: number; overSeconds: number }
+  | { kind: 'sine'; mean: number; amplitude: number; periodSeconds: number }
+  | { kind: 'trace'; file: string };
+
+export interface SensorConfig {
+  name: string;
+  /** Absolute path of the .wasm file. */
+  module: string;
+  /** CoAP resource path, e.g. "/temp". */
+  path: string;
+  bus: number;
+  address: number;
+  grant: { bus: number; addresses: number[] };
+  settings: Record<string, unknown>;
+  /** Temperature profile of the simulated chip when the bus is simulated. */
+  simulation: ProfileConfig;
+}
+
+export interface GatewayConfig {
+  driver: DriverChoice;
+  sensors: SensorConfig[];
+}
+
+export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const DEFAULT_TMP102_MODULE = path.join(PROJECT_ROOT, 'build', 'wasm', 'go', 'tmp102.wasm');
+export const DEFAULT_SIM_CELSIUS = 21.5;
+
+/** The embedded default: one TMP102 at 0x48 on bus 1, served at /temp. */
+export function defaultConfig(overrides: { bus?: number; address?: number; simCelsius?: number; driver?: DriverChoice; module?: string } = {}): GatewayConfig {
+  const bus = overrides.bus ?? 1;
+  const address = overrides.address ?? 0x48;
+  return {
+    driver: overrides.driver ?? 'auto',
+    sensors: [
+      {
+        name: 'tmp102',
+        module: overrides.module ?? DEFAULT_TMP102_MODULE,
+        path: '/temp',
+        bus,
+        address,
+        grant: { bus, addresses: [address] },
+        settings: {},
+        simulation: { kind: 'constant', celsius: overrides.simCelsius ?? DEFAULT_SIM_CELSIUS },
+      },
+    ],
+  };
+}
+
+export async function loadConfigFile(file: string): Promise<GatewayConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw invalid('(file)', `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? err}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw invalid('(file)', `${file} is not valid JSON: ${(err as Error).message}`);
+  }
+  return parseConfig(json, path.dirname(path.resolve(file)));
+}
+
+function invalid(field: string, problem: string): GatewayError {
+  return new GatewayError('GW_ERR_CONFIG_INVALID', { detail: `${field}: ${problem}` });
+}
+
+type Obj = Record<string, unknown>;
+
+function isObj(v: unknown): v is Obj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function onlyKeys(o: Obj, field: string, allowed: string[]): void {
+  for (const k of Object.keys(o)) {
+    if (!allowed.includes(k)) throw invalid(`${field}.${k}`, `unknown field (allowed: ${allowed.join(', ')})`);
+  }
+}
+
+/** Accepts 72, "72", "0x48". 7-bit addresses only. */
+function address(v: unknown, field: string): number {
+  const n = typeof v === 'string' && /^0x[0-9a-f]+$/i.test(v) ? parseInt(v, 16) : typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 0x7f) throw invalid(field, `must be a 7-bit I2C address such as "0x48", got ${JSON.stringify(v)}`);
+  return n;
+}
+
+function busNumber(v: unknown, field: string): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 255) throw invalid(field, `must be an I2C adapter number 0..255, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function finite(v: unknown, field: string): number {
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw invalid(field, `must be a number, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function profile(v: unknown, field: string, baseDir: string): ProfileConfig {
+  if (!isObj(v)) throw invalid(field, 'must be an object with a "kind"');
+  switch (v['kind']) {
+    case 'constant':
+      onlyKeys(v, field, ['kind', 'celsius']);
+      return { kind: 'constant', celsius: finite(v['celsius'], `${field}.celsius`) };
+    case 'ramp':
+      onlyKeys(v, field, ['kind', 'from', 'to', 'overSeconds']);
+      return { kind: 'ramp', from: finite(v['from'], `${field}.from`), to: finite(v['to'], `${field}.to`), overSeconds: positive(v['overSeconds'], `${field}.overSeconds`) };
+    case 'sine':
+      onlyKeys(v, field, ['kind', 'mean', 'amplitude', 'periodSeconds']);
+      return { kind: 'sine', mean: finite(v['mean'], `${field}.mean`), amplitude: finite(v['amplitude'], `${field}.amplitude`), periodSeconds: positive(v['periodSeconds'], `${field}.periodSeconds`) };
+    case 'trace':
+      onlyKeys(v, field, ['kind', 'file']);
+      if (typeof v['file'] !== 'string' || v['file'] === '') throw invalid(`${field}.file`, 'must be the path of a CSV trace');
+      return { kind: 'trace', file: path.resolve(baseDir, v['file']) };
+    default:
+      throw invalid(`${field}.kind`, `must be one of constant, ramp, sine, trace; got ${JSON.stringify(v['kind'])}`);
+  }
+}
+
+function positive(v: unknown, field: string): number {
+  const n = finite(v, field);
+  if (n <= 0) throw invalid(field, 'must be greater than 0');
+  return n;
+}
+
+/** Validates a parsed configuration; relative paths resolve against `baseDir`. */
+export function parseConfig(json: unknown, baseDir: string): GatewayConfig {
+  if (!isObj(json)) throw invalid('(root)', 'must be a JSON object');
+  onlyKeys(json, '(root)', ['$schema', 'driver', 'sensors']);
+  const driver = json['driver'] ?? 'auto';
+  if (driver !== 'auto' && driver !== 'linux' && driver !== 'simulated') throw invalid('driver', `must be "auto", "linux" or "simulated", got ${JSON.stringify(driver)}`);
+  const sensorsRaw = json['sensors'];
+  if (!Array.isArray(sensorsRaw) || sensorsRaw.length === 0) throw invalid('sensors', 'must be a non-empty array');
+
+  const sensors = sensorsRaw.map((s, i): SensorConfig => {
+    const f = `sensors[${i}]`;
+    if (!isObj(s)) throw invalid(f, 'must be an object');
+    onlyKeys(s, f, ['name', 'module', 'path', 'bus', 'address', 'grant', 'settings', 'simulation']);
+    const name = s['name'];
+    if (typeof name !== 'string' || !/^[a-z0-9][a-z0-9_-]{0,31}$/i.test(name)) throw invalid(`${f}.name`, 'must be 1-32 letters, digits, "-" or "_"');
+    const resPath = s['path'] ?? '/temp';
+    if (typeof resPath !== 'string' || !/^(\/[A-Za-z0-9._~-]+)+$/.test(resPath) || resPath.startsWith('/.well-known')) {
+      throw invalid(`${f}.path`, 'must be a resource path such as "/temp" or "/temp/2"');
+    }
+    const moduleFile = s['module'] ?? DEFAULT_TMP102_MODULE;
+    if (typeof moduleFile !== 'string' || moduleFile === '') throw invalid(`${f}.module`, 'must be the path of a .wasm file');
+    const bus = busNumber(s['bus'] ?? 1, `${f}.bus`);
+    const addr = address(s['address'] ?? 0x48, `${f}.address`);
+
+    let grant = { bus, addresses: [addr] };
+    if (s['grant'] !== undefined) {
+      const g = s['grant'];
+      if (!isObj(g)) throw invalid(`${f}.grant`, 'must be an object { "bus": n, "addresses": [...] }');
+      onlyKeys(g, `${f}.grant`, ['bus', 'addresses']);
+      const addrs = g['addresses'];
+      if (!Array.isArray(addrs)) throw invalid(`${f}.grant.addresses`, 'must be an array of addresses');
+      grant = { bus: busNumber(g['bus'], `${f}.grant.bus`), addresses: addrs.map((a, j) => address(a, `${f}.grant.addresses[${j}]`)) };
+    }
+
+    const settings = s['settings'] ?? {};
+    if (!isObj(settings)) throw invalid(`${f}.settings`, 'must be an object');
+    return {
+      name,
+      module: path.resolve(baseDir, moduleFile),
+      path: resPath,
+      bus,
+      address: addr,
+      grant,
+      settings,
+      simulation: s['simulation'] === undefined ? { kind: 'constant', celsius: DEFAULT_SIM_CELSIUS } : profile(s['simulation'], `${f}.simulation`, baseDir),
+    };
+  });
+
+  for (const key of ['name', 'path'] as const) {
+    const seen = new Set<string>();
+    sensors.forEach((s, i) => {
+      if (seen.has(s[key])) throw invalid(`sensors[${i}].${key}`, `duplicate ${key} ${JSON.stringify(s[key])}`);
+      seen.add(s[key]);
+    });
+  }
+  return { driver, sensors };
+}

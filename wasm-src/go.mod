@@ -1,0 +1,3 @@
+module coapgw/wasm-src
+
+go 1.24

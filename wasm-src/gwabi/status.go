@@ -1,0 +1,107 @@
+// Package gwabi is the guest side of the sensor module ABI, version 1
+// (docs/module-abi.md in the repository root).
+//
+// The raw `gw` imports are declared only in imports_wasip1.go (built for
+// GOOS=wasip1, by Go and by TinyGo). On any other GOOS, imports_native.go stands in
+// for the host with a replaceable Host value, so `go test ./...` builds and tests
+// everything here, and driver logic written against the Bus interface, natively.
+//
+// Nothing here uses fmt, reflect or goroutines: TinyGo with -scheduler=none builds it.
+package gwabi
+
+import "coapgw/wasm-src/cbor"
+
+// ABIVersion is what gw_abi_version must return.
+const ABIVersion = 1
+
+// MaxOutput is the largest output output_write accepts (docs/module-abi.md, "Imports").
+const MaxOutput = 4096
+
+// MaxInput is the largest input this package reads. The ABI sets no input limit;
+// gw_init inputs are a few dozen bytes, so 4 KiB is generous and keeps the buffer static.
+const MaxInput = 4096
+
+// MaxTransfer is the largest I2C transfer (the SMBus block limit, docs/module-abi.md).
+const MaxTransfer = 32
+
+// Status is the i32 an export returns and an import returns on failure.
+type Status int32
+
+// The status table of docs/module-abi.md.
+const (
+	OK             Status = 0
+	NotReady       Status = -1
+	I2CNack        Status = -2
+	I2CBus         Status = -3
+	I2CTimeout     Status = -4
+	Denied         Status = -5
+	BadArgument    Status = -6
+	WrongDevice    Status = -7
+	BadConfig      Status = -8
+	BadRequest     Status = -9
+	NotInitialized Status = -10
+	Internal       Status = -11
+	I2CUnavailable Status = -12
+	minKnownStatus        = -12
+)
+
+var statusNames = [...]string{
+	"OK", "NOT_READY", "I2C_NACK", "I2C_BUS", "I2C_TIMEOUT", "DENIED", "BAD_ARGUMENT",
+	"WRONG_DEVICE", "BAD_CONFIG", "BAD_REQUEST", "NOT_INITIALIZED", "INTERNAL", "I2C_UNAVAILABLE",
+}
+
+// The "code" strings of failure outputs: the status name in lower case with dashes,
+// as in the doc's example {"code": "not-ready", ...}.
+var statusCodes = [...]string{
+	"ok", "not-ready", "i2c-nack", "i2c-bus", "i2c-timeout", "denied", "bad-argument",
+	"wrong-device", "bad-config", "bad-request", "not-initialized", "internal", "i2c-unavailable",
+}
+
+// Name returns the doc's name for s ("NOT_READY"), or "UNKNOWN".
+func (s Status) Name() string {
+	if s > 0 || s < minKnownStatus {
+		return "UNKNOWN"
+	}
+	return statusNames[-s]
+}
+
+// Code returns the output "code" for s ("not-ready"), or "internal" for unknown statuses.
+func (s Status) Code() string {
+	if s > 0 || s < minKnownStatus {
+		return "internal"
+	}
+	return statusCodes[-s]
+}
+
+// FromImport turns an import's i32 result into a Status: >= 0 is OK (a byte count),
+// a known negative status stays itself, and anything else becomes Internal.
+func FromImport(r int32) Status {
+	if r >= 0 {
+		return OK
+	}
+	if r < minKnownStatus {
+		return Internal
+	}
+	return Status(r)
+}
+
+// AppendError appends the failure output map {"code", "retryAfterMs", "detail"}.
+// retryAfterMs is left out when <= 0 and detail when empty.
+func AppendError(dst []byte, s Status, retryAfterMs int32, detail string) []byte {
+	n := 1
+	if retryAfterMs > 0 {
+		n++
+	}
+	if detail != "" {
+		n++
+	}
+	dst = cbor.AppendMapHeader(dst, n)
+	dst = cbor.AppendText(cbor.AppendText(dst, "code"), s.Code())
+	if retryAfterMs > 0 {
+		dst = cbor.AppendInt(cbor.AppendText(dst, "retryAfterMs"), int64(retryAfterMs))
+	}
+	if detail != "" {
+		dst = cbor.AppendText(cbor.AppendText(dst, "detail"), detail)
+	}
+	return dst
+}

@@ -1,0 +1,66 @@
+//go:build wasip1
+
+// Command greedy is a test module that reaches for devices it may not have been
+// granted, to prove the host's capability check: gw_init takes
+// {"bus", "address", "settings": {"probe": addr, "probeBus": n}} (both optional,
+// defaulting to the granted address and bus); gw_read does i2c_read_reg(probeBus,
+// probe, reg 0, 2 bytes) and returns that import's status as its own (-5 when denied),
+// with the output {"status": n}.
+package main
+
+import (
+	"coapgw/wasm-src/cbor"
+	"coapgw/wasm-src/gwabi"
+)
+
+var (
+	vals      [32]cbor.Value
+	probeBus  uint8
+	probeAddr uint8
+)
+
+//go:wasmexport gw_abi_version
+func gwABIVersion() int32 { return gwabi.ABIVersion }
+
+//go:wasmexport gw_init
+func gwInit(inputLen int32) int32 {
+	in, err := gwabi.ReadInput(inputLen)
+	if err != nil {
+		return gwabi.WriteError(gwabi.BadConfig, 0, err.Error())
+	}
+	ii, st, detail := gwabi.ParseInit(in, vals[:0])
+	if st != gwabi.OK {
+		return gwabi.WriteError(st, 0, detail)
+	}
+	probeBus, probeAddr = ii.Bus, ii.Address
+	if ii.Settings >= 0 {
+		if i := ii.Doc.Lookup(ii.Settings, "probe"); i >= 0 {
+			n, ok := ii.Doc.Values[i].Int64()
+			if !ok || n < 0 || n > 0x7f {
+				return gwabi.WriteError(gwabi.BadConfig, 0, "probe must be a 7-bit address")
+			}
+			probeAddr = uint8(n)
+		}
+		if i := ii.Doc.Lookup(ii.Settings, "probeBus"); i >= 0 {
+			n, ok := ii.Doc.Values[i].Int64()
+			if !ok || n < 0 || n > 255 {
+				return gwabi.WriteError(gwabi.BadConfig, 0, "probeBus must be 0..255")
+			}
+			probeBus = uint8(n)
+		}
+	}
+	gwabi.WriteOutput(gwabi.AppendSensorInfo(gwabi.OutputBuffer(), "greedy", "1.0.0", "temperature", "Cel", 1000, 0.0625))
+	return 0
+}
+
+//go:wasmexport gw_read
+func gwRead(inputLen int32) int32 {
+	var buf [2]byte
+	st := gwabi.I2CReadReg(probeBus, probeAddr, 0, buf[:])
+	out := cbor.AppendMapHeader(gwabi.OutputBuffer(), 1)
+	out = cbor.AppendInt(cbor.AppendText(out, "status"), int64(st))
+	gwabi.WriteOutput(out)
+	return int32(st)
+}
+
+func main() {}
