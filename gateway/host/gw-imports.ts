@@ -78,6 +78,8 @@ export function createGwImports(ctx: GwImportContext): Record<string, (...args: 
 
   return {
     input_read(ptr: number, len: number): number {
+      // The whole buffer the guest names must be its own, whatever is copied into it.
+      if (!ctx.memory().inBounds(ptr, len)) return Status.BAD_ARGUMENT;
       const remaining = state.input.length - state.inputOffset;
       const n = Math.min(len >>> 0, remaining);
       if (!ctx.memory().write(ptr, state.input.subarray(state.inputOffset, state.inputOffset + n))) {
@@ -96,8 +98,11 @@ export function createGwImports(ctx: GwImportContext): Record<string, (...args: 
     },
 
     log(level: number, ptr: number, len: number): void {
-      const bytes = ctx.memory().read(ptr, Math.min(len >>> 0, 1024));
-      if (!bytes) return;
+      if (!ctx.memory().inBounds(ptr, len)) {
+        logger.warn('module passed an out-of-range log buffer', { ptr: ptr >>> 0, len: len >>> 0 });
+        return;
+      }
+      const bytes = ctx.memory().read(ptr, Math.min(len >>> 0, 1024))!;
       const name = LOG_LEVELS[level] ?? 'info';
       logger[name](new TextDecoder().decode(bytes), { stream: 'gw.log' });
     },

@@ -19,6 +19,11 @@ type Driver struct {
 	config     uint16        // configuration as written (OS clear): cached, like tmp102.c
 	readyAt    time.Duration // no valid temperature before this time
 	configured bool
+	// lost is set when a transfer failed: the chip may have been unplugged or lost
+	// power, and a chip that comes back starts in its power-up state (default
+	// configuration, 0 °C until its first conversion). The next Read therefore checks
+	// identity and configures again before it trusts the temperature register.
+	lost bool
 }
 
 // Reading is one temperature.
@@ -45,6 +50,17 @@ func (d *Driver) writeConfig(c uint16) gwabi.Status {
 // Read returns NotInitialized.
 func (d *Driver) Configure(s Settings) (gwabi.Status, string) {
 	d.configured = false
+	st, detail := d.setUp(s)
+	if st != gwabi.OK {
+		return st, detail
+	}
+	d.configured = true
+	return gwabi.OK, ""
+}
+
+// setUp checks identity and writes the configuration; on success it records the
+// settings and the time before which the temperature register is not trusted.
+func (d *Driver) setUp(s Settings) (gwabi.Status, string) {
 	cfg, st := d.readConfig()
 	if st != gwabi.OK {
 		return st, "reading the configuration register failed: " + st.Name()
@@ -82,7 +98,7 @@ func (d *Driver) Configure(s Settings) (gwabi.Status, string) {
 	// driver cannot tell a fresh power-up from a running chip, so it assumes the
 	// worst, as tmp102.c's ready_time: no reading before the maximum conversion time.
 	d.readyAt = d.Now() + ConversionTimeMax
-	d.configured = true
+	d.lost = false
 	return gwabi.OK, ""
 }
 
@@ -98,6 +114,28 @@ func (d *Driver) Read() (r Reading, st gwabi.Status, retryAfterMs int32, detail 
 	if !d.configured {
 		return r, gwabi.NotInitialized, 0, "read before a successful init"
 	}
+	if d.lost {
+		if st, detail := d.setUp(d.settings); st != gwabi.OK {
+			return r, st, 0, "re-configuring after a failed transfer: " + detail
+		}
+	}
+	r, st, retryAfterMs, detail = d.read()
+	if isBusFailure(st) {
+		d.lost = true
+	}
+	return r, st, retryAfterMs, detail
+}
+
+// isBusFailure reports statuses after which the chip's state is unknown.
+func isBusFailure(st gwabi.Status) bool {
+	switch st {
+	case gwabi.I2CNack, gwabi.I2CBus, gwabi.I2CTimeout, gwabi.I2CUnavailable:
+		return true
+	}
+	return false
+}
+
+func (d *Driver) read() (r Reading, st gwabi.Status, retryAfterMs int32, detail string) {
 	if now := d.Now(); now < d.readyAt {
 		left := d.readyAt - now
 		ms := int32((left + time.Millisecond - 1) / time.Millisecond) // round up

@@ -1,0 +1,182 @@
+/**
+ * The whole chain: Go module (real .wasm built by wasm-src/build.mjs) -> gateway WASM host ->
+ * I2C host imports -> simulated TMP102. Values are checked against the TMP102 datasheet
+ * (SBOS397) temperature tables to the LSB.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { LinuxI2CBus } from '../drivers/linux-i2c-bus.ts';
+import { makeChain, thrown } from './helpers/chain.ts';
+
+/** SBOS397 "12-Bit Temperature Data Format" table: °C -> 12-bit count. */
+const TABLE_12 = [
+  [127.9375, 0x7ff], [100, 0x640], [80, 0x500], [75, 0x4b0], [50, 0x320], [25, 0x190],
+  [0.25, 0x004], [0, 0x000], [-0.25, 0xffc], [-25, 0xe70], [-55, 0xc90],
+] as const;
+
+/** SBOS397 "13-Bit Temperature Data Format" table (extended mode, EM=1): °C -> 13-bit count. */
+const TABLE_13 = [
+  [150, 0x0960], [128, 0x0800], [127.9375, 0x07ff], [100, 0x0640], [80, 0x0500], [75, 0x04b0],
+  [50, 0x0320], [25, 0x0190], [0.25, 0x0004], [0, 0x0000], [-0.25, 0x1ffc], [-25, 0x1e70], [-55, 0x1c90],
+] as const;
+
+/** 4 Hz default: a new conversion every 250 ms. */
+const PERIOD_MS = 250;
+
+describe('chain: Go TMP102 module through the WASM host to the simulated chip', () => {
+  it('announces the sensor at init', async () => {
+    const { sensor } = await makeChain();
+    assert.deepEqual(sensor.info, { name: 'tmp102', version: '1.0.0', quantity: 'temperature', unit: 'Cel', periodMs: 250, resolution: 0.0625 });
+  });
+
+  it('matches the datasheet 12-bit table to the LSB, negative values included', async () => {
+    const { clock, chip, sensor } = await makeChain();
+    for (const [celsius, count] of TABLE_12) {
+      chip.setTemperature(celsius);
+      clock.advanceMs(PERIOD_MS);
+      const r = sensor.read();
+      assert.equal(r.value, celsius, `${celsius} °C`);
+      assert.equal(r.raw, (count << 4) & 0xffff, `register for ${celsius} °C`);
+      assert.equal(r.bits, 12);
+      assert.equal(r.unit, 'Cel');
+    }
+  });
+
+  it('matches the datasheet 13-bit extended-mode table to the LSB', async () => {
+    const { clock, chip, sensor } = await makeChain({ settings: { resolution: 13 } });
+    for (const [celsius, count] of TABLE_13) {
+      chip.setTemperature(celsius);
+      clock.advanceMs(PERIOD_MS);
+      const r = sensor.read();
+      assert.equal(r.value, celsius, `${celsius} °C`);
+      assert.equal(r.raw, ((count << 3) | 1) & 0xffff, `register for ${celsius} °C`);
+      assert.equal(r.bits, 13);
+    }
+  });
+
+  it('saturates at 127.9375 °C in 12-bit mode, as the chip does', async () => {
+    const { clock, chip, sensor } = await makeChain();
+    chip.setTemperature(140);
+    clock.advanceMs(PERIOD_MS);
+    assert.equal(sensor.read().value, 127.9375);
+  });
+
+  it('never returns the power-up 0 °C: not ready until 35 ms after configuration', async () => {
+    const { clock, chip, sensor } = await makeChain({ celsius: 23.5 });
+    // At 10 ms the chip's register still holds its power-up 0x0000.
+    clock.advanceMs(10);
+    assert.equal(chip.peek().temperature, 0);
+    const early = thrown(() => sensor.read());
+    assert.equal(early.code, 'GW_ERR_SENSOR_NOT_READY');
+    const retry = early.details?.['retryAfterMs'] as number;
+    assert.ok(retry >= 1 && retry <= 35, `retryAfterMs ${retry}`);
+    clock.advanceMs(retry);
+    assert.equal(sensor.read().value, 23.5);
+  });
+
+  it('follows the conversion rate: a new value only after the next conversion', async () => {
+    const { clock, chip, sensor } = await makeChain({ celsius: 20, settings: { rateHz: 1 } });
+    assert.equal(sensor.info?.periodMs, 1000);
+    clock.advanceMs(1500); // mid-period: conversions end at 26 ms past each second
+    assert.equal(sensor.read().value, 20);
+    chip.setTemperature(30);
+    clock.advanceMs(100);
+    assert.equal(sensor.read().value, 20, 'no conversion has ended since the change');
+    clock.advanceMs(1000);
+    assert.equal(sensor.read().value, 30);
+  });
+
+  it('one-shot mode: the chip sleeps between reads and each read converts once', async () => {
+    const { clock, chip, sensor } = await makeChain({ celsius: 18.25, settings: { mode: 'oneshot' } });
+    clock.advanceMs(40);
+    const shutdownBit = 0x0100; // SD: bit 8 of the configuration register
+    assert.ok(chip.peek().configuration & shutdownBit, 'configured in shutdown');
+    const before = chip.stats.conversions;
+    const t0 = clock.monotonicNs();
+    assert.equal(sensor.read().value, 18.25);
+    const slept = Number(clock.monotonicNs() - t0) / 1e6;
+    assert.ok(slept >= 26 && slept <= 60, `the module waited ${slept} ms for the conversion`);
+    assert.equal(chip.stats.conversions - before, 1, 'exactly one conversion per read');
+    // In shutdown nothing converts on its own, however long we wait...
+    chip.setTemperature(-3.5);
+    clock.advanceMs(5000);
+    assert.equal(chip.stats.conversions - before, 1);
+    assert.equal(chip.peek().temperature, 0x1240, 'register still holds 18.25 °C');
+    // ...and the next read converts the current temperature at once.
+    assert.equal(sensor.read().value, -3.5);
+  });
+
+  describe('injected faults become coded errors, never numbers', () => {
+    for (const [fault, code] of [
+      ['nack', 'GW_ERR_I2C_NACK'],
+      ['bus-error', 'GW_ERR_I2C_BUS'],
+      ['timeout', 'GW_ERR_I2C_TIMEOUT'],
+      ['unplugged', 'GW_ERR_I2C_NACK'],
+    ] as const) {
+      it(`${fault} -> ${code}, then recovers`, async () => {
+        const { clock, chip, sensor } = await makeChain({ celsius: 22 });
+        clock.advanceMs(PERIOD_MS);
+        assert.equal(sensor.read().value, 22);
+        chip.inject(fault);
+        assert.equal(thrown(() => sensor.read()).code, code);
+        chip.clearFault();
+        // After a failed transfer the module re-checks identity and configuration, and
+        // waits out a conversion: a chip that lost power would otherwise read 0 °C.
+        clock.advanceMs(1);
+        const again = thrown(() => sensor.read());
+        assert.equal(again.code, 'GW_ERR_SENSOR_NOT_READY');
+        clock.advanceMs(40);
+        assert.equal(sensor.read().value, 22);
+      });
+    }
+
+    it('stuck: the chip answers with a frozen register; the chain reports what the chip says', async () => {
+      const { clock, chip, sensor } = await makeChain({ celsius: 22 });
+      clock.advanceMs(PERIOD_MS);
+      assert.equal(sensor.read().value, 22);
+      chip.inject('stuck');
+      chip.setTemperature(35);
+      clock.advanceMs(10 * PERIOD_MS);
+      assert.equal(sensor.read().value, 22, 'a stuck chip cannot be told from a steady one by one read');
+      chip.clearFault();
+      clock.advanceMs(PERIOD_MS);
+      assert.equal(sensor.read().value, 35);
+    });
+
+    it('a device that is not a TMP102 fails the identity check', async () => {
+      const { bus, sensor } = await makeChain({ noStart: true });
+      bus.detach(0x48);
+      // Something at 0x48 whose configuration register reads 0xffff (R1R0 fine, low bits not 0).
+      bus.attach(0x48, { onWrite() {}, onRead: (n) => new Uint8Array(n).fill(0xff) });
+      assert.equal(thrown(() => sensor.start()).code, 'GW_ERR_SENSOR_WRONG_DEVICE');
+    });
+
+    it('no chip at the address: NACK at start-up, with the precise code', async () => {
+      const { bus, sensor } = await makeChain({ noStart: true });
+      bus.detach(0x48);
+      assert.equal(thrown(() => sensor.start()).code, 'GW_ERR_I2C_NACK');
+    });
+
+    it('a missing adapter through the real Linux driver: GW_ERR_I2C_NO_ADAPTER from the kernel', async () => {
+      const { sensor } = await makeChain({ bus: new LinuxI2CBus(97), noStart: true });
+      const err = thrown(() => sensor.start());
+      assert.equal(err.code, 'GW_ERR_I2C_NO_ADAPTER');
+    });
+  });
+
+  it('refuses bad settings with GW_ERR_MODULE_BAD_CONFIG', async () => {
+    for (const settings of [{ resolution: 14 }, { rateHz: 3 }, { mode: 'sometimes' }, { colour: 'blue' }]) {
+      const { sensor } = await makeChain({ settings, noStart: true });
+      assert.equal(thrown(() => sensor.start()).code, 'GW_ERR_MODULE_BAD_CONFIG', JSON.stringify(settings));
+    }
+  });
+
+  it('counts its bus transactions: one register read per reading in continuous mode', async () => {
+    const { clock, bus, sensor } = await makeChain();
+    clock.advanceMs(PERIOD_MS);
+    const before = bus.transactionCount;
+    sensor.read();
+    sensor.read();
+    assert.equal(bus.transactionCount - before, 2);
+  });
+});

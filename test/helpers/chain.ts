@@ -1,0 +1,74 @@
+/**
+ * Builds the chain under test from real parts: the Go-built .wasm, the gateway's WASM host, a
+ * simulated I2C bus with a simulated TMP102, one ManualClock for all of them and a
+ * MemoryLogger to assert on what was logged.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ManualClock } from '../../drivers/clock.ts';
+import { SimulatedI2CBus } from '../../drivers/sim/sim-i2c-bus.ts';
+import { SimulatedTmp102 } from '../../drivers/sim/tmp102.ts';
+import type { I2CBus } from '../../drivers/i2c-bus.ts';
+import { MemoryLogger } from '../../gateway/log.ts';
+import { SensorModule } from '../../gateway/host/sensor-module.ts';
+import type { I2CGrant } from '../../gateway/host/capabilities.ts';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** A module built by wasm-src/build.mjs: `tmp102` or `test/<name>`. */
+export function wasmPath(name: string): string {
+  const file = path.join(root, 'build', 'wasm', 'go', `${name}.wasm`);
+  if (!existsSync(file)) throw new Error(`${file} missing: run npm install (or npm run build:wasm) first`);
+  return file;
+}
+
+export interface Chain {
+  clock: ManualClock;
+  bus: SimulatedI2CBus;
+  chip: SimulatedTmp102;
+  logger: MemoryLogger;
+  sensor: SensorModule;
+}
+
+export interface ChainOptions {
+  module?: string;
+  celsius?: number;
+  settings?: Record<string, unknown>;
+  address?: number;
+  grant?: I2CGrant;
+  /** Replace the bus the module sees (e.g. a LinuxI2CBus on a missing adapter). */
+  bus?: I2CBus;
+  /** Skip gw_init at construction. */
+  noStart?: boolean;
+}
+
+export async function makeChain(options: ChainOptions = {}): Promise<Chain> {
+  const clock = new ManualClock();
+  const logger = new MemoryLogger();
+  const address = options.address ?? 0x48;
+  const bus = new SimulatedI2CBus(1);
+  const chip = new SimulatedTmp102({ clock });
+  chip.setTemperature(options.celsius ?? 21.5);
+  bus.attach(0x48, chip);
+  const sensor = await SensorModule.fromFile(wasmPath(options.module ?? 'tmp102'), {
+    name: 'tmp102',
+    capabilities: { i2c: options.grant ?? { bus: 1, addresses: [address] } },
+    bus: options.bus ?? bus,
+    clock,
+    logger,
+    init: { bus: 1, address, settings: options.settings ?? {} },
+  });
+  if (!options.noStart) sensor.start();
+  return { clock, bus, chip, logger, sensor };
+}
+
+/** Runs `fn` and returns the error it threw (fails when it returns normally). */
+export function thrown(fn: () => unknown): Error & { code?: string; details?: Record<string, unknown> } {
+  try {
+    fn();
+  } catch (err) {
+    return err as Error & { code?: string };
+  }
+  throw new Error('expected an error, none thrown');
+}
