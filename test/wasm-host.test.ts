@@ -36,6 +36,10 @@ describe('WASM host: refusing modules at load time', () => {
     assert.equal(loadRefusal(wasmPath('test/missingexport')), 'GW_ERR_MODULE_MISSING_EXPORT');
   });
 
+  it('refuses an export with the wrong signature, read from the binary', () => {
+    assert.equal(loadRefusal(wasmPath('test/badsignature')), 'GW_ERR_MODULE_MISSING_EXPORT');
+  });
+
   it('refuses an import the ABI does not provide', () => {
     assert.equal(loadRefusal(wasmPath('test/unknownimport')), 'GW_ERR_MODULE_UNKNOWN_IMPORT');
   });
@@ -72,6 +76,15 @@ describe('WASM host: faults inside calls', () => {
       assert.ok(logger.entries.some((e) => e.level === 'error' && e.fields['code'] === code), 'the fault is logged with its code');
     });
   }
+
+  it('a call that sleeps past its budget ends with GW_ERR_MODULE_DEADLINE without blocking', async () => {
+    const { sensor, clock } = await makeChain({ module: 'test/sleeper' });
+    const t0 = clock.monotonicNs();
+    assert.equal(thrown(() => sensor.read()).code, 'GW_ERR_MODULE_DEADLINE');
+    assert.ok(clock.monotonicNs() - t0 < 2_000_000_000n, 'the hour-long sleep never happened');
+    assert.equal(thrown(() => sensor.read()).code, 'GW_ERR_MODULE_DEADLINE');
+    assert.equal(sensor.stats.instancesCreated, 2);
+  });
 
   it('keeps the panic message for the operator and out of the error code', async () => {
     const { sensor, logger } = await makeChain({ module: 'test/panic' });
