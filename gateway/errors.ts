@@ -39,6 +39,18 @@ export const ERROR_CODES = {
   GW_ERR_CONFIG_INVALID: 'The gateway configuration is invalid',
   /** Thrown by drivers/sim/temperature-trace.ts for a bad recorded trace. */
   GW_ERR_SIM_TRACE_FILE: 'The simulated temperature trace file is invalid',
+
+  // CoAP requests the gateway refuses (gateway/coap/error-response.ts maps each to a response code).
+  GW_ERR_REQUEST_BAD_CBOR: 'The request body is not valid CBOR',
+  GW_ERR_REQUEST_BAD_PARAMETER: 'A request parameter is unknown or has an invalid value',
+  GW_ERR_REQUEST_UNSUPPORTED_FORMAT: 'The request body has a Content-Format this resource does not accept',
+  GW_ERR_REQUEST_TOO_LARGE: 'The request body is larger than the gateway accepts',
+  GW_ERR_REQUEST_NOT_ACCEPTABLE: 'The resource cannot be represented in the requested Accept format',
+  GW_ERR_REQUEST_NOT_FOUND: 'No resource at this path',
+  GW_ERR_REQUEST_METHOD_NOT_ALLOWED: 'The resource does not support this method',
+  GW_ERR_REQUEST_BAD_OPTION: 'The request carries a critical option the gateway does not understand',
+  GW_ERR_REQUEST_PROXY_NOT_SUPPORTED: 'The gateway is not a forward proxy (Proxy-Uri and Proxy-Scheme are not supported)',
+  GW_ERR_INTERNAL: 'The gateway failed unexpectedly while handling the request',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -57,11 +69,17 @@ export class GatewayError extends Error {
   readonly code: ErrorCode;
   readonly details: ErrorDetails;
 
+  /** `options.message` replaces the whole message (catalogue text and detail) verbatim. */
   constructor(code: ErrorCode, details: ErrorDetails = {}, options: { cause?: unknown; message?: string } = {}) {
-    const base = options.message ?? ERROR_CODES[code];
-    super(details.detail ? `${base}: ${details.detail}` : base, { cause: options.cause });
+    const base = ERROR_CODES[code];
+    super(options.message ?? (details.detail ? `${base}: ${details.detail}` : base), { cause: options.cause });
     this.code = code;
     this.details = details;
+  }
+
+  /** The same error with its retry time replaced (a cached failure counting down). */
+  withRetryAfter(ms: number): GatewayError {
+    return new GatewayError(this.code, { ...this.details, retryAfterMs: ms }, { cause: this.cause, message: this.message });
   }
 }
 

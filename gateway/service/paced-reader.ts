@@ -1,0 +1,115 @@
+/**
+ * Reads paced by the sensor. A sensor produces a new value once per conversion period (TMP102:
+ * 0.25, 1, 4 or 8 Hz; SBOS397 "Conversion Rate"), so reading its bus more often only repeats
+ * the same value. Here:
+ *   - concurrent requests share one in-flight read;
+ *   - a reading is reused for one conversion period after it was taken, never longer;
+ *   - a failed read is reported as a failure to everyone who asks during the next
+ *     period (or the sensor's retry time, if shorter): never replaced by an older value, and
+ *     the bus is not hammered while a sensor is absent.
+ * So bus reads per second stay at or below the conversion rate whatever the request rate.
+ */
+import { type Clock, monotonicMs } from '../../drivers/clock.ts';
+import { GatewayError } from '../errors.ts';
+import type { Reading } from '../host/sensor-module.ts';
+
+export interface FreshReading {
+  reading: Reading;
+  /** How much longer the value is the sensor's latest (milliseconds from now). */
+  freshForMs: number;
+  /** True when served without a bus read. */
+  fromCache: boolean;
+}
+
+export interface PacingStats {
+  /** Reads that went to the module (and so to the bus). */
+  sourceReads: number;
+  /** Requests answered from the last reading or the last failure. */
+  cacheHits: number;
+  /** Requests that joined a read already in flight. */
+  sharedReads: number;
+}
+
+export interface PacedReaderOptions {
+  clock: Clock;
+  /** The sensor's conversion period; undefined until the module has announced it. */
+  periodMs: () => number | undefined;
+}
+
+type Outcome = { ok: true; reading: Reading; at: number; until: number } | { ok: false; error: GatewayError; until: number };
+
+export class PacedReader {
+  readonly #read: () => Reading | Promise<Reading>;
+  readonly #clock: Clock;
+  readonly #periodMs: () => number | undefined;
+  #last: Outcome | undefined;
+  #inFlight: Promise<Outcome> | undefined;
+  #stats: PacingStats = { sourceReads: 0, cacheHits: 0, sharedReads: 0 };
+
+  constructor(read: () => Reading | Promise<Reading>, options: PacedReaderOptions) {
+    this.#read = read;
+    this.#clock = options.clock;
+    this.#periodMs = options.periodMs;
+  }
+
+  get stats(): PacingStats {
+    return { ...this.#stats };
+  }
+
+  /** Forget the last outcome: the next request reads the sensor (an ALERT edge, a reload). */
+  invalidate(): void {
+    this.#last = undefined;
+  }
+
+  async read(): Promise<FreshReading> {
+    const now = monotonicMs(this.#clock);
+    const last = this.#last;
+    if (last && now < last.until) {
+      this.#stats.cacheHits++;
+      return this.#settle(last, now, true);
+    }
+    if (this.#inFlight) {
+      this.#stats.sharedReads++;
+      const outcome = await this.#inFlight;
+      return this.#settle(outcome, monotonicMs(this.#clock), false);
+    }
+    const flight = this.#readOnce(now);
+    this.#inFlight = flight;
+    try {
+      const outcome = await flight;
+      return this.#settle(outcome, monotonicMs(this.#clock), false);
+    } finally {
+      this.#inFlight = undefined;
+    }
+  }
+
+  async #readOnce(startedAt: number): Promise<Outcome> {
+    this.#stats.sourceReads++;
+    const period = this.#periodMs();
+    let outcome: Outcome;
+    try {
+      const reading = await this.#read();
+      const p = this.#periodMs() ?? period ?? 0;
+      // Fresh for one period from when the read began: the chip's register cannot hold a value
+      // older than one period then, so it never holds a newer one later than that.
+      outcome = { ok: true, reading, at: startedAt, until: startedAt + p };
+    } catch (err) {
+      if (!(err instanceof GatewayError)) throw err;
+      const p = this.#periodMs() ?? period ?? 0;
+      const retry = err.details.retryAfterMs;
+      const hold = retry !== undefined ? Math.min(retry, p || retry) : p;
+      outcome = { ok: false, error: err, until: startedAt + hold };
+    }
+    this.#last = outcome;
+    return outcome;
+  }
+
+  #settle(outcome: Outcome, now: number, fromCache: boolean): FreshReading {
+    if (outcome.ok) return { reading: outcome.reading, freshForMs: Math.max(0, outcome.until - now), fromCache };
+    const left = Math.max(0, outcome.until - now);
+    const e = outcome.error;
+    if (!fromCache || e.details.retryAfterMs === undefined) throw e;
+    // The same failure, with the retry time counted down to now.
+    throw e.withRetryAfter(Math.max(1, Math.ceil(left)));
+  }
+}
