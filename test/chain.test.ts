@@ -7,18 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { LinuxI2CBus } from '../drivers/linux-i2c-bus.ts';
 import { makeChain, thrown } from './helpers/chain.ts';
-
-/** SBOS397 "12-Bit Temperature Data Format" table: °C -> 12-bit count. */
-const TABLE_12 = [
-  [127.9375, 0x7ff], [100, 0x640], [80, 0x500], [75, 0x4b0], [50, 0x320], [25, 0x190],
-  [0.25, 0x004], [0, 0x000], [-0.25, 0xffc], [-25, 0xe70], [-55, 0xc90],
-] as const;
-
-/** SBOS397 "13-Bit Temperature Data Format" table (extended mode, EM=1): °C -> 13-bit count. */
-const TABLE_13 = [
-  [150, 0x0960], [128, 0x0800], [127.9375, 0x07ff], [100, 0x0640], [80, 0x0500], [75, 0x04b0],
-  [50, 0x0320], [25, 0x0190], [0.25, 0x0004], [0, 0x0000], [-0.25, 0x1ffc], [-25, 0x1e70], [-55, 0x1c90],
-] as const;
+import { TABLE_12, TABLE_13 } from './helpers/datasheet.ts';
 
 /** 4 Hz default: a new conversion every 250 ms. */
 const PERIOD_MS = 250;
@@ -26,7 +15,11 @@ const PERIOD_MS = 250;
 describe('chain: Go TMP102 module through the WASM host to the simulated chip', () => {
   it('announces the sensor at init', async () => {
     const { sensor } = await makeChain();
-    assert.deepEqual(sensor.info, { name: 'tmp102', version: '1.0.0', quantity: 'temperature', unit: 'Cel', periodMs: 250, resolution: 0.0625 });
+    assert.deepEqual(sensor.info, {
+      name: 'tmp102', version: '1.0.0', quantity: 'temperature', unit: 'Cel', periodMs: 250, resolution: 0.0625,
+      // Read back from the chip: the power-on thermostat settings (SBOS397 "High- and Low-Limit Registers").
+      alert: { high: 80, low: 75, mode: 'comparator', polarity: 'active-low', faults: 1 },
+    });
   });
 
   it('matches the datasheet 12-bit table to the LSB, negative values included', async () => {

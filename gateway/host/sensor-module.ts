@@ -41,6 +41,24 @@ export interface ModuleInfo {
   periodMs: number;
   /** The value of one LSB in `unit`. */
   resolution: number;
+  /**
+   * The sensor's alert (thermostat) configuration as the module read it back from the chip,
+   * when the module reports one (the TMP102 does: docs/module-abi.md, "gw_init output on success").
+   */
+  alert?: AlertInfo;
+}
+
+export type AlertMode = 'comparator' | 'interrupt';
+export type AlertPolarity = 'active-low' | 'active-high';
+
+/** A sensor's thermostat: limits in the module's `unit`, ALERT pin behaviour. */
+export interface AlertInfo {
+  high: number;
+  low: number;
+  mode: AlertMode;
+  polarity: AlertPolarity;
+  /** Consecutive out-of-limit conversions before ALERT changes. */
+  faults: number;
 }
 
 export interface Reading {
@@ -67,7 +85,7 @@ const EMPTY = new Uint8Array(0);
 export class SensorModule {
   readonly #module: WebAssembly.Module;
   readonly #options: SensorModuleOptions;
-  readonly #initInput: Uint8Array;
+  #initInput: Uint8Array;
   readonly #log: Logger;
   #instance: ModuleInstance | undefined;
   #info: ModuleInfo | undefined;
@@ -77,7 +95,11 @@ export class SensorModule {
     this.#module = module;
     this.#options = options;
     this.#log = options.logger.child({ sensor: options.name });
-    this.#initInput = new Uint8Array(encode({ bus: options.init.bus, address: options.init.address, settings: options.init.settings ?? {} }));
+    this.#initInput = this.#encodeInit(options.init.settings ?? {});
+  }
+
+  #encodeInit(settings: Record<string, unknown>): Uint8Array {
+    return new Uint8Array(encode({ bus: this.#options.init.bus, address: this.#options.init.address, settings }));
   }
 
   /**
@@ -146,7 +168,30 @@ export class SensorModule {
     };
   }
 
-  #ensureInstance(): ModuleInstance {
+  /**
+   * Applies new module settings (same bus and address) by calling `gw_init` again on the live
+   * instance, or on a fresh one when there is none (docs/module-abi.md, "Lifecycle": gw_init may
+   * be called again). On success the new settings replace the old ones, also for any instance
+   * made after a fault, and `info` is what the module announced. On failure (for example
+   * GW_ERR_MODULE_BAD_CONFIG) the old settings stay, both here and in the module, and the
+   * mapped GatewayError is thrown.
+   */
+  reconfigure(settings: Record<string, unknown>): ModuleInfo {
+    const input = this.#encodeInit(settings);
+    const live = this.#instance && !this.#instance.dead ? this.#instance : undefined;
+    if (!live) {
+      this.#ensureInstance(input);
+    } else {
+      const result = this.#call(live, 'gw_init', input);
+      if (result.status !== Status.OK) throw this.#statusError(result);
+      this.#info = this.#parseInfo(this.#decodeOutput(result.output, 'gw_init'));
+    }
+    this.#initInput = input;
+    this.#log.info('module reconfigured', { settings });
+    return this.#info!;
+  }
+
+  #ensureInstance(initInput: Uint8Array = this.#initInput): ModuleInstance {
     if (this.#instance && !this.#instance.dead) return this.#instance;
     if (this.#instance) this.#stats.i2cTransactions += this.#instance.i2cTransactions;
     this.#instance = undefined;
@@ -161,7 +206,7 @@ export class SensorModule {
       logger: this.#log,
       sleepBudgetMs: o.sleepBudgetMs ?? 1000,
     });
-    const result = this.#call(instance, 'gw_init', this.#initInput);
+    const result = this.#call(instance, 'gw_init', initInput);
     if (result.status !== Status.OK) throw this.#statusError(result);
     this.#info = this.#parseInfo(this.#decodeOutput(result.output, 'gw_init'));
     this.#instance = instance;
@@ -243,6 +288,19 @@ export class SensorModule {
     if (missing.length > 0 || info.periodMs! <= 0) {
       throw new GatewayError('GW_ERR_MODULE_BAD_OUTPUT', { sensor: this.name, detail: `gw_init output lacks ${missing.join(', ') || 'a positive periodMs'}` });
     }
-    return info as ModuleInfo;
+    if (out['alert'] === undefined) return info as ModuleInfo;
+    return { ...(info as ModuleInfo), alert: this.#parseAlert(out['alert']) };
+  }
+
+  #parseAlert(value: unknown): AlertInfo {
+    const bad = (why: string) => new GatewayError('GW_ERR_MODULE_BAD_OUTPUT', { sensor: this.name, detail: `gw_init output "alert" ${why}` });
+    if (value === null || typeof value !== 'object' || Array.isArray(value) || value instanceof Map) throw bad('is not a map');
+    const a = value as Record<string, unknown>;
+    const { high, low, mode, polarity, faults } = a;
+    if (typeof high !== 'number' || !Number.isFinite(high) || typeof low !== 'number' || !Number.isFinite(low)) throw bad('needs finite "high" and "low"');
+    if (mode !== 'comparator' && mode !== 'interrupt') throw bad('needs "mode" "comparator" or "interrupt"');
+    if (polarity !== 'active-low' && polarity !== 'active-high') throw bad('needs "polarity" "active-low" or "active-high"');
+    if (typeof faults !== 'number' || !Number.isInteger(faults) || faults < 1) throw bad('needs a positive integer "faults"');
+    return { high, low, mode, polarity, faults };
   }
 }

@@ -150,7 +150,14 @@ func (d Device) WriteReg(reg uint8, data []byte) Status {
 // AppendSensorInfo appends the gw_init success output of docs/module-abi.md:
 // {"name", "version", "quantity", "unit", "periodMs", "resolution"}.
 func AppendSensorInfo(dst []byte, name, version, quantity, unit string, periodMs int64, resolution float64) []byte {
-	dst = cbor.AppendMapHeader(dst, 6)
+	return AppendSensorInfoExtra(dst, 0, name, version, quantity, unit, periodMs, resolution)
+}
+
+// AppendSensorInfoExtra is AppendSensorInfo for a module that adds extra key/value
+// pairs of its own (for example the TMP102's "alert" map): the map header counts
+// them, and the caller appends exactly extra pairs right after.
+func AppendSensorInfoExtra(dst []byte, extra int, name, version, quantity, unit string, periodMs int64, resolution float64) []byte {
+	dst = cbor.AppendMapHeader(dst, 6+extra)
 	dst = cbor.AppendText(cbor.AppendText(dst, "name"), name)
 	dst = cbor.AppendText(cbor.AppendText(dst, "version"), version)
 	dst = cbor.AppendText(cbor.AppendText(dst, "quantity"), quantity)

@@ -16,6 +16,7 @@ type Driver struct {
 	Sleep func(time.Duration)
 
 	settings   Settings
+	alert      Alert         // thermostat configuration as read back
 	config     uint16        // configuration as written (OS clear): cached, like tmp102.c
 	readyAt    time.Duration // no valid temperature before this time
 	configured bool
@@ -48,10 +49,22 @@ func (d *Driver) writeConfig(c uint16) gwabi.Status {
 
 // Configure checks that the device is a TMP102 and applies s. Until it succeeds,
 // Read returns NotInitialized.
+//
+// It may be called again on a configured driver (gw_init on a live instance). Then:
+//   - when s changes only the thermostat (limits, TM, POL, F1F0) and not resolution,
+//     rate or shutdown, the not-ready window is not restarted: those registers do
+//     not touch the conversion in progress or the temperature register;
+//   - on failure the previous configuration stays in force. The caller validated s
+//     before (ParseSettings), so what fails here is the bus or the device; the chip
+//     may then be half-written, so the next Read re-applies the previous settings
+//     first, as after any failed transfer.
 func (d *Driver) Configure(s Settings) (gwabi.Status, string) {
-	d.configured = false
-	st, detail := d.setUp(s)
+	live := d.configured && !d.lost
+	st, detail := d.setUp(s, live && s.sameConversions(d.settings))
 	if st != gwabi.OK {
+		if d.configured {
+			d.lost = true
+		}
 		return st, detail
 	}
 	d.configured = true
@@ -59,8 +72,9 @@ func (d *Driver) Configure(s Settings) (gwabi.Status, string) {
 }
 
 // setUp checks identity and writes the configuration; on success it records the
-// settings and the time before which the temperature register is not trusted.
-func (d *Driver) setUp(s Settings) (gwabi.Status, string) {
+// settings, the thermostat configuration read back and, unless keepReady, the time
+// before which the temperature register is not trusted.
+func (d *Driver) setUp(s Settings, keepReady bool) (gwabi.Status, string) {
 	cfg, st := d.readConfig()
 	if st != gwabi.OK {
 		return st, "reading the configuration register failed: " + st.Name()
@@ -72,7 +86,44 @@ func (d *Driver) setUp(s Settings) (gwabi.Status, string) {
 	if cfg&^identityMask != identityValue {
 		return gwabi.WrongDevice, "configuration register reads 0x" + hex16(cfg) + ", not a TMP102"
 	}
-	want := cfg&keepMask | CfgR1 | CfgR0 | s.Rate<<6
+
+	// The thermostat. With an "alert" setting: exactly that. Without: what the chip
+	// holds now, kept as it is. The limit registers have no format flag: the chip
+	// stores the bits and reads and compares them in the format EM currently selects
+	// (SBOS397 "High- and Low-Limit Registers": "the same format as the temperature
+	// result"; TI's TMP110 datasheet says it outright: "if the temperature register
+	// format is changed, the low limit register value must be updated accordingly").
+	// So when EM changes, the limits are rewritten in the new format with the same
+	// °C value; otherwise 80 °C written in 12-bit form would read as 160 °C in 13-bit.
+	oldExt := cfg&CfgEM != 0
+	var a Alert
+	writeLimits := s.HasAlert
+	if s.HasAlert {
+		a = s.Alert
+	} else {
+		hi, lo, st, detail := d.readLimits()
+		if st != gwabi.OK {
+			return st, detail
+		}
+		a = alertFromConfig(cfg)
+		a.High, a.Low = DecodeLimit(hi, oldExt), DecodeLimit(lo, oldExt)
+		if oldExt != s.Extended {
+			a.High, a.Low = clampCount(a.High, s.Extended), clampCount(a.Low, s.Extended)
+			writeLimits = true
+		}
+	}
+
+	// Limits before the configuration: a mode or polarity change, or conversions
+	// that (re)start with this write, then meet the new limits from their first
+	// conversion on. (Across an EM change one or the other register is briefly in
+	// the wrong format whichever goes first; the gap is a few bus transfers, far
+	// shorter than a 26 ms conversion.)
+	if writeLimits {
+		if st, detail := d.writeLimits(a, s.Extended); st != gwabi.OK {
+			return st, detail
+		}
+	}
+	want := CfgR1 | CfgR0 | s.Rate<<6 | a.ConfigBits()
 	if s.Extended {
 		want |= CfgEM // SBOS397 "Extended Mode (EM)"
 	}
@@ -92,15 +143,63 @@ func (d *Driver) setUp(s Settings) (gwabi.Status, string) {
 		return gwabi.WrongDevice, "configuration register reads back 0x" + hex16(got) +
 			" after writing 0x" + hex16(want) + ", not a TMP102"
 	}
+	// Report what the chip holds, not what was meant (the gateway shows it).
+	hi, lo := EncodeLimit(a.High, s.Extended), EncodeLimit(a.Low, s.Extended)
+	if writeLimits {
+		rhi, rlo, st, _ := d.readLimits()
+		if st != gwabi.OK {
+			return st, "reading back the limit registers failed: " + st.Name()
+		}
+		if rhi != hi || rlo != lo {
+			return gwabi.WrongDevice, "limit registers read back 0x" + hex16(rhi) + "/0x" + hex16(rlo) +
+				" after writing 0x" + hex16(hi) + "/0x" + hex16(lo) + ", not a TMP102"
+		}
+	}
+	d.alert = alertFromConfig(got)
+	d.alert.High, d.alert.Low = DecodeLimit(hi, s.Extended), DecodeLimit(lo, s.Extended)
 	d.settings, d.config = s, want
-	// The temperature register holds 0 °C after power-up until the first conversion
-	// ends (and the old format until the first conversion after EM changes); the
-	// driver cannot tell a fresh power-up from a running chip, so it assumes the
-	// worst, as tmp102.c's ready_time: no reading before the maximum conversion time.
-	d.readyAt = d.Now() + ConversionTimeMax
+	if !keepReady {
+		// The temperature register holds 0 °C after power-up until the first
+		// conversion ends (and the old format until the first conversion after EM
+		// changes); the driver cannot tell a fresh power-up from a running chip, so
+		// it assumes the worst, as tmp102.c's ready_time: no reading before the
+		// maximum conversion time.
+		d.readyAt = d.Now() + ConversionTimeMax
+	}
 	d.lost = false
 	return gwabi.OK, ""
 }
+
+// readLimits reads T_HIGH and T_LOW (wire order, MSB first).
+func (d *Driver) readLimits() (hi, lo uint16, st gwabi.Status, detail string) {
+	var b [2]byte
+	if st = d.Bus.ReadReg(RegTHigh, b[:]); st != gwabi.OK {
+		return 0, 0, st, "reading the T_HIGH register failed: " + st.Name()
+	}
+	hi = uint16(b[0])<<8 | uint16(b[1])
+	if st = d.Bus.ReadReg(RegTLow, b[:]); st != gwabi.OK {
+		return 0, 0, st, "reading the T_LOW register failed: " + st.Name()
+	}
+	return hi, uint16(b[0])<<8 | uint16(b[1]), gwabi.OK, ""
+}
+
+// writeLimits writes T_HIGH and T_LOW for a in the given format.
+func (d *Driver) writeLimits(a Alert, extended bool) (gwabi.Status, string) {
+	hi, lo := EncodeLimit(a.High, extended), EncodeLimit(a.Low, extended)
+	b := [2]byte{byte(hi >> 8), byte(hi)}
+	if st := d.Bus.WriteReg(RegTHigh, b[:]); st != gwabi.OK {
+		return st, "writing the T_HIGH register failed: " + st.Name()
+	}
+	b = [2]byte{byte(lo >> 8), byte(lo)}
+	if st := d.Bus.WriteReg(RegTLow, b[:]); st != gwabi.OK {
+		return st, "writing the T_LOW register failed: " + st.Name()
+	}
+	return gwabi.OK, ""
+}
+
+// Alert returns the thermostat configuration as read back from the chip by the last
+// successful Configure (limits decoded in the format then configured).
+func (d *Driver) Alert() Alert { return d.alert }
 
 // Settings returns the settings of the last successful Configure.
 func (d *Driver) Settings() Settings { return d.settings }
@@ -115,8 +214,17 @@ func (d *Driver) Read() (r Reading, st gwabi.Status, retryAfterMs int32, detail 
 		return r, gwabi.NotInitialized, 0, "read before a successful init"
 	}
 	if d.lost {
-		if st, detail := d.setUp(d.settings); st != gwabi.OK {
-			return r, st, 0, "re-configuring after a failed transfer: " + detail
+		// Restore the whole previous configuration, thermostat included: a chip that
+		// lost power comes back with the power-up limits (80/75 °C), and a failed
+		// re-configuration may have written some registers and not others. The
+		// thermostat read back at the last successful set-up is what the gateway was
+		// told (the "alert" output), so that is what goes back.
+		s, r := d.settings, d.settings
+		r.HasAlert, r.Alert = true, d.alert
+		st, detail := d.setUp(r, false)
+		d.settings = s
+		if st != gwabi.OK {
+			return Reading{}, st, 0, "re-configuring after a failed transfer: " + detail
 		}
 	}
 	r, st, retryAfterMs, detail = d.read()

@@ -19,11 +19,17 @@ type Module struct {
 	// Open returns the Bus for the granted bus and address of gw_init.
 	Open func(bus, addr uint8) Bus
 	vals [48]cbor.Value
+	// bus and addr of the device the Driver is configured for.
+	bus, addr uint8
 }
 
 // Init handles gw_init: input is the CBOR input; the output is appended to out.
+//
+// gw_init may come again on a live instance (docs/module-abi.md, "Lifecycle") to
+// change settings. Everything in the input is checked before any register is
+// written, so a refused call leaves the chip and the running configuration as they
+// were; see Driver.Configure for what a second call keeps.
 func (m *Module) Init(input []byte, out []byte) (gwabi.Status, []byte) {
-	m.Driver.configured = false
 	ii, st, detail := gwabi.ParseInit(input, m.vals[:0])
 	if st != gwabi.OK {
 		return st, gwabi.AppendError(out, st, 0, detail)
@@ -38,11 +44,38 @@ func (m *Module) Init(input []byte, out []byte) (gwabi.Status, []byte) {
 	if st != gwabi.OK {
 		return st, gwabi.AppendError(out, st, 0, detail)
 	}
-	m.Driver.Bus = m.Open(ii.Bus, ii.Address)
+	if m.Driver.configured && (ii.Bus != m.bus || ii.Address != m.addr) {
+		// Another device: nothing of the old configuration carries over.
+		m.Driver.configured = false
+	}
+	if !m.Driver.configured {
+		m.Driver.Bus = m.Open(ii.Bus, ii.Address)
+		m.bus, m.addr = ii.Bus, ii.Address
+	}
 	if st, detail := m.Driver.Configure(s); st != gwabi.OK {
 		return st, gwabi.AppendError(out, st, 0, detail)
 	}
-	return gwabi.OK, gwabi.AppendSensorInfo(out, Name, Version, "temperature", "Cel", s.PeriodMs(), LSB)
+	out = gwabi.AppendSensorInfoExtra(out, 1, Name, Version, "temperature", "Cel", s.PeriodMs(), LSB)
+	return gwabi.OK, AppendAlert(cbor.AppendText(out, "alert"), m.Driver.Alert())
+}
+
+// AppendAlert appends the "alert" map of the gw_init output: the thermostat as read
+// back from the chip, in the units and words of the "alert" setting, so a client can
+// send it back unchanged.
+func AppendAlert(dst []byte, a Alert) []byte {
+	dst = cbor.AppendMapHeader(dst, 5)
+	dst = cbor.AppendFloat(cbor.AppendText(dst, "high"), float64(a.High)*LSB)
+	dst = cbor.AppendFloat(cbor.AppendText(dst, "low"), float64(a.Low)*LSB)
+	mode, pol := "comparator", "active-low"
+	if a.Interrupt {
+		mode = "interrupt"
+	}
+	if a.ActiveHigh {
+		pol = "active-high"
+	}
+	dst = cbor.AppendText(cbor.AppendText(dst, "mode"), mode)
+	dst = cbor.AppendText(cbor.AppendText(dst, "polarity"), pol)
+	return cbor.AppendInt(cbor.AppendText(dst, "faults"), int64(FaultCounts[a.Faults&3]))
 }
 
 // Read handles gw_read: {"value": °C, "raw": register, "bits": 12|13}.

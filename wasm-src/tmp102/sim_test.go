@@ -13,6 +13,8 @@ type chip struct {
 	clock *fakeClock
 
 	config   uint16
+	tHigh    uint16 // limit registers as stored: 13 bits, read in the current EM format
+	tLow     uint16
 	temp     uint16 // temperature register content
 	next     uint16 // what the next conversion produces
 	convTime time.Duration
@@ -22,10 +24,11 @@ type chip struct {
 	failRead  map[uint8]gwabi.Status
 	failWrite map[uint8]gwabi.Status
 	writes    []uint16 // configuration words written
+	limits    []uint16 // limit words written, T_HIGH and T_LOW in write order
 }
 
 func newChip(c *fakeClock) *chip {
-	return &chip{clock: c, config: PowerOnConfig, convTime: 26 * time.Millisecond,
+	return &chip{clock: c, config: PowerOnConfig, tHigh: 0x5000, tLow: 0x4B00, convTime: 26 * time.Millisecond,
 		failRead: map[uint8]gwabi.Status{}, failWrite: map[uint8]gwabi.Status{}}
 }
 
@@ -51,6 +54,16 @@ func (c *chip) ReadReg(reg uint8, buf []byte) gwabi.Status {
 		if c.busyTill != 0 {
 			v &^= CfgOS // OS reads 0 while converting
 		}
+	case RegTLow, RegTHigh:
+		v = c.tLow
+		if reg == RegTHigh {
+			v = c.tHigh
+		}
+		if c.config&CfgEM != 0 {
+			v &= 0xFFF8
+		} else {
+			v &= 0xFFF0
+		}
 	}
 	if len(buf) != 2 {
 		return gwabi.BadArgument
@@ -64,7 +77,20 @@ func (c *chip) WriteReg(reg uint8, data []byte) gwabi.Status {
 		return st
 	}
 	c.update()
-	if reg != RegConfig || len(data) != 2 {
+	if len(data) != 2 {
+		return gwabi.OK
+	}
+	if reg == RegTLow || reg == RegTHigh {
+		w := (uint16(data[0])<<8 | uint16(data[1])) & 0xFFF8
+		c.limits = append(c.limits, w)
+		if reg == RegTHigh {
+			c.tHigh = w
+		} else {
+			c.tLow = w
+		}
+		return gwabi.OK
+	}
+	if reg != RegConfig {
 		return gwabi.OK
 	}
 	w := uint16(data[0])<<8 | uint16(data[1])

@@ -56,13 +56,13 @@ const (
 	identityMask  = CfgSD | CfgTM | CfgPOL | CfgF0 | CfgF1 | CfgOS | CfgEM | CfgAL | CfgCR0 | CfgCR1
 	identityValue = CfgR1 | CfgR0
 
-	// keepMask: the alert settings (fault queue, polarity, thermostat mode) are
-	// preserved as read; this module does not configure the ALERT pin yet.
-	keepMask = CfgF1 | CfgF0 | CfgPOL | CfgTM
+	// alertMask: the thermostat bits (fault queue, polarity, thermostat mode). The
+	// driver writes them from the "alert" setting, or as it read them without one.
+	alertMask = CfgF1 | CfgF0 | CfgPOL | CfgTM
 
 	// verifyMask: bits that must read back exactly as written (not OS, whose read
 	// meaning differs from its write meaning, and not the read-only AL).
-	verifyMask = CfgR1 | CfgR0 | keepMask | CfgSD | CfgCR1 | CfgCR0 | CfgEM
+	verifyMask = CfgR1 | CfgR0 | alertMask | CfgSD | CfgCR1 | CfgCR0 | CfgEM
 )
 
 // Timing from SBOS397 "Electrical Characteristics" (conversion time 26 ms typical,

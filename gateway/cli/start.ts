@@ -1,0 +1,120 @@
+/**
+ * `npm start`: the gateway. Serves CoAP on UDP port 5683 on all interfaces (IPv6 and IPv4 on
+ * one dual-stack socket), reading the TMP102 on /dev/i2c-1 or, without I2C hardware, the
+ * simulated TMP102.
+ *
+ *   npm start
+ *   npm start -- --sim-temp -12.25 --port 5684
+ *   npm start -- --config fixtures/gateway.example.json --host 127.0.0.1
+ *
+ * Exit status: 0 after SIGINT/SIGTERM, 1 when start-up fails (port taken, module missing...),
+ * 2 for a usage error or an invalid configuration file (the message names the field).
+ */
+import { SystemClock } from '../../drivers/clock.ts';
+import { DEFAULT_COAP_PORT, DEFAULT_HOST, GatewayServer } from '../coap/server.ts';
+import { GatewayError } from '../errors.ts';
+import { createConsoleLogger } from '../log.ts';
+import { type DriverChoice, type GatewayConfig, defaultConfig, loadConfigFile } from '../service/config.ts';
+import { SensorService } from '../service/sensor-service.ts';
+import { UsageError, numberOption, parseCommandLine } from './args.ts';
+
+const USAGE = `usage: npm start -- [options]
+  --host <addr>       address to listen on (default :: = every IPv6 and IPv4 interface)
+  --port <n>          UDP port (default 5683; 0 = any free port)
+  --driver <d>        auto (default: /dev/i2c-N if present, else simulated), linux, simulated
+  --sim-temp <°C>     temperature of the simulated TMP102 (implies --driver simulated)
+  --config <file>     gateway configuration file (docs/configuration.md)
+  --verbose           log every request decision and module message`;
+
+async function main(argv: string[]): Promise<number> {
+  const args = parseCommandLine(argv, {
+    host: { value: true },
+    port: { value: true },
+    driver: { value: true },
+    'sim-temp': { value: true },
+    config: { value: true },
+    verbose: {},
+    help: { short: 'h' },
+  });
+  if (args.options['help']) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (args.positionals.length > 0) throw new UsageError(`unexpected argument ${args.positionals[0]}`);
+  const port = numberOption(args, 'port') ?? DEFAULT_COAP_PORT;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0..65535, got ${port}`);
+  const host = (args.options['host'] as string | undefined) ?? DEFAULT_HOST;
+  const simCelsius = numberOption(args, 'sim-temp');
+  const driverOpt = args.options['driver'] as string | undefined;
+  if (driverOpt !== undefined && !['auto', 'linux', 'simulated'].includes(driverOpt)) throw new UsageError('--driver must be auto, linux or simulated');
+  if (simCelsius !== undefined && driverOpt === 'linux') throw new UsageError('--sim-temp sets the simulated TMP102; it cannot be combined with --driver linux');
+  const logger = createConsoleLogger(args.options['verbose'] ? 'debug' : 'info');
+
+  let config: GatewayConfig;
+  if (typeof args.options['config'] === 'string') {
+    config = await loadConfigFile(args.options['config']);
+    if (driverOpt) config.driver = driverOpt as DriverChoice;
+    if (simCelsius !== undefined) {
+      config.driver = 'simulated';
+      for (const s of config.sensors) s.simulation = { kind: 'constant', celsius: simCelsius };
+    }
+  } else {
+    config = defaultConfig({ driver: simCelsius !== undefined ? 'simulated' : (driverOpt as DriverChoice | undefined), simCelsius });
+  }
+
+  const clock = new SystemClock();
+  const service = await SensorService.start(config, { clock, logger });
+  let server: GatewayServer;
+  try {
+    server = await GatewayServer.start({ service, logger, clock, host, port });
+  } catch (err) {
+    service.close();
+    throw err;
+  }
+  const where = server.host.includes(':') ? `[${server.host}]:${server.port}` : `${server.host}:${server.port}`;
+  const family = server.dualStack ? 'IPv4 and IPv6' : server.host.includes(':') ? 'IPv6' : 'IPv4';
+  console.log(`coap-sensor-gateway listening on udp ${where} (${family})`);
+  for (const line of service.hardware.descriptions) console.log(`  ${line}`);
+  for (const entry of service.list()) console.log(`  coap://${host.includes(':') ? `[${host === '::' ? '::1' : host}]` : host}:${server.port}${entry.config.path}  sensor ${entry.config.name}`);
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      logger.info('stopping', { signal });
+      server.close().then(
+        () => {
+          service.close();
+          resolve(0);
+        },
+        (err: unknown) => {
+          logger.error('error while stopping', { detail: String(err) });
+          service.close();
+          resolve(1);
+        },
+      );
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err) => {
+    if (err instanceof UsageError) {
+      console.error(`${err.message}\n\n${USAGE}`);
+      process.exitCode = 2;
+    } else if (err instanceof GatewayError) {
+      console.error(`error ${err.code}: ${err.message}`);
+      process.exitCode = err.code === 'GW_ERR_CONFIG_INVALID' ? 2 : 1;
+    } else {
+      const e = err as NodeJS.ErrnoException;
+      console.error(e.code === 'EADDRINUSE' || e.code === 'EACCES' ? `cannot listen: ${e.message}` : err);
+      process.exitCode = 1;
+    }
+  },
+);

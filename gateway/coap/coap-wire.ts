@@ -1,0 +1,132 @@
+/**
+ * CoAP message bytes (RFC 7252 section 3), read and written without trusting the input.
+ * The datagram guard uses this to vet every datagram before node-coap parses it: coap-packet
+ * (node-coap's parser) accepts some malformed messages (a token length of 9..15, a payload
+ * marker with no payload) and numbers options it does not know only by name.
+ */
+export const MessageType = { CON: 0, NON: 1, ACK: 2, RST: 3 } as const;
+
+export interface WireOption {
+  number: number;
+  value: Uint8Array;
+}
+
+export interface WireMessage {
+  type: number;
+  /** The code byte: class in the top 3 bits, detail in the low 5 (RFC 7252 section 3). */
+  code: number;
+  messageId: number;
+  token: Uint8Array;
+  /** In the order they appeared (which is ascending option number). */
+  options: WireOption[];
+  payload: Uint8Array;
+}
+
+/** Why a datagram is not a well-formed CoAP message (RFC 7252 section 4.2/4.3 "message format error"). */
+export type FormatProblem = 'too-short' | 'bad-version' | 'bad-token-length' | 'bad-option' | 'truncated' | 'empty-payload-after-marker' | 'empty-message-not-empty';
+
+export type ParseResult = { ok: true; message: WireMessage } | { ok: false; problem: FormatProblem; /** Present when the header could be read, so a RST can match it. */ header?: { type: number; messageId: number } };
+
+export function codeClass(code: number): number {
+  return code >> 5;
+}
+
+export function codeString(code: number): string {
+  return `${code >> 5}.${String(code & 0x1f).padStart(2, '0')}`;
+}
+
+export function codeByte(code: string): number {
+  const [cls, detail] = code.split('.').map(Number) as [number, number];
+  return (cls << 5) | detail;
+}
+
+export function parseMessage(buf: Uint8Array): ParseResult {
+  if (buf.length < 4) return { ok: false, problem: 'too-short' };
+  const b0 = buf[0]!;
+  const version = b0 >> 6;
+  const type = (b0 >> 4) & 0x03;
+  const tkl = b0 & 0x0f;
+  const code = buf[1]!;
+  const messageId = (buf[2]! << 8) | buf[3]!;
+  const header = { type, messageId };
+  // RFC 7252 section 3: unknown version numbers MUST be silently ignored (no header to trust).
+  if (version !== 1) return { ok: false, problem: 'bad-version' };
+  // Token lengths 9..15 are reserved and MUST be processed as a message format error.
+  if (tkl > 8) return { ok: false, problem: 'bad-token-length', header };
+  if (4 + tkl > buf.length) return { ok: false, problem: 'truncated', header };
+  const token = buf.subarray(4, 4 + tkl);
+  // Section 4.1: an Empty message (code 0.00) has no token, options or payload.
+  if (code === 0 && (tkl !== 0 || buf.length !== 4)) return { ok: false, problem: 'empty-message-not-empty', header };
+
+  const options: WireOption[] = [];
+  let i = 4 + tkl;
+  let number = 0;
+  let payload: Uint8Array = new Uint8Array(0);
+  while (i < buf.length) {
+    const byte = buf[i++]!;
+    if (byte === 0xff) {
+      // Section 3: a marker followed by a zero-length payload is a message format error.
+      if (i === buf.length) return { ok: false, problem: 'empty-payload-after-marker', header };
+      payload = buf.subarray(i);
+      break;
+    }
+    const delta = extended(byte >> 4);
+    if (delta === undefined) return { ok: false, problem: 'bad-option', header };
+    const length = extended(byte & 0x0f);
+    if (length === undefined) return { ok: false, problem: 'bad-option', header };
+    number += delta;
+    if (i + length > buf.length) return { ok: false, problem: 'truncated', header };
+    options.push({ number, value: buf.subarray(i, i + length) });
+    i += length;
+  }
+  return { ok: true, message: { type, code, messageId, token, options, payload } };
+
+  /** Section 3.1: nibbles 13 and 14 take 1 or 2 extension bytes; 15 is reserved. */
+  function extended(nibble: number): number | undefined {
+    if (nibble < 13) return nibble;
+    if (nibble === 13) {
+      if (i + 1 > buf.length) return undefined;
+      return buf[i++]! + 13;
+    }
+    if (nibble === 14) {
+      if (i + 2 > buf.length) return undefined;
+      const v = ((buf[i]! << 8) | buf[i + 1]!) + 269;
+      i += 2;
+      return v;
+    }
+    return undefined;
+  }
+}
+
+export function encodeMessage(m: WireMessage): Buffer {
+  const parts: number[] = [0x40 | (m.type << 4) | m.token.length, m.code, m.messageId >> 8, m.messageId & 0xff, ...m.token];
+  let previous = 0;
+  for (const o of [...m.options].sort((a, b) => a.number - b.number)) {
+    const delta = o.number - previous;
+    previous = o.number;
+    const [dn, dext] = nibble(delta);
+    const [ln, lext] = nibble(o.value.length);
+    parts.push((dn << 4) | ln, ...dext, ...lext, ...o.value);
+  }
+  if (m.payload.length > 0) parts.push(0xff, ...m.payload);
+  return Buffer.from(parts);
+}
+
+function nibble(n: number): [number, number[]] {
+  if (n < 13) return [n, []];
+  if (n < 269) return [13, [n - 13]];
+  return [14, [(n - 269) >> 8, (n - 269) & 0xff]];
+}
+
+/** An unsigned integer option value in the fewest bytes (RFC 7252 section 3.2, "uint"). */
+export function uintOption(n: number): Uint8Array {
+  const bytes: number[] = [];
+  for (let v = n; v > 0; v = Math.floor(v / 256)) bytes.unshift(v & 0xff);
+  return Uint8Array.from(bytes);
+}
+
+export function readUint(value: Uint8Array): number {
+  let n = 0;
+  for (const b of value) n = n * 256 + b;
+  return n;
+}

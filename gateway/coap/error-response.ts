@@ -1,0 +1,104 @@
+/**
+ * The one place where the gateway's error catalogue meets CoAP response codes (RFC 7252
+ * section 5.9). `Record<ErrorCode, ...>` makes the compiler refuse a catalogue code without a
+ * mapping; test/coap-error-response.test.ts checks the same at run time.
+ *
+ * Error bodies are CBOR maps {"code": <catalogue code>, "message": <the catalogue's static
+ * text>} plus, for a refused request only, "detail": a short diagnostic this front wrote
+ * itself (which parameter, which limit). err.message never reaches a client: it can hold bus
+ * numbers, file paths or a module's own words.
+ */
+import { ERROR_CODES, type ErrorCode, GatewayError } from '../errors.ts';
+import { encodeCbor, type CborMap } from './cbor-preferred.ts';
+import { ContentFormat } from './content-formats.ts';
+import { MAX_BODY_BYTES } from './request-params.ts';
+
+export type CoapErrorCode = '4.00' | '4.02' | '4.04' | '4.05' | '4.06' | '4.13' | '4.15' | '5.00' | '5.03' | '5.05';
+
+/** 5.03 Service Unavailable: the sensor cannot answer now; Max-Age says when to retry (RFC 7252 section 5.9.3.4). */
+const UNAVAILABLE = '5.03';
+/** 5.00 Internal Server Error: the module or the gateway failed. */
+const FAULT = '5.00';
+
+export const COAP_CODE_FOR: Record<ErrorCode, CoapErrorCode> = {
+  GW_ERR_I2C_NACK: UNAVAILABLE,
+  GW_ERR_I2C_BUS: UNAVAILABLE,
+  GW_ERR_I2C_TIMEOUT: UNAVAILABLE,
+  GW_ERR_I2C_PERMISSION: UNAVAILABLE,
+  GW_ERR_I2C_NO_ADAPTER: UNAVAILABLE,
+  GW_ERR_I2C_BUSY: UNAVAILABLE,
+  GW_ERR_I2C_UNSUPPORTED: UNAVAILABLE,
+  GW_ERR_SENSOR_NOT_READY: UNAVAILABLE,
+  GW_ERR_SENSOR_WRONG_DEVICE: UNAVAILABLE,
+  GW_ERR_CAPABILITY_DENIED: FAULT,
+  GW_ERR_MODULE_NOT_FOUND: FAULT,
+  GW_ERR_MODULE_INVALID: FAULT,
+  GW_ERR_MODULE_MISSING_EXPORT: FAULT,
+  GW_ERR_MODULE_UNKNOWN_IMPORT: FAULT,
+  GW_ERR_MODULE_ABI_VERSION: FAULT,
+  GW_ERR_MODULE_BAD_CONFIG: FAULT,
+  GW_ERR_MODULE_TRAP: FAULT,
+  GW_ERR_MODULE_PANIC: FAULT,
+  GW_ERR_MODULE_EXIT: FAULT,
+  GW_ERR_MODULE_BAD_ARGUMENT: FAULT,
+  GW_ERR_MODULE_BAD_OUTPUT: FAULT,
+  GW_ERR_MODULE_BAD_REQUEST: FAULT,
+  GW_ERR_MODULE_NOT_INITIALIZED: FAULT,
+  GW_ERR_MODULE_INTERNAL: FAULT,
+  GW_ERR_MODULE_DEADLINE: FAULT,
+  GW_ERR_CONFIG_INVALID: FAULT,
+  GW_ERR_SIM_TRACE_FILE: FAULT,
+  GW_ERR_REQUEST_BAD_CBOR: '4.00',
+  GW_ERR_REQUEST_BAD_PARAMETER: '4.00',
+  GW_ERR_REQUEST_UNSUPPORTED_FORMAT: '4.15',
+  GW_ERR_REQUEST_TOO_LARGE: '4.13',
+  GW_ERR_REQUEST_NOT_ACCEPTABLE: '4.06',
+  GW_ERR_REQUEST_NOT_FOUND: '4.04',
+  GW_ERR_REQUEST_METHOD_NOT_ALLOWED: '4.05',
+  GW_ERR_REQUEST_BAD_OPTION: '4.02',
+  GW_ERR_REQUEST_PROXY_NOT_SUPPORTED: '5.05',
+  GW_ERR_INTERNAL: FAULT,
+};
+
+/**
+ * Retry hint when a 5.03 error carries no retryAfterMs (an I2C failure): long enough not to
+ * hammer a broken bus, short enough for a sensor that was only briefly unplugged.
+ */
+export const DEFAULT_RETRY_AFTER_S = 5;
+
+/**
+ * Max-Age of error responses (RFC 7252 section 5.10.5; absent means 60 s, so it is always set):
+ * - 5.03: the retry time, details.retryAfterMs rounded up to whole seconds, at least 1;
+ * - 5.00: 0, the next request gets a fresh module instance and may well succeed;
+ * - 4.xx and 5.05: 60, they depend only on the request and the configuration, not on the sensor.
+ */
+export function errorMaxAge(code: CoapErrorCode, err: GatewayError | undefined): number {
+  if (code === UNAVAILABLE) {
+    const ms = err?.details.retryAfterMs;
+    return ms === undefined || !Number.isFinite(ms) ? DEFAULT_RETRY_AFTER_S : Math.max(1, Math.ceil(ms / 1000));
+  }
+  if (code === FAULT) return 0;
+  return 60;
+}
+
+export interface ErrorReply {
+  code: CoapErrorCode;
+  maxAge: number;
+  contentFormat: typeof ContentFormat.CBOR;
+  payload: Uint8Array;
+  /** RFC 7252 section 5.10.9: on 4.13, the largest body the server accepts. */
+  size1?: number;
+  errorCode: ErrorCode;
+}
+
+/** Turns anything a handler threw into the response a client sees. Non-gateway errors become GW_ERR_INTERNAL. */
+export function errorReply(err: unknown): ErrorReply {
+  const gwErr = err instanceof GatewayError ? err : undefined;
+  const errorCode: ErrorCode = gwErr?.code ?? 'GW_ERR_INTERNAL';
+  const code = COAP_CODE_FOR[errorCode];
+  const body: CborMap = { code: errorCode, message: ERROR_CODES[errorCode] };
+  if (gwErr && errorCode.startsWith('GW_ERR_REQUEST_') && gwErr.details.detail) body['detail'] = gwErr.details.detail;
+  const reply: ErrorReply = { code, maxAge: errorMaxAge(code, gwErr), contentFormat: ContentFormat.CBOR, payload: encodeCbor(body), errorCode };
+  if (errorCode === 'GW_ERR_REQUEST_TOO_LARGE') reply.size1 = MAX_BODY_BYTES;
+  return reply;
+}

@@ -1,0 +1,35 @@
+/**
+ * What a resource handler returns: everything the router needs to write one response.
+ * Handlers never touch node-coap objects, so they can be tested without a socket.
+ */
+import type { CoapErrorCode, ErrorReply } from './error-response.ts';
+
+export interface Reply {
+  code: '2.05' | CoapErrorCode;
+  contentFormat: number;
+  /** Seconds (RFC 7252 section 5.10.5). Always set: absent means 60 s, wrong for a reading. */
+  maxAge: number;
+  payload: Uint8Array;
+  size1?: number;
+}
+
+export function fromError(e: ErrorReply): Reply {
+  const reply: Reply = { code: e.code, contentFormat: e.contentFormat, maxAge: e.maxAge, payload: e.payload };
+  if (e.size1 !== undefined) reply.size1 = e.size1;
+  return reply;
+}
+
+/** A request as the handlers see it: method code, query, Accept and body already pulled out of node-coap. */
+export interface RequestView {
+  /** "0.01" GET, "0.02" POST, "0.05" FETCH... */
+  method: string;
+  path: string;
+  query: string;
+  /** Accept as a Content-Format number; undefined when absent. */
+  accept: number | undefined;
+  /** Content-Format of the body as a number; undefined when absent. */
+  contentFormat: number | undefined;
+  body: Uint8Array;
+}
+
+export const Method = { GET: '0.01', POST: '0.02', FETCH: '0.05' } as const;

@@ -1,0 +1,51 @@
+/**
+ * Resource discovery, /.well-known/core in CoRE Link Format (RFC 6690). One link per configured
+ * sensor:
+ *
+ *   </temp>;rt="temperature";if="core.s";ct="60 112 110 50 0"
+ *
+ * rt is the module's quantity; if="core.s" is the sensor interface of the CoRE interfaces
+ * draft; ct lists the Content-Formats a GET can ask for, default first (RFC 7252 section
+ * 7.2.1 allows a space-separated list). No obs: Observe is not supported yet.
+ *
+ * Query filtering (RFC 6690 section 4.1): `?rt=temp*`, `?if=core.s`, `?href=/temp*`, and any
+ * other attribute name (`ct=60`). A value ending in `*` matches by prefix; an attribute with
+ * several space-separated values matches when one of them does. Several query parameters must
+ * all match.
+ */
+export interface LinkTarget {
+  href: string;
+  attributes: Record<string, string>;
+}
+
+export function linkFormat(links: LinkTarget[]): string {
+  return links
+    .map((l) => `<${l.href}>` + Object.entries(l.attributes).map(([k, v]) => (/^[0-9]+$/.test(v) && k !== 'rt' && k !== 'if' ? `;${k}=${v}` : `;${k}="${v}"`)).join(''))
+    .join(',');
+}
+
+export interface LinkFilter {
+  name: string;
+  value: string;
+}
+
+/** node-coap joins Uri-Query options with `&`; each is one `name=value` filter. */
+export function parseFilters(query: string): LinkFilter[] {
+  if (query === '') return [];
+  return query.split('&').map((item) => {
+    const eq = item.indexOf('=');
+    return eq < 0 ? { name: item, value: '' } : { name: item.slice(0, eq), value: item.slice(eq + 1) };
+  });
+}
+
+export function matches(link: LinkTarget, filter: LinkFilter): boolean {
+  const candidates = filter.name === 'href' ? [link.href] : link.attributes[filter.name]?.split(' ');
+  if (!candidates) return false;
+  const prefix = filter.value.endsWith('*');
+  const wanted = prefix ? filter.value.slice(0, -1) : filter.value;
+  return candidates.some((c) => (prefix ? c.startsWith(wanted) : c === wanted));
+}
+
+export function filterLinks(links: LinkTarget[], filters: LinkFilter[]): LinkTarget[] {
+  return links.filter((l) => filters.every((f) => matches(l, f)));
+}

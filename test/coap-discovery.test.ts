@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { defaultConfig } from '../gateway/service/config.ts';
+import { RawClient, pathOptions, requestDatagram, uint } from './helpers/coap-datagram.ts';
+import { type TestGateway, startTestGateway } from './helpers/gateway.ts';
+
+const LINK = (href: string) => `<${href}>;rt="temperature";if="core.s";ct="60 112 110 50 0"`;
+
+describe('/.well-known/core (RFC 6690)', () => {
+  let gw: TestGateway;
+  let client: RawClient;
+  before(async () => {
+    const config = defaultConfig({ driver: 'simulated', simCelsius: 20 });
+    config.sensors.push({ ...config.sensors[0]!, name: 'outside', path: '/temp/outside', address: 0x49, grant: { bus: 1, addresses: [0x49] }, simulation: { kind: 'constant', celsius: -3.5 } });
+    gw = await startTestGateway({ config });
+    client = await RawClient.open('127.0.0.1', gw.port);
+  });
+  after(async () => {
+    await client.close();
+    await gw.close();
+  });
+
+  async function discover(query = '', accept?: number) {
+    const res = await client.exchange(requestDatagram({ options: [...pathOptions(`/.well-known/core${query}`), ...(accept === undefined ? [] : [{ name: 'Accept', value: uint(accept) }])] }));
+    assert.ok(res);
+    return res;
+  }
+
+  it('lists one link per configured sensor, in link-format, with Max-Age', async () => {
+    const res = await discover();
+    assert.equal(res.code, '2.05');
+    assert.equal(res.contentFormat, 40);
+    assert.ok(res.maxAge! > 0);
+    assert.equal(res.packet.payload.toString(), `${LINK('/temp')},${LINK('/temp/outside')}`);
+    assert.doesNotMatch(res.packet.payload.toString(), /obs/);
+  });
+
+  it('serves each sensor at its path', async () => {
+    const res = await client.exchange(requestDatagram({ options: pathOptions('/temp/outside') }));
+    assert.deepEqual([res?.code, (res?.cbor as { sensor: string; value: number }).sensor, (res?.cbor as { value: number }).value], ['2.05', 'outside', -3.5]);
+  });
+
+  it('filters by href, rt, if and ct, with * prefix matching', async () => {
+    const cases: [string, string[]][] = [
+      ['?href=/temp', ['/temp']],
+      ['?href=/temp*', ['/temp', '/temp/outside']],
+      ['?href=/temp/o*', ['/temp/outside']],
+      ['?rt=temperature', ['/temp', '/temp/outside']],
+      ['?rt=temp*', ['/temp', '/temp/outside']],
+      ['?rt=humidity', []],
+      ['?if=core.s', ['/temp', '/temp/outside']],
+      ['?if=core.a*', []],
+      ['?ct=112', ['/temp', '/temp/outside']],
+      ['?ct=41', []],
+      ['?obs', []],
+      ['?rt=temperature&href=/temp/outside', ['/temp/outside']],
+    ];
+    for (const [q, hrefs] of cases) {
+      const res = await discover(q);
+      assert.equal(res.code, '2.05', q);
+      assert.equal(res.packet.payload.toString(), hrefs.map(LINK).join(','), q);
+    }
+  });
+
+  it('answers 4.06 to an Accept other than link-format', async () => {
+    assert.equal((await discover('', 60)).code, '4.06');
+    assert.equal((await discover('', 40)).code, '2.05');
+  });
+});

@@ -1,0 +1,139 @@
+/**
+ * Raw CoAP over a real UDP socket, for tests that must send what node-coap's client cannot
+ * (unknown critical options, malformed datagrams) and see exactly what comes back. Encoding
+ * and decoding use coap-packet and cbor-x, independent of the gateway's own wire code.
+ */
+import { type Socket, createSocket } from 'node:dgram';
+import { isIPv6 } from 'node:net';
+import { type ParsedPacket, generate, parse } from 'coap-packet';
+import { decode as cborDecode } from 'cbor-x';
+
+export interface RawRequest {
+  code?: string;
+  confirmable?: boolean;
+  messageId?: number;
+  token?: Buffer;
+  options?: { name: string; value: Buffer }[];
+  payload?: Buffer;
+}
+
+let nextMessageId = 0x1000;
+let nextToken = 1;
+
+export function requestDatagram(r: RawRequest = {}): Buffer {
+  return generate({
+    code: r.code ?? '0.01',
+    confirmable: r.confirmable ?? true,
+    messageId: r.messageId ?? nextMessageId++ & 0xffff,
+    token: r.token ?? Buffer.from([0xa0, nextToken++ & 0xff]),
+    options: r.options ?? [],
+    payload: r.payload ?? Buffer.alloc(0),
+  });
+}
+
+export function pathOptions(path: string): { name: string; value: Buffer }[] {
+  const [p, q] = path.split('?') as [string, string | undefined];
+  const out = p.split('/').filter((s) => s !== '').map((s) => ({ name: 'Uri-Path', value: Buffer.from(s) }));
+  for (const item of q ? q.split('&') : []) out.push({ name: 'Uri-Query', value: Buffer.from(item) });
+  return out;
+}
+
+export function uint(n: number): Buffer {
+  const bytes: number[] = [];
+  for (let v = n; v > 0; v = Math.floor(v / 256)) bytes.unshift(v & 0xff);
+  return Buffer.from(bytes);
+}
+
+export class RawClient {
+  readonly #socket: Socket;
+  readonly #host: string;
+  readonly #port: number;
+  readonly #queue: Buffer[] = [];
+  #waiter: ((b: Buffer) => void) | undefined;
+
+  private constructor(socket: Socket, host: string, port: number) {
+    this.#socket = socket;
+    this.#host = host;
+    this.#port = port;
+    socket.on('message', (m) => {
+      if (this.#waiter) {
+        const w = this.#waiter;
+        this.#waiter = undefined;
+        w(m);
+      } else this.#queue.push(m);
+    });
+  }
+
+  static async open(host: string, port: number): Promise<RawClient> {
+    const socket = createSocket(isIPv6(host) ? 'udp6' : 'udp4');
+    await new Promise<void>((resolve) => socket.bind(0, isIPv6(host) ? '::1' : '127.0.0.1', resolve));
+    return new RawClient(socket, host, port);
+  }
+
+  send(datagram: Buffer): void {
+    this.#socket.send(datagram, this.#port, this.#host);
+  }
+
+  /** The next datagram from the server, or undefined after timeoutMs. */
+  next(timeoutMs = 1000): Promise<Buffer | undefined> {
+    const queued = this.#queue.shift();
+    if (queued) return Promise.resolve(queued);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#waiter = undefined;
+        resolve(undefined);
+      }, timeoutMs);
+      this.#waiter = (b) => {
+        clearTimeout(timer);
+        resolve(b);
+      };
+    });
+  }
+
+  async exchange(datagram: Buffer, timeoutMs = 1000): Promise<Response | undefined> {
+    this.send(datagram);
+    const raw = await this.next(timeoutMs);
+    return raw && toResponse(raw);
+  }
+
+  drain(): void {
+    this.#queue.length = 0;
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => this.#socket.close(() => resolve()));
+  }
+}
+
+export interface Response {
+  raw: Buffer;
+  packet: ParsedPacket;
+  code: string;
+  contentFormat: number | undefined;
+  maxAge: number | undefined;
+  size1: number | undefined;
+  /** The body decoded with cbor-x when Content-Format is CBOR (60, 112). */
+  cbor: unknown;
+}
+
+function optionUint(p: ParsedPacket, name: string): number | undefined {
+  const o = p.options.find((x) => x.name === name);
+  if (!o) return undefined;
+  let n = 0;
+  for (const b of o.value as Buffer) n = n * 256 + b;
+  return n;
+}
+
+export function toResponse(raw: Buffer): Response {
+  const packet = parse(raw);
+  const contentFormat = optionUint(packet, 'Content-Format');
+  return {
+    raw,
+    packet,
+    code: packet.code,
+    contentFormat,
+    maxAge: optionUint(packet, 'Max-Age'),
+    size1: optionUint(packet, 'Size1'),
+    cbor: (contentFormat === 60 || contentFormat === 112) && packet.payload.length > 0 ? cborDecode(packet.payload) : undefined,
+  };
+}

@@ -1,0 +1,76 @@
+/**
+ * Starts a real gateway (sensor service + CoAP server on an ephemeral UDP port) over the
+ * simulated TMP102, for tests that talk to it through real sockets.
+ *
+ * The TMP102 module answers GW_ERR_SENSOR_NOT_READY for 35 ms after init (its first conversion);
+ * with the default ManualClock the helper advances 40 ms so the first GET gets a reading.
+ * A caller that passes another clock (a SystemClock) waits 40 ms of real time instead.
+ */
+import { type Clock, ManualClock } from '../../drivers/clock.ts';
+import type { SimulatedTmp102 } from '../../drivers/sim/tmp102.ts';
+import { GatewayServer } from '../../gateway/coap/server.ts';
+import { silentLogger } from '../../gateway/log.ts';
+import { type GatewayConfig, defaultConfig } from '../../gateway/service/config.ts';
+import { SensorService } from '../../gateway/service/sensor-service.ts';
+
+export interface TestGatewayOptions {
+  /** Temperature of the simulated TMP102 (default 21.5 °C); ignored when `config` is given. */
+  simCelsius?: number;
+  /** Default: a fresh ManualClock. */
+  clock?: Clock;
+  /** Default: defaultConfig({ driver: 'simulated', simCelsius }). The driver is forced to 'simulated'. */
+  config?: GatewayConfig;
+  /** Default '127.0.0.1'; pass '::1' for IPv6 loopback or '::' for dual stack. */
+  host?: string;
+}
+
+export interface TestGateway {
+  server: GatewayServer;
+  service: SensorService;
+  /** The simulated chip of the first configured sensor. */
+  sim: SimulatedTmp102;
+  clock: Clock;
+  port: number;
+  close(): Promise<void>;
+}
+
+/** Time the TMP102 needs for its first conversion (datasheet: 26 ms typical, 35 ms max) plus margin. */
+const FIRST_CONVERSION_MS = 40;
+
+export async function startTestGateway(opts: TestGatewayOptions = {}): Promise<TestGateway> {
+  const clock = opts.clock ?? new ManualClock();
+  const config: GatewayConfig = opts.config
+    ? { ...opts.config, driver: 'simulated' }
+    : defaultConfig({ driver: 'simulated', simCelsius: opts.simCelsius });
+  const service = await SensorService.start(config, { clock, logger: silentLogger });
+  let server: GatewayServer;
+  try {
+    server = await GatewayServer.start({ service, logger: silentLogger, clock, host: opts.host ?? '127.0.0.1', port: 0 });
+  } catch (err) {
+    service.close();
+    throw err;
+  }
+  if (clock instanceof ManualClock) clock.advanceMs(FIRST_CONVERSION_MS);
+  else await new Promise((resolve) => setTimeout(resolve, FIRST_CONVERSION_MS));
+  const first = config.sensors[0]!.name;
+  const sim = service.hardware.simulated.get(first);
+  if (!sim) {
+    await server.close();
+    service.close();
+    throw new Error(`no simulated chip for sensor ${first}`);
+  }
+  let closed = false;
+  return {
+    server,
+    service,
+    sim,
+    clock,
+    port: server.port,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await server.close();
+      service.close();
+    },
+  };
+}
