@@ -20,11 +20,14 @@ const SMBUS_BLOCK_MAX = 32;
 /**
  * errno names from the i2c-dev ioctls and from opening /dev/i2c-N, to catalogue codes. NACK is
  * EREMOTEIO on bcm2835 and RP1 (Raspberry Pi) and ENXIO on other adapters; EAGAIN is lost
- * arbitration (Linux Documentation/i2c/fault-codes.rst).
+ * arbitration (Linux Documentation/i2c/fault-codes.rst). ENODEV is what i2c-stub answers for
+ * an address it has no chip at (drivers/i2c/busses/i2c-stub.c, stub_xfer): no device there,
+ * which for a user is the same fault as a NACK.
  */
 const ERRNO_TO_CODE: Readonly<Record<string, I2CErrorCode>> = {
   EREMOTEIO: 'GW_ERR_I2C_NACK',
   ENXIO: 'GW_ERR_I2C_NACK',
+  ENODEV: 'GW_ERR_I2C_NACK',
   EIO: 'GW_ERR_I2C_BUS',
   EAGAIN: 'GW_ERR_I2C_BUS',
   EPROTO: 'GW_ERR_I2C_BUS',

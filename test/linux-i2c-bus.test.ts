@@ -157,6 +157,7 @@ describe('LinuxI2CBus errno mapping (fake module)', () => {
   const table: Array<[string, string]> = [
     ['EREMOTEIO', 'GW_ERR_I2C_NACK'],
     ['ENXIO', 'GW_ERR_I2C_NACK'],
+    ['ENODEV', 'GW_ERR_I2C_NACK'],
     ['EIO', 'GW_ERR_I2C_BUS'],
     ['EAGAIN', 'GW_ERR_I2C_BUS'],
     ['EPROTO', 'GW_ERR_I2C_BUS'],
