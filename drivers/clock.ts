@@ -13,6 +13,11 @@ export interface Clock {
   realtimeNs(): bigint;
   /** Block the calling thread for `ns` nanoseconds of this clock's time. */
   sleep(ns: bigint): void;
+  /**
+   * Run `fn` once after `ms` milliseconds of this clock's time, on the event loop. Returns a
+   * function that cancels it. Timers never hold the process open.
+   */
+  schedule(ms: number, fn: () => void): () => void;
 }
 
 export function monotonicMs(clock: Clock): number {
@@ -35,15 +40,24 @@ export class SystemClock implements Clock {
     if (ns <= 0n) return;
     Atomics.wait(sleepCell, 0, 0, Number(ns) / 1e6);
   }
+  schedule(ms: number, fn: () => void): () => void {
+    const timer = setTimeout(fn, Math.max(0, ms));
+    timer.unref();
+    return () => clearTimeout(timer);
+  }
 }
 
 /**
  * A clock that only moves when told to. `sleep` advances it, so a guest that sleeps 35 ms
- * waiting for a conversion finds the simulated chip 35 ms older, without waiting.
+ * waiting for a conversion finds the simulated chip 35 ms older, without waiting. Scheduled
+ * functions run from `advanceMs` (in time order, each seeing the clock at its due time), never
+ * from `sleep`, which runs inside WebAssembly calls.
  */
 export class ManualClock implements Clock {
   #monoNs: bigint;
   #epochOffsetNs: bigint;
+  #timers: Array<{ dueNs: bigint; seq: number; fn: () => void }> = [];
+  #seq = 0;
 
   constructor(options: { startEpochMs?: number; startMonotonicMs?: number } = {}) {
     this.#monoNs = BigInt(Math.round((options.startMonotonicMs ?? 1_000) * 1e6));
@@ -61,8 +75,38 @@ export class ManualClock implements Clock {
   sleep(ns: bigint): void {
     if (ns > 0n) this.#monoNs += ns;
   }
+  schedule(ms: number, fn: () => void): () => void {
+    const timer = { dueNs: this.#monoNs + BigInt(Math.round(Math.max(0, ms) * 1e6)), seq: this.#seq++, fn };
+    this.#timers.push(timer);
+    return () => {
+      this.#timers = this.#timers.filter((t) => t !== timer);
+    };
+  }
+
+  /** Scheduled functions not yet run. */
+  get pendingTimers(): number {
+    return this.#timers.length;
+  }
+
   advanceMs(ms: number): void {
     if (ms < 0) throw new RangeError('a clock does not run backwards');
-    this.#monoNs += BigInt(Math.round(ms * 1e6));
+    const target = this.#monoNs + BigInt(Math.round(ms * 1e6));
+    for (;;) {
+      const next = this.#nextDue(target);
+      if (!next) break;
+      this.#timers = this.#timers.filter((t) => t !== next);
+      if (next.dueNs > this.#monoNs) this.#monoNs = next.dueNs;
+      next.fn();
+    }
+    if (target > this.#monoNs) this.#monoNs = target;
+  }
+
+  #nextDue(limit: bigint): { dueNs: bigint; seq: number; fn: () => void } | undefined {
+    let best: { dueNs: bigint; seq: number; fn: () => void } | undefined;
+    for (const t of this.#timers) {
+      if (t.dueNs > limit) continue;
+      if (!best || t.dueNs < best.dueNs || (t.dueNs === best.dueNs && t.seq < best.seq)) best = t;
+    }
+    return best;
   }
 }

@@ -26,7 +26,7 @@ describe('npm start (gateway/cli/start.ts)', () => {
     const p = run(['--host', '127.0.0.1', '--port', '0', '--sim-temp', '-7.5']);
     try {
       const deadline = Date.now() + 15000;
-      while (!/listening on udp/.test(p.out()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      while (!/listening on udp[^]*simulated TMP102/.test(p.out()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       const m = /coap-sensor-gateway listening on udp 127\.0\.0\.1:(\d+) \(IPv4\)/.exec(p.out());
       assert.ok(m, `start-up line missing: ${p.out()} ${p.err()}`);
       assert.match(p.out(), /simulated TMP102 at 0x48/);

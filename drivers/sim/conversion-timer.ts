@@ -22,6 +22,13 @@ export class ConversionTimer {
     return this.#endMs !== undefined;
   }
 
+  /** When the next conversion will end, if one is running or scheduled. */
+  nextEndMs(): number | undefined {
+    if (this.#endMs !== undefined) return this.#endMs;
+    if (this.#nextStartMs !== undefined) return this.#nextStartMs + this.conversionTimeMs;
+    return undefined;
+  }
+
   /** SD=0 after shutdown: continuous conversions resume at once, one per period. */
   startContinuous(nowMs: number, periodMs: number): void {
     if (this.#endMs !== undefined) {

@@ -63,6 +63,11 @@ export class Tmp102Chip {
   get conversions(): number {
     return this.#conversions;
   }
+  /** When the next conversion ends (ALERT can only change then); undefined when none is due. */
+  get nextConversionEndMs(): number | undefined {
+    return this.#powered ? this.#timer.nextEndMs() : undefined;
+  }
+
   get conversionTimeMs(): number {
     return this.#timer.conversionTimeMs;
   }

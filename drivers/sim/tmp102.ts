@@ -68,6 +68,11 @@ export class SimulatedTmp102 implements SimI2CDevice {
     this.#chip.powerUp(now);
   }
 
+  /** Monotonic ms at which the next conversion ends, or undefined (shut down, unplugged). */
+  get nextConversionEndMs(): number | undefined {
+    return this.#chip.nextConversionEndMs;
+  }
+
   get conversionTimeMs(): number {
     return this.#chip.conversionTimeMs;
   }

@@ -73,9 +73,15 @@ async function main(argv: string[]): Promise<number> {
   }
   const where = server.host.includes(':') ? `[${server.host}]:${server.port}` : `${server.host}:${server.port}`;
   const family = server.dualStack ? 'IPv4 and IPv6' : server.host.includes(':') ? 'IPv6' : 'IPv4';
-  console.log(`coap-sensor-gateway listening on udp ${where} (${family})`);
-  for (const line of service.hardware.descriptions) console.log(`  ${line}`);
-  for (const entry of service.list()) console.log(`  coap://${host.includes(':') ? `[${host === '::' ? '::1' : host}]` : host}:${server.port}${entry.config.path}  sensor ${entry.config.name}`);
+  const urlHost = host.includes(':') ? `[${host === '::' ? '::1' : host}]` : host;
+  // One write: a reader of the pipe (a supervisor, a test) sees the whole banner at once.
+  console.log(
+    [
+      `coap-sensor-gateway listening on udp ${where} (${family})`,
+      ...service.hardware.descriptions.map((line) => `  ${line}`),
+      ...service.list().map((e) => `  coap://${urlHost}:${server.port}${e.config.path}  sensor ${e.config.name}`),
+    ].join('\n'),
+  );
 
   return new Promise<number>((resolve) => {
     let stopping = false;

@@ -29,6 +29,8 @@ export interface SensorConfig {
   settings: Record<string, unknown>;
   /** Temperature profile of the simulated chip when the bus is simulated. */
   simulation: ProfileConfig;
+  /** Header GPIO (BCM number) the sensor's ALERT pin is wired to, on real hardware. */
+  alertGpio?: number;
 }
 
 export interface GatewayConfig {
@@ -149,7 +151,7 @@ export function parseConfig(json: unknown, baseDir: string): GatewayConfig {
   const sensors = sensorsRaw.map((s, i): SensorConfig => {
     const f = `sensors[${i}]`;
     if (!isObj(s)) throw invalid(f, 'must be an object');
-    onlyKeys(s, f, ['name', 'module', 'path', 'bus', 'address', 'grant', 'settings', 'simulation']);
+    onlyKeys(s, f, ['name', 'module', 'path', 'bus', 'address', 'grant', 'settings', 'simulation', 'alertGpio']);
     const name = s['name'];
     if (typeof name !== 'string' || !/^[a-z0-9][a-z0-9_-]{0,31}$/i.test(name)) throw invalid(`${f}.name`, 'must be 1-32 letters, digits, "-" or "_"');
     const resPath = s['path'] ?? '/temp';
@@ -173,7 +175,12 @@ export function parseConfig(json: unknown, baseDir: string): GatewayConfig {
 
     const settings = s['settings'] ?? {};
     if (!isObj(settings)) throw invalid(`${f}.settings`, 'must be an object');
+    const alertGpio = s['alertGpio'];
+    if (alertGpio !== undefined && (typeof alertGpio !== 'number' || !Number.isInteger(alertGpio) || alertGpio < 0 || alertGpio > 53)) {
+      throw invalid(`${f}.alertGpio`, 'must be a header GPIO number 0..53 (BCM numbering, e.g. 17 for pin 11)');
+    }
     return {
+      ...(alertGpio === undefined ? {} : { alertGpio: alertGpio as number }),
       name,
       module: path.resolve(baseDir, moduleFile),
       path: resPath,

@@ -1,21 +1,26 @@
 /**
- * The sensor service: the configured sensors, each read through its WASM module. The CoAP
- * front and the command-line tools ask it for readings by sensor name; they never see modules,
- * buses or drivers.
- *
- * `read` is async although today's module calls are synchronous, so that moving modules into
- * worker threads and pacing reads by the sensor's conversion rate stays inside this layer.
+ * The sensor service: the configured sensors, each read through its WASM module, paced by the
+ * sensor's conversion rate, with a live feed for observers and the TMP102 ALERT pin wired to
+ * it. The CoAP front and the command-line tools ask it for readings by sensor name; they never
+ * see modules, buses or drivers.
  */
 import type { Clock } from '../../drivers/clock.ts';
+import type { GpioInput } from '../../drivers/gpio.ts';
 import { GatewayError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { type ModuleInfo, type Reading, SensorModule } from '../host/sensor-module.ts';
+import { type AlertInfo as AlertSettings, type ModuleInfo, type Reading, SensorModule } from '../host/sensor-module.ts';
 import type { GatewayConfig, SensorConfig } from './config.ts';
+import { openAlertInputs } from './alert-inputs.ts';
 import { type Hardware, openHardware } from './hardware.ts';
+import { type FreshReading, PacedReader } from './paced-reader.ts';
+import { SensorFeed, type UpdateListener } from './sensor-feed.ts';
 
 export interface SensorEntry {
   config: SensorConfig;
   module: SensorModule;
+  paced: PacedReader;
+  feed: SensorFeed;
+  alertInput: GpioInput | undefined;
 }
 
 export interface ServiceOptions {
@@ -25,15 +30,38 @@ export interface ServiceOptions {
   sleepBudgetMs?: number;
 }
 
+export interface SensorStats {
+  /** Reads that reached the module (and so the bus). */
+  moduleReads: number;
+  cacheHits: number;
+  sharedReads: number;
+  moduleCalls: number;
+  moduleFaults: number;
+  instancesCreated: number;
+  memoryBytes: number;
+  observers: number;
+  alertEdges: number;
+}
+
+export interface ServiceStats {
+  /** Transactions every bus has carried (what the sensors actually saw). */
+  i2cTransactions: number;
+  moduleCalls: number;
+  cacheHits: number;
+  sensors: Record<string, SensorStats>;
+}
+
 export class SensorService {
   readonly hardware: Hardware;
   readonly #sensors: Map<string, SensorEntry>;
   readonly #log: Logger;
+  readonly #alertEdges = new Map<string, number>();
 
   private constructor(hardware: Hardware, sensors: Map<string, SensorEntry>, logger: Logger) {
     this.hardware = hardware;
     this.#sensors = sensors;
     this.#log = logger;
+    for (const entry of sensors.values()) this.#wireAlert(entry);
   }
 
   /**
@@ -42,33 +70,39 @@ export class SensorService {
    * yet is logged and retried on its first read.
    */
   static async start(config: GatewayConfig, options: ServiceOptions): Promise<SensorService> {
-    const hardware = openHardware(config, options.clock);
+    const { clock, logger } = options;
+    const hardware = openHardware(config, clock);
     const sensors = new Map<string, SensorEntry>();
     try {
+      const alertInputs = await openAlertInputs(config, hardware, clock, logger);
       for (const sensor of config.sensors) {
         const module = await SensorModule.fromFile(sensor.module, {
           name: sensor.name,
           capabilities: { i2c: sensor.grant },
           bus: hardware.buses.get(sensor.grant.bus),
-          clock: options.clock,
-          logger: options.logger,
+          clock,
+          logger,
           init: { bus: sensor.bus, address: sensor.address, settings: sensor.settings },
           sleepBudgetMs: options.sleepBudgetMs,
         });
-        sensors.set(sensor.name, { config: sensor, module });
+        const periodMs = () => module.info?.periodMs;
+        const paced = new PacedReader(() => module.read(), { clock, periodMs });
+        const feed = new SensorFeed(sensor.name, paced, { clock, periodMs, logger });
+        sensors.set(sensor.name, { config: sensor, module, paced, feed, alertInput: alertInputs.get(sensor.name) });
         try {
           const info = module.start();
-          options.logger.info('sensor ready', { sensor: sensor.name, module: `${info.name} ${info.version}`, periodMs: info.periodMs });
+          logger.info('sensor ready', { sensor: sensor.name, module: `${info.name} ${info.version}`, periodMs: info.periodMs });
         } catch (err) {
           if (!(err instanceof GatewayError) || isLoadError(err)) throw err;
-          options.logger.warn('sensor not answering at start-up; will retry on read', { sensor: sensor.name, code: err.code, detail: err.message });
+          logger.warn('sensor not answering at start-up; will retry on read', { sensor: sensor.name, code: err.code, detail: err.message });
         }
       }
     } catch (err) {
+      for (const entry of sensors.values()) entry.alertInput?.close();
       hardware.close();
       throw err;
     }
-    return new SensorService(hardware, sensors, options.logger);
+    return new SensorService(hardware, sensors, logger);
   }
 
   list(): SensorEntry[] {
@@ -83,15 +117,87 @@ export class SensorService {
     return this.#sensors.get(name)?.module.info;
   }
 
+  /** The current reading (shared with concurrent requests, reused within one conversion period). */
   async read(name: string): Promise<Reading> {
-    const entry = this.#sensors.get(name);
-    if (!entry) throw new Error(`no sensor named ${name}`);
-    return entry.module.read();
+    return (await this.readFresh(name)).reading;
+  }
+
+  /** The current reading and how long it stays the sensor's latest value. */
+  async readFresh(name: string): Promise<FreshReading> {
+    return this.#entry(name).paced.read();
+  }
+
+  /** Follow a sensor: one update per conversion period while subscribed, and at once on ALERT. */
+  subscribe(name: string, listener: UpdateListener): () => void {
+    return this.#entry(name).feed.subscribe(listener);
+  }
+
+  /** The chip's thermostat settings as read back by the module; undefined if it has none. */
+  alertSettings(name: string): AlertSettings | undefined {
+    return this.#entry(name).module.info?.alert;
+  }
+
+  /** Changes some thermostat settings; the rest stay as they are. Throws the module's refusal. */
+  setAlertSettings(name: string, changes: Partial<AlertSettings>): AlertSettings {
+    const entry = this.#entry(name);
+    const current = entry.module.info?.alert;
+    if (!current) throw new GatewayError('GW_ERR_SENSOR_NOT_READY', { sensor: name, retryAfterMs: 1000, detail: 'the module has not initialised' });
+    const settings = { ...entry.config.settings, alert: { ...current, ...changes } };
+    const info = entry.module.reconfigure(settings);
+    entry.config.settings = settings;
+    this.#log.info('alert settings changed', { sensor: name, ...info.alert });
+    return info.alert!;
+  }
+
+  stats(): ServiceStats {
+    const sensors: Record<string, SensorStats> = {};
+    let moduleCalls = 0;
+    let cacheHits = 0;
+    for (const [name, e] of this.#sensors) {
+      const m = e.module.stats;
+      const p = e.paced.stats;
+      moduleCalls += m.calls;
+      cacheHits += p.cacheHits;
+      sensors[name] = {
+        moduleReads: p.sourceReads,
+        cacheHits: p.cacheHits,
+        sharedReads: p.sharedReads,
+        moduleCalls: m.calls,
+        moduleFaults: m.faults,
+        instancesCreated: m.instancesCreated,
+        memoryBytes: m.memoryBytes,
+        observers: e.feed.subscribers,
+        alertEdges: this.#alertEdges.get(name) ?? 0,
+      };
+    }
+    let i2cTransactions = 0;
+    for (const bus of this.hardware.buses.values()) i2cTransactions += bus.transactionCount;
+    return { i2cTransactions, moduleCalls, cacheHits, sensors };
   }
 
   close(): void {
+    for (const entry of this.#sensors.values()) {
+      entry.feed.close();
+      entry.alertInput?.close();
+    }
     this.hardware.close();
     this.#log.debug('sensor service closed');
+  }
+
+  #entry(name: string): SensorEntry {
+    const entry = this.#sensors.get(name);
+    if (!entry) throw new Error(`no sensor named ${name}`);
+    return entry;
+  }
+
+  /** Any edge of ALERT means a limit was crossed (either polarity, either mode): read now. */
+  #wireAlert(entry: SensorEntry): void {
+    const name = entry.config.name;
+    entry.alertInput?.watch((level) => {
+      this.#alertEdges.set(name, (this.#alertEdges.get(name) ?? 0) + 1);
+      this.#log.info('ALERT edge', { sensor: name, level });
+      entry.feed.trigger('alert');
+    });
   }
 }
 
