@@ -61,7 +61,7 @@ describe('SensorService', () => {
   it('an over-temperature ALERT edge triggers a read before the next paced one', async () => {
     const { clock, service, chip } = await startService(25);
     await advance(clock, 40);
-    service.setAlertSettings('tmp102', { high: 30, low: 28 });
+    await service.setAlertSettings('tmp102', { high: 30, low: 28 });
     const updates: Array<{ cause: string; value?: number; at: number }> = [];
     service.subscribe('tmp102', (u: SensorUpdate) => updates.push({ cause: u.cause, value: u.ok ? u.reading.reading.value : undefined, at: Number(clock.monotonicNs()) / 1e6 }));
     await advance(clock, 600);
@@ -80,8 +80,8 @@ describe('SensorService', () => {
     const { clock, service } = await startService();
     await advance(clock, 40);
     assert.deepEqual(service.alertSettings('tmp102'), { high: 80, low: 75, mode: 'comparator', polarity: 'active-low', faults: 1 });
-    assert.deepEqual(service.setAlertSettings('tmp102', { high: -5.5, low: -10 }), { high: -5.5, low: -10, mode: 'comparator', polarity: 'active-low', faults: 1 });
-    assert.throws(() => service.setAlertSettings('tmp102', { low: 0 }), { code: 'GW_ERR_MODULE_BAD_CONFIG' });
+    assert.deepEqual(await service.setAlertSettings('tmp102', { high: -5.5, low: -10 }), { high: -5.5, low: -10, mode: 'comparator', polarity: 'active-low', faults: 1 });
+    await assert.rejects(service.setAlertSettings('tmp102', { low: 0 }), { code: 'GW_ERR_MODULE_BAD_CONFIG' });
     assert.equal(service.alertSettings('tmp102')!.low, -10, 'a refused change leaves the chip as it was');
     assert.equal((await service.readFresh('tmp102')).reading.value, 21.5);
     service.close();

@@ -8,7 +8,9 @@ import type { Clock } from '../../drivers/clock.ts';
 import type { GpioInput } from '../../drivers/gpio.ts';
 import { GatewayError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { type AlertInfo as AlertSettings, type ModuleInfo, type Reading, SensorModule } from '../host/sensor-module.ts';
+import { InThreadModule } from '../host/in-thread-module.ts';
+import type { ModuleHandle } from '../host/module-handle.ts';
+import type { AlertInfo as AlertSettings, ModuleInfo, Reading } from '../host/sensor-module.ts';
 import type { GatewayConfig, SensorConfig } from './config.ts';
 import { openAlertInputs } from './alert-inputs.ts';
 import { type Hardware, openHardware } from './hardware.ts';
@@ -17,7 +19,7 @@ import { SensorFeed, type UpdateListener } from './sensor-feed.ts';
 
 export interface SensorEntry {
   config: SensorConfig;
-  module: SensorModule;
+  module: ModuleHandle;
   paced: PacedReader;
   feed: SensorFeed;
   alertInput: GpioInput | undefined;
@@ -76,7 +78,7 @@ export class SensorService {
     try {
       const alertInputs = await openAlertInputs(config, hardware, clock, logger);
       for (const sensor of config.sensors) {
-        const module = await SensorModule.fromFile(sensor.module, {
+        const module = await InThreadModule.fromFile(sensor.module, {
           name: sensor.name,
           capabilities: { i2c: sensor.grant },
           bus: hardware.buses.get(sensor.grant.bus),
@@ -90,7 +92,7 @@ export class SensorService {
         const feed = new SensorFeed(sensor.name, paced, { clock, periodMs, logger });
         sensors.set(sensor.name, { config: sensor, module, paced, feed, alertInput: alertInputs.get(sensor.name) });
         try {
-          const info = module.start();
+          const info = await module.start();
           logger.info('sensor ready', { sensor: sensor.name, module: `${info.name} ${info.version}`, periodMs: info.periodMs });
         } catch (err) {
           if (!(err instanceof GatewayError) || isLoadError(err)) throw err;
@@ -138,12 +140,12 @@ export class SensorService {
   }
 
   /** Changes some thermostat settings; the rest stay as they are. Throws the module's refusal. */
-  setAlertSettings(name: string, changes: Partial<AlertSettings>): AlertSettings {
+  async setAlertSettings(name: string, changes: Partial<AlertSettings>): Promise<AlertSettings> {
     const entry = this.#entry(name);
     const current = entry.module.info?.alert;
     if (!current) throw new GatewayError('GW_ERR_SENSOR_NOT_READY', { sensor: name, retryAfterMs: 1000, detail: 'the module has not initialised' });
     const settings = { ...entry.config.settings, alert: { ...current, ...changes } };
-    const info = entry.module.reconfigure(settings);
+    const info = await entry.module.reconfigure(settings);
     entry.config.settings = settings;
     this.#log.info('alert settings changed', { sensor: name, ...info.alert });
     return info.alert!;
@@ -179,6 +181,7 @@ export class SensorService {
     for (const entry of this.#sensors.values()) {
       entry.feed.close();
       entry.alertInput?.close();
+      void entry.module.close();
     }
     this.hardware.close();
     this.#log.debug('sensor service closed');
