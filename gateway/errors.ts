@@ -18,6 +18,7 @@ export const ERROR_CODES = {
 
   // Loading a module.
   GW_ERR_MODULE_NOT_FOUND: 'The module file could not be read',
+  GW_ERR_MODULE_CHECKSUM: 'The module file does not have the configured sha256',
   GW_ERR_MODULE_INVALID: 'The file is not a valid WebAssembly module',
   GW_ERR_MODULE_MISSING_EXPORT: 'The module lacks an export the ABI requires',
   GW_ERR_MODULE_UNKNOWN_IMPORT: 'The module imports a function the ABI does not provide',

@@ -7,6 +7,9 @@
  *   npm start -- --sim-temp -12.25 --port 5684
  *   npm start -- --config fixtures/gateway.example.json --host 127.0.0.1
  *
+ * Module files are watched: replacing one hot-reloads its sensor (observers kept); SIGHUP
+ * reloads every sensor, taking new `sha256` values from the configuration file.
+ *
  * Exit status: 0 after SIGINT/SIGTERM, 1 when start-up fails (port taken, module missing...),
  * 2 for a usage error or an invalid configuration file (the message names the field).
  */
@@ -24,6 +27,7 @@ const USAGE = `usage: npm start -- [options]
   --driver <d>        auto (default: /dev/i2c-N if present, else simulated), linux, simulated
   --sim-temp <°C>     temperature of the simulated TMP102 (implies --driver simulated)
   --config <file>     gateway configuration file (docs/configuration.md)
+  --no-watch          do not reload a sensor when its module file changes (SIGHUP still does)
   --verbose           log every request decision and module message`;
 
 async function main(argv: string[]): Promise<number> {
@@ -33,6 +37,7 @@ async function main(argv: string[]): Promise<number> {
     driver: { value: true },
     'sim-temp': { value: true },
     config: { value: true },
+    'no-watch': {},
     verbose: {},
     help: { short: 'h' },
   });
@@ -83,11 +88,31 @@ async function main(argv: string[]): Promise<number> {
     ].join('\n'),
   );
 
+  const stopWatching = args.options['no-watch'] ? () => {} : service.watchModuleFiles();
+  const configFile = args.options['config'] as string | undefined;
+  const reloadAll = async () => {
+    // New checksums come from the configuration file, re-read (and re-validated) on each signal.
+    let fresh: GatewayConfig | undefined;
+    if (configFile) {
+      try {
+        fresh = await loadConfigFile(configFile);
+      } catch (err) {
+        logger.error('SIGHUP: configuration not re-read; reloading with the old checksums', { detail: err instanceof Error ? err.message : String(err) });
+      }
+    }
+    for (const entry of service.list()) {
+      const sha256 = fresh?.sensors.find((s) => s.name === entry.config.name)?.sha256;
+      await service.reload(entry.config.name, sha256 ? { sha256 } : {});
+    }
+  };
+  process.on('SIGHUP', () => void reloadAll());
+
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) return;
       stopping = true;
+      stopWatching();
       logger.info('stopping', { signal });
       server.close().then(
         () => {

@@ -31,6 +31,8 @@ export interface SensorConfig {
   simulation: ProfileConfig;
   /** Header GPIO (BCM number) the sensor's ALERT pin is wired to, on real hardware. */
   alertGpio?: number;
+  /** Expected sha256 of the module file (lowercase hex); a mismatch refuses the module. */
+  sha256?: string;
 }
 
 export interface GatewayConfig {
@@ -151,7 +153,7 @@ export function parseConfig(json: unknown, baseDir: string): GatewayConfig {
   const sensors = sensorsRaw.map((s, i): SensorConfig => {
     const f = `sensors[${i}]`;
     if (!isObj(s)) throw invalid(f, 'must be an object');
-    onlyKeys(s, f, ['name', 'module', 'path', 'bus', 'address', 'grant', 'settings', 'simulation', 'alertGpio']);
+    onlyKeys(s, f, ['name', 'module', 'path', 'bus', 'address', 'grant', 'settings', 'simulation', 'alertGpio', 'sha256']);
     const name = s['name'];
     if (typeof name !== 'string' || !/^[a-z0-9][a-z0-9_-]{0,31}$/i.test(name)) throw invalid(`${f}.name`, 'must be 1-32 letters, digits, "-" or "_"');
     const resPath = s['path'] ?? '/temp';
@@ -179,8 +181,13 @@ export function parseConfig(json: unknown, baseDir: string): GatewayConfig {
     if (alertGpio !== undefined && (typeof alertGpio !== 'number' || !Number.isInteger(alertGpio) || alertGpio < 0 || alertGpio > 53)) {
       throw invalid(`${f}.alertGpio`, 'must be a header GPIO number 0..53 (BCM numbering, e.g. 17 for pin 11)');
     }
+    const sha256 = s['sha256'];
+    if (sha256 !== undefined && (typeof sha256 !== 'string' || !/^[0-9a-fA-F]{64}$/.test(sha256))) {
+      throw invalid(`${f}.sha256`, 'must be the module file\'s SHA-256 as 64 hex digits (sha256sum prints it)');
+    }
     return {
       ...(alertGpio === undefined ? {} : { alertGpio: alertGpio as number }),
+      ...(sha256 === undefined ? {} : { sha256: (sha256 as string).toLowerCase() }),
       name,
       module: path.resolve(baseDir, moduleFile),
       path: resPath,

@@ -8,18 +8,23 @@ import type { Clock } from '../../drivers/clock.ts';
 import type { GpioInput } from '../../drivers/gpio.ts';
 import { GatewayError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { InThreadModule } from '../host/in-thread-module.ts';
 import type { ModuleHandle } from '../host/module-handle.ts';
 import type { AlertInfo as AlertSettings, ModuleInfo, Reading } from '../host/sensor-module.ts';
 import type { GatewayConfig, SensorConfig } from './config.ts';
 import { openAlertInputs } from './alert-inputs.ts';
 import { type Hardware, openHardware } from './hardware.ts';
+import { type ModuleFactoryOptions, loadModule } from './module-factory.ts';
+import { type ReloadResult, reloadModule } from './module-reload.ts';
+import { watchModuleFiles } from './module-watcher.ts';
 import { type FreshReading, PacedReader } from './paced-reader.ts';
 import { SensorFeed, type UpdateListener } from './sensor-feed.ts';
 
 export interface SensorEntry {
   config: SensorConfig;
+  /** Replaced by a hot reload; everything else about the sensor (feed, observers) stays. */
   module: ModuleHandle;
+  /** SHA-256 of the module file now running. */
+  moduleSha256: string;
   paced: PacedReader;
   feed: SensorFeed;
   alertInput: GpioInput | undefined;
@@ -50,6 +55,8 @@ export interface ServiceStats {
   i2cTransactions: number;
   moduleCalls: number;
   cacheHits: number;
+  /** Successful hot reloads. */
+  reloads: number;
   sensors: Record<string, SensorStats>;
 }
 
@@ -58,11 +65,14 @@ export class SensorService {
   readonly #sensors: Map<string, SensorEntry>;
   readonly #log: Logger;
   readonly #alertEdges = new Map<string, number>();
+  readonly #factory: ModuleFactoryOptions;
+  #reloads = 0;
 
-  private constructor(hardware: Hardware, sensors: Map<string, SensorEntry>, logger: Logger) {
+  private constructor(hardware: Hardware, sensors: Map<string, SensorEntry>, logger: Logger, factory: ModuleFactoryOptions) {
     this.hardware = hardware;
     this.#sensors = sensors;
     this.#log = logger;
+    this.#factory = factory;
     for (const entry of sensors.values()) this.#wireAlert(entry);
   }
 
@@ -75,22 +85,17 @@ export class SensorService {
     const { clock, logger } = options;
     const hardware = openHardware(config, clock);
     const sensors = new Map<string, SensorEntry>();
+    const factory: ModuleFactoryOptions = { clock, logger, hardware, sleepBudgetMs: options.sleepBudgetMs };
     try {
       const alertInputs = await openAlertInputs(config, hardware, clock, logger);
       for (const sensor of config.sensors) {
-        const module = await InThreadModule.fromFile(sensor.module, {
-          name: sensor.name,
-          capabilities: { i2c: sensor.grant },
-          bus: hardware.buses.get(sensor.grant.bus),
-          clock,
-          logger,
-          init: { bus: sensor.bus, address: sensor.address, settings: sensor.settings },
-          sleepBudgetMs: options.sleepBudgetMs,
-        });
-        const periodMs = () => module.info?.periodMs;
-        const paced = new PacedReader(() => module.read(), { clock, periodMs });
-        const feed = new SensorFeed(sensor.name, paced, { clock, periodMs, logger });
-        sensors.set(sensor.name, { config: sensor, module, paced, feed, alertInput: alertInputs.get(sensor.name) });
+        const { handle: module, sha256 } = await loadModule(sensor, factory);
+        const entry = { config: sensor, module, moduleSha256: sha256, alertInput: alertInputs.get(sensor.name) } as SensorEntry;
+        // Through `entry`, not `module`: a hot reload swaps entry.module under the same feed.
+        const periodMs = () => entry.module.info?.periodMs;
+        entry.paced = new PacedReader(() => entry.module.read(), { clock, periodMs });
+        entry.feed = new SensorFeed(sensor.name, entry.paced, { clock, periodMs, logger });
+        sensors.set(sensor.name, entry);
         try {
           const info = await module.start();
           logger.info('sensor ready', { sensor: sensor.name, module: `${info.name} ${info.version}`, periodMs: info.periodMs });
@@ -104,7 +109,7 @@ export class SensorService {
       hardware.close();
       throw err;
     }
-    return new SensorService(hardware, sensors, logger);
+    return new SensorService(hardware, sensors, logger, factory);
   }
 
   list(): SensorEntry[] {
@@ -151,6 +156,24 @@ export class SensorService {
     return info.alert!;
   }
 
+  /**
+   * Hot reload: load the sensor's module file again beside the running one, switch over when
+   * the new one's first read succeeds, and keep everything else (feed, observers, settings).
+   * A module that fails to load, initialise or read is rolled back: the old one keeps running.
+   * `sha256` replaces the configured checksum (a reload after a deliberate update).
+   */
+  async reload(name: string, options: { sha256?: string } = {}): Promise<ReloadResult> {
+    const entry = this.#entry(name);
+    const result = await reloadModule(entry, { ...this.#factory, sha256: options.sha256 });
+    if (result.ok) this.#reloads++;
+    return result;
+  }
+
+  /** Reload a sensor whenever its module file's content changes. Returns a function that stops watching. */
+  watchModuleFiles(): () => void {
+    return watchModuleFiles({ entries: () => this.list(), reload: (name) => this.reload(name), logger: this.#log });
+  }
+
   stats(): ServiceStats {
     const sensors: Record<string, SensorStats> = {};
     let moduleCalls = 0;
@@ -174,7 +197,7 @@ export class SensorService {
     }
     let i2cTransactions = 0;
     for (const bus of this.hardware.buses.values()) i2cTransactions += bus.transactionCount;
-    return { i2cTransactions, moduleCalls, cacheHits, sensors };
+    return { i2cTransactions, moduleCalls, cacheHits, reloads: this.#reloads, sensors };
   }
 
   close(): void {

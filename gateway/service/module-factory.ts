@@ -1,0 +1,56 @@
+/**
+ * Turns a sensor's configuration into a running ModuleHandle: reads the module file, checks
+ * its sha256 when one is configured (before any byte of it is compiled), validates it against
+ * the ABI and wires it to the sensor's bus and capability grant.
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import type { Clock } from '../../drivers/clock.ts';
+import { GatewayError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { InThreadModule } from '../host/in-thread-module.ts';
+import type { ModuleHandle } from '../host/module-handle.ts';
+import { SensorModule } from '../host/sensor-module.ts';
+import type { SensorConfig } from './config.ts';
+import type { Hardware } from './hardware.ts';
+
+export interface ModuleFactoryOptions {
+  clock: Clock;
+  logger: Logger;
+  hardware: Hardware;
+  sleepBudgetMs?: number;
+}
+
+export interface LoadedModule {
+  handle: ModuleHandle;
+  /** SHA-256 of the bytes that were loaded (lowercase hex). */
+  sha256: string;
+}
+
+export async function readModuleFile(sensor: SensorConfig): Promise<{ bytes: Uint8Array; sha256: string }> {
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(await readFile(sensor.module));
+  } catch (err) {
+    throw new GatewayError('GW_ERR_MODULE_NOT_FOUND', { sensor: sensor.name, detail: `${sensor.module}: ${(err as NodeJS.ErrnoException).code ?? err}` }, { cause: err });
+  }
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  if (sensor.sha256 !== undefined && sensor.sha256 !== sha256) {
+    throw new GatewayError('GW_ERR_MODULE_CHECKSUM', { sensor: sensor.name, detail: `${sensor.module} has sha256 ${sha256}, configured ${sensor.sha256}` });
+  }
+  return { bytes, sha256 };
+}
+
+export async function loadModule(sensor: SensorConfig, options: ModuleFactoryOptions): Promise<LoadedModule> {
+  const { bytes, sha256 } = await readModuleFile(sensor);
+  const engine = SensorModule.fromBytes(bytes, {
+    name: sensor.name,
+    capabilities: { i2c: sensor.grant },
+    bus: options.hardware.buses.get(sensor.grant.bus),
+    clock: options.clock,
+    logger: options.logger,
+    init: { bus: sensor.bus, address: sensor.address, settings: sensor.settings },
+    sleepBudgetMs: options.sleepBudgetMs,
+  });
+  return { handle: new InThreadModule(engine), sha256 };
+}

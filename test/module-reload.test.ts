@@ -1,0 +1,153 @@
+/**
+ * Hot reload at the service level: the new module is loaded beside the old one and switched in
+ * after its first good reading; failures roll back; observers (feed subscribers) are kept; the
+ * configured sha256 is checked every time; a changed file is picked up by the watcher.
+ */
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { createHash } from 'node:crypto';
+import { ManualClock, SystemClock, type Clock } from '../drivers/clock.ts';
+import { MemoryLogger } from '../gateway/log.ts';
+import { defaultConfig } from '../gateway/service/config.ts';
+import { SensorService } from '../gateway/service/sensor-service.ts';
+import { wasmPath } from './helpers/chain.ts';
+
+/** A copy of the TMP102 module in a scratch directory, so tests can replace it. */
+function scratchModule(): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'gw-reload-'));
+  const file = path.join(dir, 'tmp102.wasm');
+  copyFileSync(wasmPath('tmp102'), file);
+  return file;
+}
+
+/** The same module with a custom section appended: valid, equivalent, and a different sha256. */
+function withCustomSection(file: string, tag: string): Uint8Array {
+  const name = new TextEncoder().encode('gw.test');
+  const data = new TextEncoder().encode(tag);
+  const body = [name.length, ...name, ...data];
+  return new Uint8Array([...readFileSync(file), 0x00, body.length, ...body]);
+}
+
+function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** Replace a file the safe way (write beside, then rename), as an operator would. */
+function replace(file: string, bytes: Uint8Array): void {
+  writeFileSync(file + '.new', bytes);
+  renameSync(file + '.new', file);
+}
+
+async function start(module: string, clock: Clock = new ManualClock(), sha?: string) {
+  const logger = new MemoryLogger();
+  const config = defaultConfig({ driver: 'simulated', simCelsius: 19.5, module });
+  if (sha) config.sensors[0]!.sha256 = sha;
+  const service = await SensorService.start(config, { clock, logger });
+  return { service, logger, clock };
+}
+
+/**
+ * Awaits `p` while moving the ManualClock on: a reload reads the file (real I/O) before it
+ * waits on the clock, so time must keep moving until it settles.
+ */
+async function whileAdvancing<T>(clock: ManualClock, p: Promise<T>): Promise<T> {
+  let settled = false;
+  void p.finally(() => (settled = true)).catch(() => {});
+  const deadline = Date.now() + 10_000;
+  while (!settled && Date.now() < deadline) {
+    clock.advanceMs(5);
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  return p;
+}
+
+async function advance(clock: ManualClock, ms: number): Promise<void> {
+  for (let t = 0; t < ms; t += 5) {
+    clock.advanceMs(5);
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
+describe('hot reload', () => {
+  it('switches to the new module after its first reading and keeps 100 subscribers', async () => {
+    const file = scratchModule();
+    const clock = new ManualClock();
+    const { service } = await start(file, clock);
+    const counts = new Array(100).fill(0);
+    counts.forEach((_, i) => service.subscribe('tmp102', (u) => u.ok && counts[i]++));
+    await advance(clock, 600);
+    const before = service.get('tmp102')!.module;
+    replace(file, withCustomSection(file, 'v2'));
+    // The new module waits out its 35 ms first conversion on the clock.
+    const result = await whileAdvancing(clock, service.reload('tmp102'));
+    assert.equal(result.ok, true);
+    assert.notEqual(service.get('tmp102')!.module, before, 'the module was replaced');
+    assert.equal(service.get('tmp102')!.moduleSha256, sha256(readFileSync(file)));
+    const mid = [...counts];
+    await advance(clock, 600);
+    assert.equal(service.stats().sensors['tmp102']!.observers, 100, 'no subscriber lost');
+    assert.ok(counts.every((c, i) => c > mid[i]!), 'every subscriber keeps getting updates');
+    assert.equal((await service.readFresh('tmp102')).reading.value, 19.5);
+    assert.equal(service.stats().reloads, 1);
+    service.close();
+  });
+
+  it('rolls back a new module that fails its first reading, logging why', async () => {
+    const file = scratchModule();
+    const clock = new ManualClock();
+    const { service, logger } = await start(file, clock);
+    await advance(clock, 40);
+    const before = service.get('tmp102')!.module;
+    replace(file, readFileSync(wasmPath('test/trap')));
+    const result = await whileAdvancing(clock, service.reload('tmp102'));
+    assert.deepEqual([result.ok, !result.ok && result.code], [false, 'GW_ERR_MODULE_TRAP']);
+    assert.equal(service.get('tmp102')!.module, before, 'the old module still runs');
+    assert.equal((await service.readFresh('tmp102')).reading.value, 19.5);
+    assert.ok(logger.entries.some((e) => e.msg.startsWith('module reload rolled back') && e.fields['code'] === 'GW_ERR_MODULE_TRAP'));
+    service.close();
+  });
+
+  it('rolls back a file that is not a module, and a module with the wrong ABI', async () => {
+    const file = scratchModule();
+    const { service } = await start(file);
+    replace(file, new TextEncoder().encode('not wasm'));
+    assert.equal(((await service.reload('tmp102')) as { code: string }).code, 'GW_ERR_MODULE_INVALID');
+    replace(file, readFileSync(wasmPath('test/wrongabi')));
+    assert.equal(((await service.reload('tmp102')) as { code: string }).code, 'GW_ERR_MODULE_ABI_VERSION');
+    service.close();
+  });
+
+  it('checks the configured sha256 at start-up and on every reload', async () => {
+    const file = scratchModule();
+    const good = sha256(readFileSync(file));
+    await assert.rejects(start(file, new ManualClock(), '0'.repeat(64)), { code: 'GW_ERR_MODULE_CHECKSUM' });
+    const clock = new ManualClock();
+    const { service } = await start(file, clock, good);
+    const v2 = withCustomSection(file, 'v2');
+    replace(file, v2);
+    assert.equal(((await service.reload('tmp102')) as { code: string }).code, 'GW_ERR_MODULE_CHECKSUM', 'a changed file no longer matches');
+    const result = await whileAdvancing(clock, service.reload('tmp102', { sha256: sha256(v2) }));
+    assert.equal(result.ok, true, 'with the new checksum it loads');
+    service.close();
+  });
+
+  it('the watcher reloads when the file content changes', async () => {
+    const file = scratchModule();
+    const { service } = await start(file, new SystemClock());
+    const stop = service.watchModuleFiles();
+    try {
+      const next = withCustomSection(file, 'watched');
+      replace(file, next);
+      const deadline = Date.now() + 10_000;
+      while (service.get('tmp102')!.moduleSha256 !== sha256(next) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      assert.equal(service.get('tmp102')!.moduleSha256, sha256(next));
+      assert.equal(service.stats().reloads, 1);
+    } finally {
+      stop();
+      service.close();
+    }
+  });
+});
