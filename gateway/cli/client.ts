@@ -18,6 +18,7 @@ import { CBOR_CONTENT_FORMAT, encodeJsonPayload } from '../client/request-body.t
 import { isSuccess } from '../client/response-codes.ts';
 import { TargetUnreachableError, parseCoapUri, resolveTarget } from '../client/target.ts';
 import { UsageError, numberOption, parseCommandLine } from './args.ts';
+import { runCli } from './run-cli.ts';
 
 const USAGE = `usage: npm run client -- [get|post|put|delete|fetch] <coap://host[:port]/path> [options]
   --method <m>        get (default), post, put, delete or fetch; may also be the first word
@@ -145,17 +146,4 @@ function show(res: ClientResponse, io: Output, verbose: boolean): void {
   else io.err(rendered.text);
 }
 
-main(process.argv.slice(2), console_).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err) => {
-    if (err instanceof UsageError) {
-      console.error(`${err.message}\n\n${USAGE}`);
-      process.exitCode = 2;
-    } else {
-      console.error(err);
-      process.exitCode = 1;
-    }
-  },
-);
+runCli(() => main(process.argv.slice(2), console_), USAGE);

@@ -15,6 +15,7 @@ import type { Reading } from '../host/sensor-module.ts';
 import { type DriverChoice, type GatewayConfig, defaultConfig, loadConfigFile } from '../service/config.ts';
 import { SensorService } from '../service/sensor-service.ts';
 import { UsageError, addressOption, numberOption, parseCommandLine } from './args.ts';
+import { runCli } from './run-cli.ts';
 
 const USAGE = `usage: npm run read -- [options]
   --bus <n>           I2C adapter number (default 1: header pins 3 and 5 on a Raspberry Pi)
@@ -126,20 +127,4 @@ function pick(d: GatewayError['details']) {
   return d.retryAfterMs === undefined ? {} : { retryAfterMs: d.retryAfterMs };
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err) => {
-    if (err instanceof UsageError) {
-      console.error(`${err.message}\n\n${USAGE}`);
-      process.exitCode = 2;
-    } else if (err instanceof GatewayError) {
-      console.error(`error ${err.code}: ${err.message}`);
-      process.exitCode = 1;
-    } else {
-      console.error(err);
-      process.exitCode = 1;
-    }
-  },
-);
+runCli(() => main(process.argv.slice(2)), USAGE);

@@ -15,11 +15,11 @@
  */
 import { SystemClock } from '../../drivers/clock.ts';
 import { DEFAULT_COAP_PORT, DEFAULT_HOST, GatewayServer } from '../coap/server.ts';
-import { GatewayError } from '../errors.ts';
 import { createConsoleLogger } from '../log.ts';
 import { type DriverChoice, type GatewayConfig, defaultConfig, loadConfigFile } from '../service/config.ts';
 import { SensorService } from '../service/sensor-service.ts';
 import { UsageError, numberOption, parseCommandLine } from './args.ts';
+import { runCli } from './run-cli.ts';
 
 const USAGE = `usage: npm start -- [options]
   --host <addr>       address to listen on (default :: = every IPv6 and IPv4 interface)
@@ -131,21 +131,4 @@ async function main(argv: string[]): Promise<number> {
   });
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err) => {
-    if (err instanceof UsageError) {
-      console.error(`${err.message}\n\n${USAGE}`);
-      process.exitCode = 2;
-    } else if (err instanceof GatewayError) {
-      console.error(`error ${err.code}: ${err.message}`);
-      process.exitCode = err.code === 'GW_ERR_CONFIG_INVALID' ? 2 : 1;
-    } else {
-      const e = err as NodeJS.ErrnoException;
-      console.error(e.code === 'EADDRINUSE' || e.code === 'EACCES' ? `cannot listen: ${e.message}` : err);
-      process.exitCode = 1;
-    }
-  },
-);
+runCli(() => main(process.argv.slice(2)), USAGE);
