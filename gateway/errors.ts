@@ -51,7 +51,18 @@ export const ERROR_CODES = {
   GW_ERR_REQUEST_METHOD_NOT_ALLOWED: 'The resource does not support this method',
   GW_ERR_REQUEST_BAD_OPTION: 'The request carries a critical option the gateway does not understand',
   GW_ERR_REQUEST_PROXY_NOT_SUPPORTED: 'The gateway is not a forward proxy (Proxy-Uri and Proxy-Scheme are not supported)',
+  GW_ERR_REQUEST_SETTINGS_REFUSED: 'The sensor refused the requested settings',
   GW_ERR_INTERNAL: 'The gateway failed unexpectedly while handling the request',
+
+  // Modules in worker threads (gateway/host/worker/, docs/threading.md). A fault of the module:
+  GW_ERR_MODULE_MEMORY_LIMIT: 'The module needs more memory than its ceiling allows',
+  GW_ERR_MODULE_WORKER_FAILED: 'The thread running the module stopped unexpectedly; it is restarted',
+  // The sensor kept from its module for a while (5.03 with the retry time):
+  GW_ERR_SENSOR_TIMEOUT: 'The sensor\'s module ran past its call deadline and was stopped; it restarts after the given time',
+  GW_ERR_SENSOR_RESTARTING: 'The sensor\'s module is restarting after a fault; retry after the given time',
+  GW_ERR_SENSOR_QUARANTINED: 'The sensor\'s module kept failing and is quarantined; retry after the given time',
+  // A limit on what a module may ask of the bus:
+  GW_ERR_I2C_RATE_LIMITED: 'The module went over its rate of bus transactions; retry after the given time',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -4,7 +4,10 @@ import { defaultConfig } from '../gateway/service/config.ts';
 import { RawClient, pathOptions, requestDatagram, uint } from './helpers/coap-datagram.ts';
 import { type TestGateway, startTestGateway } from './helpers/gateway.ts';
 
-const LINK = (href: string) => `<${href}>;rt="temperature";if="core.s";ct="60 112 110 50 0"`;
+const READING = (href: string) => `<${href}>;rt="temperature";if="core.s";ct="60 112 110 50 0";obs`;
+const ALERT = (href: string) => `<${href}>;rt="gw.alert";if="core.p";ct="60 50"`;
+const STATS = '</gw/stats>;rt="gw.stats";ct="60 50"';
+const LINK = (href: string) => (href === '/gw/stats' ? STATS : href.endsWith('/alert') ? ALERT(href) : READING(href));
 
 describe('/.well-known/core (RFC 6690)', () => {
   let gw: TestGateway;
@@ -26,13 +29,12 @@ describe('/.well-known/core (RFC 6690)', () => {
     return res;
   }
 
-  it('lists one link per configured sensor, in link-format, with Max-Age', async () => {
+  it('lists each sensor (observable), its alert settings and the statistics, in link-format, with Max-Age', async () => {
     const res = await discover();
     assert.equal(res.code, '2.05');
     assert.equal(res.contentFormat, 40);
     assert.ok(res.maxAge! > 0);
-    assert.equal(res.packet.payload.toString(), `${LINK('/temp')},${LINK('/temp/outside')}`);
-    assert.doesNotMatch(res.packet.payload.toString(), /obs/);
+    assert.equal(res.packet.payload.toString(), ['/temp', '/temp/outside', '/temp/alert', '/temp/outside/alert', '/gw/stats'].map(LINK).join(','));
   });
 
   it('serves each sensor at its path', async () => {
@@ -43,8 +45,8 @@ describe('/.well-known/core (RFC 6690)', () => {
   it('filters by href, rt, if and ct, with * prefix matching', async () => {
     const cases: [string, string[]][] = [
       ['?href=/temp', ['/temp']],
-      ['?href=/temp*', ['/temp', '/temp/outside']],
-      ['?href=/temp/o*', ['/temp/outside']],
+      ['?href=/temp*', ['/temp', '/temp/outside', '/temp/alert', '/temp/outside/alert']],
+      ['?href=/temp/o*', ['/temp/outside', '/temp/outside/alert']],
       ['?rt=temperature', ['/temp', '/temp/outside']],
       ['?rt=temp*', ['/temp', '/temp/outside']],
       ['?rt=humidity', []],
@@ -52,7 +54,9 @@ describe('/.well-known/core (RFC 6690)', () => {
       ['?if=core.a*', []],
       ['?ct=112', ['/temp', '/temp/outside']],
       ['?ct=41', []],
-      ['?obs', []],
+      ['?obs', ['/temp', '/temp/outside']],
+      ['?rt=gw.stats', ['/gw/stats']],
+      ['?rt=gw.*', ['/temp/alert', '/temp/outside/alert', '/gw/stats']],
       ['?rt=temperature&href=/temp/outside', ['/temp/outside']],
     ];
     for (const [q, hrefs] of cases) {

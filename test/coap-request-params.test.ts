@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { GatewayError } from '../gateway/errors.ts';
 import { encodeCbor } from '../gateway/coap/cbor-preferred.ts';
-import { readingMaxAge } from '../gateway/coap/reading-resource.ts';
+import { freshMaxAge } from '../gateway/coap/reading-resource.ts';
 import { convert, mergeParams, paramsFromCbor, paramsFromQuery, roundTo } from '../gateway/coap/request-params.ts';
 
 const code = (fn: () => unknown) => {
@@ -47,10 +47,13 @@ describe('request parameters', () => {
     assert.equal(code(() => convert(50, '%RH', { unit: 'K', precision: 0 })), 'GW_ERR_REQUEST_BAD_PARAMETER');
   });
 
-  it('derives a reading Max-Age from the sensor period, at least 1 s', () => {
-    assert.equal(readingMaxAge(250), 1);
-    assert.equal(readingMaxAge(4000), 4);
-    assert.equal(readingMaxAge(1500), 1);
-    assert.equal(readingMaxAge(undefined), 1);
+  it('derives a reading Max-Age from how long the value stays fresh: whole seconds rounded up, at least 1', () => {
+    assert.equal(freshMaxAge(250), 1);
+    assert.equal(freshMaxAge(4000), 4);
+    assert.equal(freshMaxAge(3001), 4);
+    assert.equal(freshMaxAge(1500), 2);
+    assert.equal(freshMaxAge(0), 1);
+    assert.equal(freshMaxAge(-5), 1);
+    assert.equal(freshMaxAge(Number.NaN), 1);
   });
 });

@@ -189,8 +189,8 @@ describe('CoAP server over IPv4 loopback', () => {
     assertError(await client.exchange(get('/temp', [{ name: 'Proxy-Uri', value: Buffer.from('coap://example.org/x') }])), '5.05', 'GW_ERR_REQUEST_PROXY_NOT_SUPPORTED');
   });
 
-  it('a GET with Observe gets one plain response without Observe (not supported yet)', async () => {
-    const res = await client.exchange(get('/temp', [{ name: 'Observe', value: Buffer.alloc(0) }]));
+  it('a POST with Observe gets one plain response without Observe (RFC 7641 registers GET and FETCH only)', async () => {
+    const res = await client.exchange(get('/temp', [{ name: 'Observe', value: Buffer.alloc(0) }], { code: '0.02' }));
     assert.equal(res?.code, '2.05');
     assert.equal(res.packet.options.some((o) => o.name === 'Observe'), false);
     assert.equal(await client.next(300), undefined);

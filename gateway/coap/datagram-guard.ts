@@ -6,7 +6,7 @@
  * Content-Format the same broken way. The guard decides first:
  *
  * - pass:  a well-formed request or an Empty ACK/RST (node-coap needs those for separate
- *          responses); a request carrying Observe is passed without it (see below);
+ *          responses, the Observe layer for notifications), with the parsed message;
  * - reset: a Confirmable message that is malformed or cannot be processed gets a RST with its
  *          Message ID (RFC 7252 section 4.2), as does an Empty CON ("CoAP ping", section 4.3);
  * - drop:  anything else malformed or unexpected, silently (section 4.3 for NON, section 3 for
@@ -22,16 +22,15 @@
  * In a Non-confirmable request an unrecognised critical option makes the message rejected
  * (section 5.4.1 and 4.3): it gets a RST rather than a 4.02.
  *
- * Observe (RFC 7641) is not supported yet: a GET with Observe=0 is passed on without the option
- * so node-coap answers one plain response, which RFC 7641 section 2 allows (a server that does
- * not add the client to its observers answers without Observe).
+ * Observe (an elective option) is passed on untouched: the Observe layer (observe-layer.ts)
+ * sees every passed datagram next and never lets node-coap see the option.
  */
 import { GatewayError } from '../errors.ts';
 import { MessageType, type WireMessage, type WireOption, codeByte, codeClass, encodeMessage, parseMessage, uintOption } from './coap-wire.ts';
 import { type ErrorReply, errorReply } from './error-response.ts';
 
 export type Verdict =
-  | { action: 'pass'; datagram: Buffer }
+  | { action: 'pass'; datagram: Buffer; message: WireMessage }
   | { action: 'reply'; datagram: Buffer; reason: string }
   | { action: 'drop'; reason: string };
 
@@ -89,7 +88,7 @@ export class DatagramGuard {
     if (m.code === 0) {
       if (m.type === MessageType.CON) return reset(m.messageId, 'ping');
       if (m.type === MessageType.NON) return { action: 'drop', reason: 'empty NON' };
-      return { action: 'pass', datagram };
+      return { action: 'pass', datagram, message: m };
     }
     if (cls !== 0) {
       // A response or a reserved class: this socket never sends requests, so nothing expects it.
@@ -104,10 +103,7 @@ export class DatagramGuard {
     if (m.code === METHOD_FETCH && !m.options.some((o) => o.number === Option.CONTENT_FORMAT)) {
       return this.#reply(m, 'GW_ERR_REQUEST_UNSUPPORTED_FORMAT', 'FETCH without Content-Format', 'a FETCH body needs Content-Format 60 (application/cbor)');
     }
-    if (m.options.some((o) => o.number === Option.OBSERVE)) {
-      return { action: 'pass', datagram: encodeMessage({ ...m, options: m.options.filter((o) => o.number !== Option.OBSERVE) }) };
-    }
-    return { action: 'pass', datagram };
+    return { action: 'pass', datagram, message: m };
   }
 
   #checkOptions(m: WireMessage): Verdict | undefined {

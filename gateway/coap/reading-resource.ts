@@ -2,24 +2,42 @@
  * A sensor's resource (e.g. /temp): GET with Uri-Query parameters, FETCH (RFC 8132) and POST
  * with a CBOR parameter body. Everything about the request is checked before the sensor is
  * read, in the order a client can fix it: method, body size, body format, body content,
- * Accept.
+ * Accept. The resource is observable (RFC 7641); the Observe layer (observe-layer.ts) uses
+ * `prepare` and `represent` so that a registration and its notifications are checked and
+ * encoded exactly like a plain GET.
  */
 import { GatewayError } from '../errors.ts';
+import type { Reading } from '../host/sensor-module.ts';
+import type { FreshReading } from '../service/paced-reader.ts';
 import type { SensorService } from '../service/sensor-service.ts';
 import { ContentFormat, negotiate } from './content-formats.ts';
 import { errorReply } from './error-response.ts';
-import { READING_FORMATS, encodeReading } from './reading-formats.ts';
+import { type ObserveConditions, splitConditions } from './observe-conditions.ts';
+import { READING_FORMATS, type ReadingFormat, encodeReading } from './reading-formats.ts';
 import { type Reply, type RequestView, Method, fromError } from './reply.ts';
 import { MAX_BODY_BYTES, type ReadingParams, convert, mergeParams, paramsFromCbor, paramsFromQuery } from './request-params.ts';
 
 /**
- * Max-Age of a reading: the sensor makes a new value every periodMs, so a cached reading is
- * stale after that long. Whole seconds rounded down, at least 1 (Max-Age has 1 s resolution;
- * 0 would forbid caching altogether). The TMP102 at 4 Hz (250 ms) gives 1 s.
+ * Max-Age of a reading: how much longer the value stays the sensor's latest (the pacing's
+ * freshForMs), rounded up to whole seconds because Max-Age has 1 s resolution, and never 0 for
+ * a reading (0 would forbid caching a value that is still current). The TMP102 at 4 Hz gives 1.
  */
-export function readingMaxAge(periodMs: number | undefined): number {
-  if (periodMs === undefined || !Number.isFinite(periodMs)) return 1;
-  return Math.max(1, Math.floor(periodMs / 1000));
+export function freshMaxAge(freshForMs: number): number {
+  if (!Number.isFinite(freshForMs)) return 1;
+  return Math.max(1, Math.ceil(freshForMs / 1000));
+}
+
+/** A request checked and ready: what to read it in and which notification conditions apply. */
+export interface ReadingRequest {
+  params: ReadingParams;
+  format: ReadingFormat;
+  conditions: ObserveConditions;
+}
+
+/** A reading as one client asked for it: the value after unit and precision, and the payload. */
+export interface Representation {
+  value: number;
+  payload: Uint8Array;
 }
 
 export class ReadingResource {
@@ -37,31 +55,48 @@ export class ReadingResource {
 
   async handle(req: RequestView): Promise<Reply> {
     try {
-      const params = this.#params(req);
-      const format = negotiate(req.accept, READING_FORMATS, ContentFormat.CBOR);
-      if (format === undefined) throw new GatewayError('GW_ERR_REQUEST_NOT_ACCEPTABLE', { detail: 'offered: 60, 112, 110, 50, 0' });
-      const reading = await this.#service.read(this.#sensor);
-      const info = this.#service.info(this.#sensor);
-      const { value, unit } = convert(reading.value, reading.unit, params);
-      const payload = encodeReading({ sensor: reading.sensor, quantity: info?.quantity ?? 'temperature', value, unit, timeMs: reading.timeMs }, format);
-      return { code: '2.05', contentFormat: format, maxAge: readingMaxAge(info?.periodMs), payload };
+      const prepared = this.prepare(req);
+      const fresh = await this.#service.readFresh(this.#sensor);
+      return this.reply(fresh, prepared);
     } catch (err) {
       return fromError(errorReply(err));
     }
   }
 
-  #params(req: RequestView): ReadingParams {
+  /** Checks the request without reading the sensor; throws a GatewayError for the client. */
+  prepare(req: RequestView): ReadingRequest {
+    const { params, conditions } = this.#params(req);
+    const format = negotiate(req.accept, READING_FORMATS, ContentFormat.CBOR);
+    if (format === undefined) throw new GatewayError('GW_ERR_REQUEST_NOT_ACCEPTABLE', { detail: 'offered: 60, 112, 110, 50, 0' });
+    return { params, format, conditions };
+  }
+
+  /** The 2.05 for a reading; `ageMs` is how long ago `fresh` was taken (a notification sent later). */
+  reply(fresh: FreshReading, req: ReadingRequest, ageMs = 0): Reply {
+    const { payload } = this.represent(fresh.reading, req);
+    return { code: '2.05', contentFormat: req.format, maxAge: freshMaxAge(fresh.freshForMs - ageMs), payload };
+  }
+
+  represent(reading: Reading, req: ReadingRequest): Representation {
+    const quantity = this.#service.info(this.#sensor)?.quantity ?? 'temperature';
+    const { value, unit } = convert(reading.value, reading.unit, req.params);
+    return { value, payload: encodeReading({ sensor: reading.sensor, quantity, value, unit, timeMs: reading.timeMs }, req.format) };
+  }
+
+  #params(req: RequestView): { params: ReadingParams; conditions: ObserveConditions } {
     if (req.method !== Method.GET && req.method !== Method.POST && req.method !== Method.FETCH) {
       throw new GatewayError('GW_ERR_REQUEST_METHOD_NOT_ALLOWED', { detail: 'allowed: GET, FETCH, POST' });
     }
-    const query = paramsFromQuery(req.query);
+    // Conditions live in the query only (they qualify the observation, not the representation).
+    const { conditions, rest } = splitConditions(req.query);
+    const query = paramsFromQuery(rest);
     // A GET has no body semantics (RFC 7252 section 5.8.1); its payload, if any, is ignored.
-    if (req.method === Method.GET) return mergeParams(query, {});
+    if (req.method === Method.GET) return { params: mergeParams(query, {}), conditions };
     if (req.body.length > MAX_BODY_BYTES) throw new GatewayError('GW_ERR_REQUEST_TOO_LARGE', { detail: `at most ${MAX_BODY_BYTES} bytes` });
     const declared = req.contentFormat;
     if ((declared !== undefined && declared !== ContentFormat.CBOR) || (declared === undefined && req.body.length > 0)) {
       throw new GatewayError('GW_ERR_REQUEST_UNSUPPORTED_FORMAT', { detail: 'the body must be Content-Format 60 (application/cbor)' });
     }
-    return mergeParams(query, paramsFromCbor(req.body));
+    return { params: mergeParams(query, paramsFromCbor(req.body)), conditions };
   }
 }

@@ -5,10 +5,13 @@
 import type { CoapErrorCode, ErrorReply } from './error-response.ts';
 
 export interface Reply {
-  code: '2.05' | CoapErrorCode;
+  code: '2.04' | '2.05' | CoapErrorCode;
   contentFormat: number;
-  /** Seconds (RFC 7252 section 5.10.5). Always set: absent means 60 s, wrong for a reading. */
-  maxAge: number;
+  /**
+   * Seconds (RFC 7252 section 5.10.5). Set on every cacheable response: absent means 60 s,
+   * wrong for a reading. Undefined only on 2.04 Changed, which is not cacheable (section 5.9.1.4).
+   */
+  maxAge: number | undefined;
   payload: Uint8Array;
   size1?: number;
 }
@@ -32,4 +35,4 @@ export interface RequestView {
   body: Uint8Array;
 }
 
-export const Method = { GET: '0.01', POST: '0.02', FETCH: '0.05' } as const;
+export const Method = { GET: '0.01', POST: '0.02', PUT: '0.03', FETCH: '0.05' } as const;

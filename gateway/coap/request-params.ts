@@ -66,7 +66,7 @@ function set(out: Partial, name: string, value: unknown): void {
     else out.precision = precisionFrom(value);
     return;
   }
-  throw badParameter('unknown parameter (known: unit, precision)');
+  throw badParameter('unknown parameter (known: unit, precision; in a query also c.pmin, c.pmax, c.gt, c.lt, c.st)');
 }
 
 /** A CBOR body: a map with text keys. An empty body means "no parameters". */

@@ -1,17 +1,21 @@
 /**
  * Dispatches node-coap requests to the resources and writes their replies. The resources
- * are built once from the configuration: one reading resource per sensor (sensors[].path) and
- * /.well-known/core listing them.
+ * are built once from the configuration: one reading resource per sensor (sensors[].path,
+ * observable), its thermostat settings at `<path>/alert` when the module has them, the
+ * gateway's statistics at /gw/stats, and /.well-known/core listing them all.
  */
 import type { IncomingMessage, OutgoingMessage } from 'coap';
 import { GatewayError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { SensorService } from '../service/sensor-service.ts';
+import { AlertResource } from './alert-resource.ts';
 import { ContentFormat, formatNumber, negotiate } from './content-formats.ts';
 import { errorReply } from './error-response.ts';
 import { READING_FORMATS } from './reading-formats.ts';
 import { ReadingResource } from './reading-resource.ts';
 import { type Reply, type RequestView, Method, fromError } from './reply.ts';
+import type { ResponseCounter } from './response-counter.ts';
+import { STATS_PATH, type StatsSources, StatsResource } from './stats-resource.ts';
 import { type LinkTarget, filterLinks, linkFormat, parseFilters } from './well-known-core.ts';
 
 export const WELL_KNOWN_CORE = '/.well-known/core';
@@ -19,23 +23,59 @@ export const WELL_KNOWN_CORE = '/.well-known/core';
 /** Discovery changes only with the configuration, which needs a restart. */
 const DISCOVERY_MAX_AGE_S = 3600;
 
+interface Resource {
+  handle(req: RequestView): Reply | Promise<Reply>;
+}
+
+export interface RouterOptions {
+  service: SensorService;
+  logger: Logger;
+  counter: ResponseCounter;
+  stats: StatsSources;
+}
+
 export class Router {
-  readonly #resources = new Map<string, ReadingResource>();
+  readonly #resources = new Map<string, Resource>();
+  readonly #readings = new Map<string, ReadingResource>();
   readonly #links: LinkTarget[] = [];
   readonly #log: Logger;
+  readonly #counter: ResponseCounter;
 
-  constructor(service: SensorService, logger: Logger) {
+  constructor(options: RouterOptions) {
+    const { service, logger } = options;
     this.#log = logger;
+    this.#counter = options.counter;
     for (const entry of service.list()) {
       const { name, path } = entry.config;
-      this.#resources.set(path, new ReadingResource(service, name));
+      const reading = new ReadingResource(service, name);
+      this.#resources.set(path, reading);
+      this.#readings.set(path, reading);
       const quantity = service.info(name)?.quantity ?? 'temperature';
-      this.#links.push({ href: path, attributes: { rt: quantity, if: 'core.s', ct: READING_FORMATS.join(' ') } });
+      // obs: the resource is observable (RFC 7641 section 6).
+      this.#links.push({ href: path, attributes: { rt: quantity, if: 'core.s', ct: READING_FORMATS.join(' '), obs: '' } });
     }
+    for (const entry of service.list()) {
+      const { name, path } = entry.config;
+      const alertPath = `${path === '/' ? '' : path}/alert`;
+      if (service.alertSettings(name) === undefined) continue;
+      if (this.#resources.has(alertPath)) {
+        logger.warn('alert resource not served: the path is a sensor', { sensor: name, path: alertPath });
+        continue;
+      }
+      this.#resources.set(alertPath, new AlertResource(service, name));
+      this.#links.push({ href: alertPath, attributes: { rt: 'gw.alert', if: 'core.p', ct: '60 50' } });
+    }
+    this.#resources.set(STATS_PATH, new StatsResource(options.stats));
+    this.#links.push({ href: STATS_PATH, attributes: { rt: 'gw.stats', ct: '60 50' } });
   }
 
   get paths(): string[] {
     return [...this.#resources.keys()];
+  }
+
+  /** The observable reading resource at a path (for the Observe layer). */
+  observable(path: string): ReadingResource | undefined {
+    return this.#readings.get(path);
   }
 
   /** node-coap's 'request' listener. Never throws; every request gets exactly one response. */
@@ -63,7 +103,7 @@ export class Router {
     const resource = this.#resources.get(req.path);
     if (!resource) return fromError(errorReply(new GatewayError('GW_ERR_REQUEST_NOT_FOUND')));
     const reply = await resource.handle(req);
-    if (reply.code.startsWith('5.')) this.#log.warn('reading failed', { sensor: resource.sensor, code: reply.code });
+    if (reply.code.startsWith('5.')) this.#log.warn('request failed', { path: req.path, code: reply.code });
     return reply;
   }
 
@@ -81,9 +121,10 @@ export class Router {
   }
 
   #write(res: OutgoingMessage, reply: Reply): void {
+    this.#counter.count('requests', reply.code);
     res.code = reply.code;
     res.setOption('Content-Format', reply.contentFormat);
-    res.setOption('Max-Age', reply.maxAge);
+    if (reply.maxAge !== undefined) res.setOption('Max-Age', reply.maxAge);
     if (reply.size1 !== undefined) res.setOption('Size1', reply.size1);
     res.end(Buffer.from(reply.payload.buffer, reply.payload.byteOffset, reply.payload.byteLength));
   }

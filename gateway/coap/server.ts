@@ -3,7 +3,9 @@
  * separate responses, the duplicate-CON response cache, Block2), a datagram guard in front of
  * it, and the router behind it.
  *
- *   UDP datagram ──> DatagramGuard ──pass──> node-coap (parse, dedup cache) ──> Router ──> SensorService
+ *   UDP datagram ──> DatagramGuard ──pass──> ObserveLayer ──> node-coap (parse, dedup cache) ──> Router ──> resources
+ *                        │                        │ registrations, Observe=1, ACK/RST of notifications
+ *                        │                        └──> Observations ──> notifications on the same socket
  *                        │ reset / reply (RST, 4.02, 4.15, 5.05) straight back to the sender
  *                        └ drop
  *
@@ -15,10 +17,14 @@ import { randomInt } from 'node:crypto';
 import { isIPv6 } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { Server as CoapServer } from 'coap';
-import type { Clock } from '../../drivers/clock.ts';
+import { type Clock, monotonicMs } from '../../drivers/clock.ts';
 import type { Logger } from '../log.ts';
 import type { SensorService } from '../service/sensor-service.ts';
+import { codeClass } from './coap-wire.ts';
 import { DatagramGuard } from './datagram-guard.ts';
+import { ObserveLayer } from './observe-layer.ts';
+import type { ObserveTiming } from './observe-timing.ts';
+import { ResponseCounter } from './response-counter.ts';
 import { Router } from './router.ts';
 
 export interface GatewayServerOptions {
@@ -29,6 +35,10 @@ export interface GatewayServerOptions {
   host?: string;
   /** Default 5683 (RFC 7252 section 6.1); 0 picks an ephemeral port. */
   port?: number;
+  /** Confirmable-notification timing; defaults are RFC 7252's and RFC 7641's (observe-timing.ts). */
+  observeTiming?: Partial<ObserveTiming>;
+  /** In [0, 1): the random part of retransmission timeouts (tests pin it). */
+  random?: () => number;
 }
 
 export const DEFAULT_COAP_PORT = 5683;
@@ -41,14 +51,21 @@ export const DEFAULT_HOST = '::';
  */
 const PIGGYBACK_REPLY_MS = 500;
 
+/** UDP receive buffer of the server socket (SO_RCVBUF); see start(). */
+const RECEIVE_BUFFER_BYTES = 1 << 20;
+
 /** node-coap with the guard in front of its parser. handleRequest() is the public hook node-coap calls from listen(). */
 class GuardedCoapServer extends CoapServer {
   readonly #guard: DatagramGuard;
+  readonly #observe: ObserveLayer;
+  readonly #counter: ResponseCounter;
   readonly #log: Logger;
 
-  constructor(guard: DatagramGuard, logger: Logger) {
+  constructor(guard: DatagramGuard, observe: ObserveLayer, counter: ResponseCounter, logger: Logger) {
     super({ piggybackReplyMs: PIGGYBACK_REPLY_MS, sendAcksForNonConfirmablePackets: true });
     this.#guard = guard;
+    this.#observe = observe;
+    this.#counter = counter;
     this.#log = logger;
   }
 
@@ -63,11 +80,21 @@ class GuardedCoapServer extends CoapServer {
         return;
       }
       switch (verdict.action) {
-        case 'pass':
-          inner(verdict.datagram, rsinfo);
+        case 'pass': {
+          let onward: Buffer | undefined;
+          try {
+            onward = this.#observe.intercept(verdict.message, verdict.datagram, rsinfo);
+          } catch (err) {
+            this.#log.error('observe layer failed', { detail: err instanceof Error ? err.message : String(err) });
+            return;
+          }
+          if (onward) inner(onward, rsinfo);
           return;
+        }
         case 'reply':
           this.#log.debug('datagram answered by the guard', { peer: `${rsinfo.address}:${rsinfo.port}`, reason: verdict.reason });
+          // A RST is not a response; 4.02, 4.15 and 5.05 are (the code byte is the second).
+          if (codeClass(verdict.datagram[1]!) !== 0) this.#counter.count('requests', `${verdict.datagram[1]! >> 5}.${String(verdict.datagram[1]! & 0x1f).padStart(2, '0')}`);
           (this._sock as Socket | null)?.send(verdict.datagram, rsinfo.port, rsinfo.address);
           return;
         case 'drop':
@@ -88,14 +115,16 @@ class GuardedCoapServer extends CoapServer {
 
 export class GatewayServer {
   readonly #coap: GuardedCoapServer;
+  readonly #observe: ObserveLayer;
   readonly #socket: Socket;
   readonly #log: Logger;
   readonly port: number;
   readonly host: string;
   #closed = false;
 
-  private constructor(coap: GuardedCoapServer, socket: Socket, logger: Logger) {
+  private constructor(coap: GuardedCoapServer, observe: ObserveLayer, socket: Socket, logger: Logger) {
     this.#coap = coap;
+    this.#observe = observe;
     this.#socket = socket;
     this.#log = logger;
     const address = socket.address();
@@ -107,10 +136,7 @@ export class GatewayServer {
     const host = options.host ?? DEFAULT_HOST;
     const port = options.port ?? DEFAULT_COAP_PORT;
     const log = options.logger.child({ component: 'coap' });
-    const router = new Router(options.service, log);
-    const coap = new GuardedCoapServer(new DatagramGuard(() => randomInt(0x10000)), log);
-    coap.on('request', (req, res) => router.handle(req, res));
-    coap.on('error', (err: Error) => log.error('CoAP socket error', { detail: err.message }));
+    const { service, clock } = options;
 
     const socket = createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', ipv6Only: false });
     await new Promise<void>((resolve, reject) => {
@@ -121,12 +147,43 @@ export class GatewayServer {
         resolve();
       });
     });
+
+    // Every observer of a sensor is notified in the same instant, and confirmable
+    // notifications come back as a burst of ACKs: room for a thousand of them (the kernel caps
+    // this at net.core.rmem_max; a lost ACK only costs a retransmission).
+    try {
+      socket.setRecvBufferSize(RECEIVE_BUFFER_BYTES);
+    } catch (err) {
+      log.debug('receive buffer size not raised', { detail: err instanceof Error ? err.message : String(err) });
+    }
+
+    const counter = new ResponseCounter();
+    let router: Router | undefined;
+    const observe = new ObserveLayer({
+      service,
+      clock,
+      logger: log,
+      counter,
+      resourceAt: (path) => router?.observable(path),
+      send: (datagram, peer) => socket.send(datagram, peer.port, peer.address),
+      ...(options.observeTiming ? { timing: options.observeTiming } : {}),
+      ...(options.random ? { random: options.random } : {}),
+    });
+    router = new Router({ service, logger: log, counter, stats: { service, counter, observers: (sensor) => observe.observers(sensor), clock, startedAtMs: monotonicMs(clock) } });
+    const coap = new GuardedCoapServer(new DatagramGuard(() => randomInt(0x10000)), observe, counter, log);
+    coap.on('request', (req, res) => router.handle(req, res));
+    coap.on('error', (err: Error) => log.error('CoAP socket error', { detail: err.message }));
     // Handing node-coap a bound socket keeps the socket ours: we know its address and port,
     // choose dual stack, and node-coap never closes it behind our back.
     coap.listen(socket);
-    const server = new GatewayServer(coap, socket, log);
+    const server = new GatewayServer(coap, observe, socket, log);
     log.info('CoAP server listening', { host: server.host, port: server.port, resources: router.paths.join(' ') });
     return server;
+  }
+
+  /** Registered observers (RFC 7641), in all or of one sensor. */
+  observers(sensor?: string): number {
+    return this.#observe.observers(sensor);
   }
 
   /** True when the socket also takes IPv4 (bound to the IPv6 wildcard with IPV6_V6ONLY off). */
@@ -137,6 +194,7 @@ export class GatewayServer {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#observe.close();
     this.#coap.close();
     await new Promise<void>((resolve) => this.#socket.close(() => resolve()));
     this.#log.debug('CoAP server closed');

@@ -1,12 +1,14 @@
 /**
  * Resource discovery, /.well-known/core in CoRE Link Format (RFC 6690). One link per configured
- * sensor:
+ * sensor, then each sensor's thermostat settings and the gateway's statistics:
  *
- *   </temp>;rt="temperature";if="core.s";ct="60 112 110 50 0"
+ *   </temp>;rt="temperature";if="core.s";ct="60 112 110 50 0";obs,</temp/alert>;rt="gw.alert";if="core.p";ct="60 50",
+ *   </gw/stats>;rt="gw.stats";ct="60 50"
  *
  * rt is the module's quantity; if="core.s" is the sensor interface of the CoRE interfaces
- * draft; ct lists the Content-Formats a GET can ask for, default first (RFC 7252 section
- * 7.2.1 allows a space-separated list). No obs: Observe is not supported yet.
+ * draft (core.p its parameter interface); ct lists the Content-Formats a GET can ask for,
+ * default first (RFC 7252 section 7.2.1 allows a space-separated list); obs marks an
+ * observable resource (RFC 7641 section 6), a flag attribute without a value.
  *
  * Query filtering (RFC 6690 section 4.1): `?rt=temp*`, `?if=core.s`, `?href=/temp*`, and any
  * other attribute name (`ct=60`). A value ending in `*` matches by prefix; an attribute with
@@ -20,7 +22,7 @@ export interface LinkTarget {
 
 export function linkFormat(links: LinkTarget[]): string {
   return links
-    .map((l) => `<${l.href}>` + Object.entries(l.attributes).map(([k, v]) => (/^[0-9]+$/.test(v) && k !== 'rt' && k !== 'if' ? `;${k}=${v}` : `;${k}="${v}"`)).join(''))
+    .map((l) => `<${l.href}>` + Object.entries(l.attributes).map(([k, v]) => (v === '' ? `;${k}` : /^[0-9]+$/.test(v) && k !== 'rt' && k !== 'if' ? `;${k}=${v}` : `;${k}="${v}"`)).join(''))
     .join(',');
 }
 

@@ -100,6 +100,11 @@ export class RawClient {
     this.#queue.length = 0;
   }
 
+  /** Every datagram received so far, without waiting. */
+  takeAll(): Buffer[] {
+    return this.#queue.splice(0, this.#queue.length);
+  }
+
   close(): Promise<void> {
     return new Promise((resolve) => this.#socket.close(() => resolve()));
   }
@@ -112,8 +117,22 @@ export interface Response {
   contentFormat: number | undefined;
   maxAge: number | undefined;
   size1: number | undefined;
+  /** The Observe option's value (RFC 7641); undefined when absent. */
+  observe: number | undefined;
   /** The body decoded with cbor-x when Content-Format is CBOR (60, 112). */
   cbor: unknown;
+}
+
+/** An Empty ACK or RST (RFC 7252 section 4.2/4.3) answering the message with this ID. */
+export function emptyMessage(kind: 'ack' | 'rst', messageId: number): Buffer {
+  return Buffer.from([0x40 | ((kind === 'ack' ? 2 : 3) << 4), 0x00, messageId >> 8, messageId & 0xff]);
+}
+
+/** A GET (or FETCH) carrying Observe: 0 registers, 1 deregisters (RFC 7641 sections 3.1, 3.6). */
+export function observeRequest(path: string, o: { observe?: number; token: Buffer; confirmable?: boolean; accept?: number; code?: string; messageId?: number }): Buffer {
+  const options = [{ name: 'Observe', value: uint(o.observe ?? 0) }, ...pathOptions(path)];
+  if (o.accept !== undefined) options.push({ name: 'Accept', value: uint(o.accept) });
+  return requestDatagram({ code: o.code ?? '0.01', token: o.token, options, ...(o.confirmable === undefined ? {} : { confirmable: o.confirmable }), ...(o.messageId === undefined ? {} : { messageId: o.messageId }) });
 }
 
 function optionUint(p: ParsedPacket, name: string): number | undefined {
@@ -134,6 +153,7 @@ export function toResponse(raw: Buffer): Response {
     contentFormat,
     maxAge: optionUint(packet, 'Max-Age'),
     size1: optionUint(packet, 'Size1'),
+    observe: optionUint(packet, 'Observe'),
     cbor: (contentFormat === 60 || contentFormat === 112) && packet.payload.length > 0 ? cborDecode(packet.payload) : undefined,
   };
 }

@@ -8,7 +8,7 @@
  */
 import { type Clock, ManualClock } from '../../drivers/clock.ts';
 import type { SimulatedTmp102 } from '../../drivers/sim/tmp102.ts';
-import { GatewayServer } from '../../gateway/coap/server.ts';
+import { GatewayServer, type GatewayServerOptions } from '../../gateway/coap/server.ts';
 import { silentLogger } from '../../gateway/log.ts';
 import { type GatewayConfig, defaultConfig } from '../../gateway/service/config.ts';
 import { SensorService } from '../../gateway/service/sensor-service.ts';
@@ -22,6 +22,9 @@ export interface TestGatewayOptions {
   config?: GatewayConfig;
   /** Default '127.0.0.1'; pass '::1' for IPv6 loopback or '::' for dual stack. */
   host?: string;
+  /** Confirmable-notification timing (default RFC 7252's) and the random source of its back-off. */
+  observeTiming?: GatewayServerOptions['observeTiming'];
+  random?: () => number;
 }
 
 export interface TestGateway {
@@ -45,7 +48,15 @@ export async function startTestGateway(opts: TestGatewayOptions = {}): Promise<T
   const service = await SensorService.start(config, { clock, logger: silentLogger });
   let server: GatewayServer;
   try {
-    server = await GatewayServer.start({ service, logger: silentLogger, clock, host: opts.host ?? '127.0.0.1', port: 0 });
+    server = await GatewayServer.start({
+      service,
+      logger: silentLogger,
+      clock,
+      host: opts.host ?? '127.0.0.1',
+      port: 0,
+      ...(opts.observeTiming ? { observeTiming: opts.observeTiming } : {}),
+      ...(opts.random ? { random: opts.random } : {}),
+    });
   } catch (err) {
     service.close();
     throw err;

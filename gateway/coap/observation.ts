@@ -1,0 +1,315 @@
+/**
+ * One observer of one resource (RFC 7641): its sequence numbers, the last value it was told, its
+ * conditions, and the reliability of its notifications.
+ *
+ *   feed update ──offer()──> conditions met? ──no──> wait (pmax forces later)
+ *                                  │ yes
+ *                       pmin elapsed? ──no──> hold until pmin, then re-check the latest state
+ *                                  │ yes
+ *                  a CON in transit? ──yes──> queue: the newest state replaces it (section 4.5.2)
+ *                                  │ no
+ *                     send CON or NON; a CON is retransmitted (RFC 7252 section 4.2) until
+ *                     ACKed; RST or no ACK after MAX_RETRANSMIT ends the observation (4.5)
+ *
+ * Notifications are confirmable when the registration was, and at least every
+ * `confirmEveryMs` (24 h) otherwise (RFC 7641 section 4.5); a timer sends the current state as a
+ * CON when nothing else did. A non-2.xx notification has no Observe option and ends the
+ * observation (section 4.2); it is sent confirmable so the client learns of it.
+ *
+ * Timers are lazy (they re-check when they fire instead of being cancelled and re-armed on
+ * every notification): a thousand observers must not cost a thousand timer moves per update.
+ */
+import { monotonicMs } from '../../drivers/clock.ts';
+import { MessageType, type WireOption, codeByte, encodeMessage, uintOption } from './coap-wire.ts';
+import { Option } from './datagram-guard.ts';
+import { type ObserveConditions, conditionMet } from './observe-conditions.ts';
+import type { FeedState, ObservationHost, Peer, Rendered } from './observe-host.ts';
+import { initialTimeoutMs } from './observe-timing.ts';
+
+export type { FeedState, ObservationHost, Peer, Rendered } from './observe-host.ts';
+
+/** RFC 7641 section 3.4: sequence numbers are 24 bits. */
+const SEQ_MODULO = 1 << 24;
+/** RST to any of the last few NON notifications ends the observation (RFC 7641 section 3.6). */
+const RECENT_NON = 4;
+
+interface Transit {
+  mids: number[];
+  datagram: Buffer;
+  attempt: number;
+  timeoutMs: number;
+  cancel: () => void;
+}
+
+export class Observation {
+  readonly key: string;
+  readonly peer: Peer;
+  readonly token: Uint8Array;
+  readonly sensor: string;
+  readonly #host: ObservationHost;
+  readonly #conditions: ObserveConditions;
+  readonly #render: (state: FeedState, nowMs: number) => Rendered;
+  readonly #confirmable: boolean;
+  #seq: number;
+  #latest!: FeedState;
+  #reported: { value: number | undefined; atMs: number } = { value: undefined, atMs: 0 };
+  #lastConfirmedAtMs = 0;
+  #transit: Transit | undefined;
+  #queued = false;
+  #recentNon: number[] = [];
+  #cancels = new Set<() => void>();
+  #holding = false;
+  #pmaxArmed = false;
+  #closed = false;
+  /** The request and response of the registration, to answer a duplicate CON identically (RFC 7252 section 4.5). */
+  requestMid = -1;
+  response: Buffer | undefined;
+
+  constructor(o: { host: ObservationHost; key: string; peer: Peer; token: Uint8Array; sensor: string; confirmable: boolean; conditions: ObserveConditions; render: (state: FeedState, nowMs: number) => Rendered; previousSeq?: number }) {
+    this.#host = o.host;
+    this.key = o.key;
+    this.peer = o.peer;
+    this.token = o.token;
+    this.sensor = o.sensor;
+    this.#confirmable = o.confirmable;
+    this.#conditions = o.conditions;
+    this.#render = o.render;
+    // A re-registration continues the old sequence, so the client does not take the new
+    // notifications for reordered old ones (RFC 7641 section 3.4).
+    this.#seq = o.previousSeq ?? 0;
+  }
+
+  get seq(): number {
+    return this.#seq;
+  }
+
+  /** Answers the registration (piggybacked in the ACK of a CON, section 5.2.1; a NON gets a NON) and starts observing. */
+  start(requestType: number, requestMid: number, state: FeedState): Rendered {
+    const now = this.#now();
+    this.#latest = state;
+    const r = this.#render(state, now);
+    const con = requestType === MessageType.CON;
+    const mid = con ? requestMid : this.#host.newMessageId(this.peer);
+    this.requestMid = requestMid;
+    this.response = this.#encode(con ? MessageType.ACK : MessageType.NON, mid, r, this.#nextSeq());
+    if (!con) this.#rememberNon(mid);
+    this.#reported = { value: r.value, atMs: now };
+    this.#lastConfirmedAtMs = now;
+    this.#host.send(this.response, this.peer);
+    this.#armPmax();
+    this.#armConfirm(this.#host.timing.confirmEveryMs);
+    return r;
+  }
+
+  /** A new feed update (every conversion period, and at once on ALERT). */
+  offer(state: FeedState): void {
+    if (this.#closed) return;
+    this.#latest = state;
+    if (!state.update.ok) {
+      this.#fail();
+      return;
+    }
+    this.#consider();
+  }
+
+  /** An ACK with one of this observation's Message IDs. */
+  acknowledged(mid: number): void {
+    const t = this.#transit;
+    if (!t || !t.mids.includes(mid)) return;
+    this.#endTransit();
+    if (this.#closed) return;
+    this.#lastConfirmedAtMs = this.#now();
+    // The client acknowledged content that a newer state had replaced: send the newest.
+    if (mid !== t.mids.at(-1)) this.#queued = true;
+    if (this.#queued) {
+      this.#queued = false;
+      this.#transmit(false);
+    }
+  }
+
+  /** A RST to one of its notifications: the client does not want them any more (RFC 7641 section 3.6). */
+  rejected(): void {
+    this.#end('reset');
+  }
+
+  /** Stops everything without telling the host (deregistration, replacement, shutdown). */
+  close(): void {
+    if (this.#transit) this.#endTransit();
+    for (const mid of this.#recentNon) this.#host.untrack(this.peer, mid);
+    this.#recentNon = [];
+    for (const cancel of this.#cancels) cancel();
+    this.#cancels.clear();
+    this.#closed = true;
+  }
+
+  #consider(): void {
+    const now = this.#now();
+    const r = this.#render(this.#latest, now);
+    if (r.value === undefined || !conditionMet(this.#conditions, this.#reported.value, r.value)) return;
+    const wait = this.#reported.atMs + (this.#conditions.pminMs ?? 0) - now;
+    if (wait > 0) {
+      // pmin: hold back, then look at the state as it is then (it may have gone back).
+      if (!this.#holding) {
+        this.#holding = true;
+        this.#schedule(wait, () => {
+          this.#holding = false;
+          this.#consider();
+        });
+      }
+      return;
+    }
+    this.#notify(false);
+  }
+
+  #notify(forceCon: boolean): void {
+    // RFC 7641 section 4.5.2: one CON in transit per observer; the newest state goes out when
+    // it has been acknowledged, or replaces it at its next retransmission.
+    if (this.#transit) {
+      this.#queued = true;
+      return;
+    }
+    this.#transmit(forceCon);
+  }
+
+  #transmit(forceCon: boolean): void {
+    const now = this.#now();
+    const r = this.#render(this.#latest, now);
+    const con = this.#confirmable || forceCon || r.value === undefined || now - this.#lastConfirmedAtMs >= this.#host.timing.confirmEveryMs;
+    const mid = this.#host.newMessageId(this.peer);
+    // Section 4.2: a non-2.xx notification carries no Observe option.
+    const datagram = this.#encode(con ? MessageType.CON : MessageType.NON, mid, r, r.value === undefined ? undefined : this.#nextSeq());
+    this.#reported = { value: r.value, atMs: now };
+    this.#host.notified(r.code);
+    if (con) {
+      this.#transit = { mids: [mid], datagram, attempt: 0, timeoutMs: initialTimeoutMs(this.#host.timing, this.#host.random()), cancel: () => {} };
+      this.#host.track(this.peer, mid, this);
+      this.#armRetransmit();
+    } else {
+      this.#rememberNon(mid);
+    }
+    this.#host.send(datagram, this.peer);
+    this.#armPmax();
+  }
+
+  #armRetransmit(): void {
+    const t = this.#transit!;
+    // Not in #cancels: an error notification keeps retransmitting after the observation closed.
+    t.cancel = this.#host.clock.schedule(t.timeoutMs, () => {
+      if (this.#transit !== t) return;
+      if (t.attempt >= this.#host.timing.maxRetransmit) {
+        this.#end('timeout');
+        return;
+      }
+      t.attempt++;
+      t.timeoutMs *= 2;
+      if (this.#queued && !this.#closed) {
+        // Section 4.5.2: the newer notification replaces the one in transit, keeping its
+        // retransmission counter and timeout; it is a new message, so a new Message ID.
+        this.#queued = false;
+        const now = this.#now();
+        const r = this.#render(this.#latest, now);
+        const mid = this.#host.newMessageId(this.peer);
+        t.datagram = this.#encode(MessageType.CON, mid, r, r.value === undefined ? undefined : this.#nextSeq());
+        t.mids.push(mid);
+        this.#host.track(this.peer, mid, this);
+        this.#reported = { value: r.value, atMs: now };
+        this.#host.notified(r.code);
+      }
+      this.#host.send(t.datagram, this.peer);
+      this.#armRetransmit();
+    });
+  }
+
+  #endTransit(): void {
+    const t = this.#transit;
+    if (!t) return;
+    t.cancel();
+    for (const mid of t.mids) this.#host.untrack(this.peer, mid);
+    this.#transit = undefined;
+  }
+
+  /** A failed read: tell the observer with the error response, then stop (RFC 7641 section 4.2). */
+  #fail(): void {
+    this.#queued = false;
+    if (this.#transit) this.#endTransit();
+    for (const cancel of this.#cancels) cancel();
+    this.#cancels.clear();
+    this.#closed = true;
+    this.#transmit(true);
+    // Leave the registry now; the CON carrying the error keeps its retransmissions until it
+    // is acknowledged or times out (its Message IDs stay routed here).
+    this.#host.ended(this, 'error');
+  }
+
+  #end(reason: 'reset' | 'timeout'): void {
+    const wasClosed = this.#closed;
+    this.close();
+    if (!wasClosed) this.#host.ended(this, reason);
+  }
+
+  /** pmax: notify the current state if nothing was sent for pmax (checked lazily). */
+  #armPmax(): void {
+    const pmax = this.#conditions.pmaxMs;
+    if (pmax === undefined || this.#pmaxArmed || this.#closed) return;
+    this.#pmaxArmed = true;
+    const check = () => {
+      this.#pmaxArmed = false;
+      if (this.#closed) return;
+      const due = this.#reported.atMs + pmax - this.#now();
+      if (due <= 0) this.#notify(false);
+      else {
+        this.#pmaxArmed = true;
+        this.#schedule(due, check);
+      }
+    };
+    this.#schedule(Math.max(0, this.#reported.atMs + pmax - this.#now()), check);
+  }
+
+  /** RFC 7641 section 4.5: a CON at least every confirmEveryMs, with the current state if nothing else went out. */
+  #armConfirm(delayMs: number): void {
+    this.#schedule(delayMs, () => {
+      if (this.#closed) return;
+      const due = this.#lastConfirmedAtMs + this.#host.timing.confirmEveryMs - this.#now();
+      if (due > 0 || this.#transit) {
+        this.#armConfirm(Math.max(due, this.#host.timing.ackTimeoutMs));
+        return;
+      }
+      this.#transmit(true);
+      this.#armConfirm(this.#host.timing.confirmEveryMs);
+    });
+  }
+
+  #schedule(ms: number, fn: () => void): () => void {
+    const entry = { cancel: () => {} };
+    entry.cancel = this.#host.clock.schedule(ms, () => {
+      this.#cancels.delete(entry.cancel);
+      fn();
+    });
+    this.#cancels.add(entry.cancel);
+    return entry.cancel;
+  }
+
+  #rememberNon(mid: number): void {
+    this.#recentNon.push(mid);
+    this.#host.track(this.peer, mid, this);
+    if (this.#recentNon.length > RECENT_NON) this.#host.untrack(this.peer, this.#recentNon.shift()!);
+  }
+
+  #nextSeq(): number {
+    this.#seq = (this.#seq + 1) % SEQ_MODULO;
+    return this.#seq;
+  }
+
+  #now(): number {
+    return monotonicMs(this.#host.clock);
+  }
+
+  #encode(type: number, messageId: number, r: Rendered, seq: number | undefined): Buffer {
+    const options: WireOption[] = [
+      { number: Option.CONTENT_FORMAT, value: uintOption(r.contentFormat) },
+      { number: Option.MAX_AGE, value: uintOption(r.maxAge) },
+    ];
+    if (seq !== undefined) options.push({ number: Option.OBSERVE, value: uintOption(seq) });
+    return encodeMessage({ type, code: codeByte(r.code), messageId, token: this.token, options, payload: r.payload });
+  }
+}

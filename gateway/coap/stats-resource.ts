@@ -1,0 +1,73 @@
+/**
+ * GET /gw/stats: what the gateway has done since it started. CBOR (60) by default, JSON (50) on
+ * request, 4.06 otherwise.
+ *
+ *   {"requests": {"2.05": 10, "4.04": 1}, "notifications": {"2.05": 40}, "i2cTransactions": 12,
+ *    "moduleCalls": 13, "cacheHits": 7, "observers": 2, "uptimeSeconds": 61,
+ *    "sensors": {"tmp102": {"observers": 2, "feedSubscribers": 1, "moduleReads": 12, ...}}}
+ *
+ * `observers` counts CoAP observers (RFC 7641 registrations); `feedSubscribers` is the service's
+ * count of feed subscriptions, which is 1 per observed sensor however many observers share it.
+ * The request being answered is not yet in `requests`. Max-Age 0: the numbers move constantly.
+ */
+import { type Clock, monotonicMs } from '../../drivers/clock.ts';
+import { GatewayError } from '../errors.ts';
+import type { SensorService } from '../service/sensor-service.ts';
+import { type CborMap, encodeCbor } from './cbor-preferred.ts';
+import { ContentFormat, negotiate } from './content-formats.ts';
+import { errorReply } from './error-response.ts';
+import { type Reply, type RequestView, Method, fromError } from './reply.ts';
+import type { ResponseCounter } from './response-counter.ts';
+
+export const STATS_PATH = '/gw/stats';
+const FORMATS = [ContentFormat.CBOR, ContentFormat.JSON] as const;
+
+export interface StatsSources {
+  service: SensorService;
+  counter: ResponseCounter;
+  observers: (sensor?: string) => number;
+  clock: Clock;
+  /** Monotonic ms when the server started. */
+  startedAtMs: number;
+}
+
+export class StatsResource {
+  readonly #s: StatsSources;
+
+  constructor(sources: StatsSources) {
+    this.#s = sources;
+  }
+
+  handle(req: RequestView): Reply {
+    try {
+      if (req.method !== Method.GET) throw new GatewayError('GW_ERR_REQUEST_METHOD_NOT_ALLOWED', { detail: 'allowed: GET' });
+      const format = negotiate(req.accept, FORMATS, ContentFormat.CBOR);
+      if (format === undefined) throw new GatewayError('GW_ERR_REQUEST_NOT_ACCEPTABLE', { detail: 'offered: 60, 50' });
+      const body = this.snapshot();
+      const payload = format === ContentFormat.JSON ? new TextEncoder().encode(JSON.stringify(body)) : encodeCbor(body);
+      return { code: '2.05', contentFormat: format, maxAge: 0, payload };
+    } catch (err) {
+      return fromError(errorReply(err));
+    }
+  }
+
+  snapshot(): CborMap {
+    const s = this.#s;
+    const service = s.service.stats();
+    const sensors: CborMap = {};
+    for (const [name, st] of Object.entries(service.sensors)) {
+      const { observers: feedSubscribers, ...rest } = st;
+      sensors[name] = { observers: s.observers(name), feedSubscribers, ...(rest as unknown as CborMap) };
+    }
+    // i2cTransactions, moduleCalls, cacheHits and whatever else the service totals.
+    const { sensors: _perSensor, ...totals } = service;
+    return {
+      requests: s.counter.snapshot('requests'),
+      notifications: s.counter.snapshot('notifications'),
+      ...(totals as unknown as CborMap),
+      observers: s.observers(),
+      uptimeSeconds: Math.floor((monotonicMs(s.clock) - s.startedAtMs) / 1000),
+      sensors,
+    };
+  }
+}
