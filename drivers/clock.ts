@@ -48,35 +48,56 @@ export class SystemClock implements Clock {
 }
 
 /**
+ * What another thread needs to see a ManualClock's time: the shared monotonic cell and the
+ * fixed offset to wall-clock time. Structured-cloneable (postMessage shares the buffer).
+ */
+export interface SharedClockState {
+  /** One BigInt64 cell: monotonic nanoseconds. */
+  readonly buffer: SharedArrayBuffer;
+  readonly epochOffsetNs: bigint;
+}
+
+/**
  * A clock that only moves when told to. `sleep` advances it, so a guest that sleeps 35 ms
  * waiting for a conversion finds the simulated chip 35 ms older, without waiting. Scheduled
  * functions run from `advanceMs` (in time order, each seeing the clock at its due time), never
  * from `sleep`, which runs inside WebAssembly calls.
+ *
+ * The monotonic time lives in a SharedArrayBuffer so a module running in a worker thread sees
+ * the same time and its sleeps move it ({@link SharedManualClockView}); every access is atomic.
+ * Timers stay on the thread that owns the ManualClock.
  */
 export class ManualClock implements Clock {
-  #monoNs: bigint;
+  readonly #mono: BigInt64Array;
   #epochOffsetNs: bigint;
   #timers: Array<{ dueNs: bigint; seq: number; fn: () => void }> = [];
   #seq = 0;
 
   constructor(options: { startEpochMs?: number; startMonotonicMs?: number } = {}) {
-    this.#monoNs = BigInt(Math.round((options.startMonotonicMs ?? 1_000) * 1e6));
+    this.#mono = new BigInt64Array(new SharedArrayBuffer(8));
+    const startNs = BigInt(Math.round((options.startMonotonicMs ?? 1_000) * 1e6));
+    Atomics.store(this.#mono, 0, startNs);
     // A fixed, plausible wall-clock start (2026-01-01T00:00:00Z) keeps test output stable.
     const epochMs = options.startEpochMs ?? Date.UTC(2026, 0, 1);
-    this.#epochOffsetNs = BigInt(epochMs) * 1_000_000n - this.#monoNs;
+    this.#epochOffsetNs = BigInt(epochMs) * 1_000_000n - startNs;
+  }
+
+  /** The state a {@link SharedManualClockView} in another thread is built from. */
+  share(): SharedClockState {
+    return { buffer: this.#mono.buffer as SharedArrayBuffer, epochOffsetNs: this.#epochOffsetNs };
   }
 
   monotonicNs(): bigint {
-    return this.#monoNs;
+    return Atomics.load(this.#mono, 0);
   }
   realtimeNs(): bigint {
-    return this.#monoNs + this.#epochOffsetNs;
+    return this.monotonicNs() + this.#epochOffsetNs;
   }
   sleep(ns: bigint): void {
-    if (ns > 0n) this.#monoNs += ns;
+    if (ns > 0n) Atomics.add(this.#mono, 0, ns);
   }
   schedule(ms: number, fn: () => void): () => void {
-    const timer = { dueNs: this.#monoNs + BigInt(Math.round(Math.max(0, ms) * 1e6)), seq: this.#seq++, fn };
+    const timer = { dueNs: this.monotonicNs() + BigInt(Math.round(Math.max(0, ms) * 1e6)), seq: this.#seq++, fn };
     this.#timers.push(timer);
     return () => {
       this.#timers = this.#timers.filter((t) => t !== timer);
@@ -90,15 +111,23 @@ export class ManualClock implements Clock {
 
   advanceMs(ms: number): void {
     if (ms < 0) throw new RangeError('a clock does not run backwards');
-    const target = this.#monoNs + BigInt(Math.round(ms * 1e6));
+    const target = this.monotonicNs() + BigInt(Math.round(ms * 1e6));
     for (;;) {
       const next = this.#nextDue(target);
       if (!next) break;
       this.#timers = this.#timers.filter((t) => t !== next);
-      if (next.dueNs > this.#monoNs) this.#monoNs = next.dueNs;
+      this.#raiseTo(next.dueNs);
       next.fn();
     }
-    if (target > this.#monoNs) this.#monoNs = target;
+    this.#raiseTo(target);
+  }
+
+  // Never backwards, even when a worker's sleep moved the time on meanwhile.
+  #raiseTo(ns: bigint): void {
+    for (;;) {
+      const now = Atomics.load(this.#mono, 0);
+      if (now >= ns || Atomics.compareExchange(this.#mono, 0, now, ns) === now) return;
+    }
   }
 
   #nextDue(limit: bigint): { dueNs: bigint; seq: number; fn: () => void } | undefined {
@@ -108,5 +137,33 @@ export class ManualClock implements Clock {
       if (!best || t.dueNs < best.dueNs || (t.dueNs === best.dueNs && t.seq < best.seq)) best = t;
     }
     return best;
+  }
+}
+
+/**
+ * A ManualClock seen from another thread (a module's worker): the same time, and `sleep`
+ * moves it for everyone, so a TMP102 one-shot wait in the worker ages the simulated chip on
+ * the main thread. Timers are the owning thread's business: `schedule` throws here.
+ */
+export class SharedManualClockView implements Clock {
+  readonly #mono: BigInt64Array;
+  readonly #epochOffsetNs: bigint;
+
+  constructor(state: SharedClockState) {
+    this.#mono = new BigInt64Array(state.buffer, 0, 1);
+    this.#epochOffsetNs = state.epochOffsetNs;
+  }
+
+  monotonicNs(): bigint {
+    return Atomics.load(this.#mono, 0);
+  }
+  realtimeNs(): bigint {
+    return this.monotonicNs() + this.#epochOffsetNs;
+  }
+  sleep(ns: bigint): void {
+    if (ns > 0n) Atomics.add(this.#mono, 0, ns);
+  }
+  schedule(): () => void {
+    throw new Error('a shared ManualClock view cannot schedule: timers run on the thread that owns the ManualClock');
   }
 }

@@ -1,4 +1,5 @@
-import i2c, { type I2cBusSync, type OpenOptions } from 'i2c-bus';
+import { createRequire } from 'node:module';
+import type { I2cBusSync, OpenOptions } from 'i2c-bus';
 import { assertSevenBitAddress, type I2CBus } from './i2c-bus.ts';
 import { I2CError, type I2CErrorCode } from './i2c-error.ts';
 
@@ -12,6 +13,15 @@ export interface LinuxI2CBusOptions {
   module?: I2cBusModule;
   /** I2C_SLAVE_FORCE: talk to an address a kernel driver has bound (i2cdetect shows UU). Use with care. */
   forceAccess?: boolean;
+}
+
+/**
+ * The i2c-bus addon is loaded when the first LinuxI2CBus is made, not when this file is
+ * imported: it is not context-aware, so a process may load it in one thread only, and the
+ * gateway loads it in its bus thread (gateway/host/worker/bus-worker.ts), not the main thread.
+ */
+function loadI2cBus(): I2cBusModule {
+  return createRequire(import.meta.url)('i2c-bus') as I2cBusModule;
 }
 
 /** Largest SMBus / I2C block transfer (I2C_SMBUS_BLOCK_MAX in linux/i2c.h). */
@@ -63,7 +73,7 @@ export class LinuxI2CBus implements I2CBus {
   constructor(busNumber: number, options: LinuxI2CBusOptions = {}) {
     if (!Number.isInteger(busNumber) || busNumber < 0) throw new RangeError(`bus number must be a non-negative integer, got ${busNumber}`);
     this.busNumber = busNumber;
-    const module = options.module ?? i2c;
+    const module = options.module ?? loadI2cBus();
     this.#bus = module.openSync(busNumber, { forceAccess: options.forceAccess ?? false });
   }
 

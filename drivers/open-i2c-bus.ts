@@ -20,6 +20,11 @@ export interface OpenI2CBusOptions {
   simulated?: { address?: number; profile?: TemperatureProfile; conversionTimeMs?: number };
   /** Options for the Linux bus. */
   linux?: { forceAccess?: boolean; module?: I2cBusModule };
+  /**
+   * Makes the Linux bus (default: a LinuxI2CBus on this thread). The gateway passes one that
+   * runs the adapter on a bus thread, so blocking transfers never hold up its event loop.
+   */
+  linuxBus?: (busNumber: number, forceAccess: boolean) => I2CBus;
   /** Where adapters appear (default /dev); a test seam for the auto choice only. */
   devDirectory?: string;
 }
@@ -46,7 +51,8 @@ export function openI2CBus(options: OpenI2CBusOptions): OpenedI2CBus {
   const why = driver === 'auto' ? (present ? `found ${devicePath}` : `no ${devicePath}`) : `driver: ${driver}`;
 
   if (useLinux) {
-    const bus = new LinuxI2CBus(busNumber, { module: options.linux?.module, forceAccess: options.linux?.forceAccess });
+    const forceAccess = options.linux?.forceAccess ?? false;
+    const bus = options.linuxBus ? options.linuxBus(busNumber, forceAccess) : new LinuxI2CBus(busNumber, { module: options.linux?.module, forceAccess });
     return { bus, description: `Linux I2C adapter ${devicePath} (${why})`, simulatedTmp102: undefined };
   }
   const sim = options.simulated ?? {};

@@ -45,7 +45,8 @@ async function start(module: string, clock: Clock = new ManualClock(), sha?: str
   const logger = new MemoryLogger();
   const config = defaultConfig({ driver: 'simulated', simCelsius: 19.5, module });
   if (sha) config.sensors[0]!.sha256 = sha;
-  const service = await SensorService.start(config, { clock, logger });
+  // Deterministic on a ManualClock in-thread; the watcher test runs on the SystemClock with workers.
+  const service = await SensorService.start(config, { clock, logger, isolation: clock instanceof ManualClock ? 'in-thread' : 'worker' });
   return { service, logger, clock };
 }
 

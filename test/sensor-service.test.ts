@@ -12,7 +12,8 @@ import { SensorService } from '../gateway/service/sensor-service.ts';
 
 async function startService(celsius = 21.5) {
   const clock = new ManualClock();
-  const service = await SensorService.start(defaultConfig({ driver: 'simulated', simCelsius: celsius }), { clock, logger: new MemoryLogger() });
+  // In-thread: each read completes within the step of simulated time that started it.
+  const service = await SensorService.start(defaultConfig({ driver: 'simulated', simCelsius: celsius }), { clock, logger: new MemoryLogger(), isolation: 'in-thread' });
   const chip = service.hardware.simulated.get('tmp102')!;
   return { clock, service, chip };
 }

@@ -90,7 +90,7 @@ async function main(argv: string[]): Promise<number> {
     else console.error(`error ${err.code}: ${err.message}`);
     return 1;
   } finally {
-    service?.close();
+    await service?.close();
   }
 }
 

@@ -73,7 +73,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     server = await GatewayServer.start({ service, logger, clock, host, port });
   } catch (err) {
-    service.close();
+    await service.close();
     throw err;
   }
   const where = server.host.includes(':') ? `[${server.host}]:${server.port}` : `${server.host}:${server.port}`;
@@ -115,14 +115,10 @@ async function main(argv: string[]): Promise<number> {
       stopWatching();
       logger.info('stopping', { signal });
       server.close().then(
-        () => {
-          service.close();
-          resolve(0);
-        },
+        () => service.close().then(() => resolve(0)),
         (err: unknown) => {
           logger.error('error while stopping', { detail: String(err) });
-          service.close();
-          resolve(1);
+          void service.close().then(() => resolve(1));
         },
       );
     };

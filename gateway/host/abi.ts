@@ -49,6 +49,8 @@ export const Status = {
   NOT_INITIALIZED: -10,
   INTERNAL: -11,
   I2C_UNAVAILABLE: -12,
+  /** The module went over its bus transaction rate limit; nothing reached the bus. */
+  RATE_LIMITED: -13,
 } as const;
 
 export type StatusValue = (typeof Status)[keyof typeof Status];
@@ -68,6 +70,7 @@ export const STATUS_ERROR_CODES: Record<number, ErrorCode> = {
   [Status.INTERNAL]: 'GW_ERR_MODULE_INTERNAL',
   // I2C_UNAVAILABLE has no fixed code: the host reports the driver's precise one.
   [Status.I2C_UNAVAILABLE]: 'GW_ERR_I2C_NO_ADAPTER',
+  [Status.RATE_LIMITED]: 'GW_ERR_I2C_RATE_LIMITED',
 };
 
 /** The status a `gw` I2C import returns for a driver error code. */

@@ -10,6 +10,7 @@ import type { Logger } from '../log.ts';
 import { I2C_ERROR_STATUS, MAX_I2C_TRANSFER, MAX_OUTPUT_BYTES, Status } from './abi.ts';
 import { type Capabilities, checkI2CAccess, hex } from './capabilities.ts';
 import type { GuestMemory } from './guest-memory.ts';
+import type { TokenBucket } from './token-bucket.ts';
 
 /** Per-call state the host reads back after an export returns. */
 export class CallState {
@@ -20,6 +21,8 @@ export class CallState {
   lastI2CError: I2CError | undefined;
   /** The last access the capability check refused during this call. */
   lastDenial: string | undefined;
+  /** Set when the rate limit refused a transfer during this call: ms until a token is back. */
+  rateLimitedRetryMs: number | undefined;
   i2cTransactions = 0;
 
   begin(input: Uint8Array): void {
@@ -28,6 +31,7 @@ export class CallState {
     this.output = undefined;
     this.lastI2CError = undefined;
     this.lastDenial = undefined;
+    this.rateLimitedRetryMs = undefined;
   }
 }
 
@@ -38,6 +42,8 @@ export interface GwImportContext {
   /** The bus the grant refers to; undefined when no I2C was configured. */
   readonly bus: I2CBus | undefined;
   readonly logger: Logger;
+  /** The module's bus transaction budget; undefined: no limit. */
+  readonly rateLimiter?: TokenBucket | undefined;
 }
 
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
@@ -57,6 +63,14 @@ export function createGwImports(ctx: GwImportContext): Record<string, (...args: 
       return Status.DENIED;
     }
     if (!ctx.bus) return Status.I2C_UNAVAILABLE;
+    // After the capability check: a denied access never reaches the bus, so costs no token.
+    if (ctx.rateLimiter && !ctx.rateLimiter.take()) {
+      const retryAfterMs = Math.max(1, ctx.rateLimiter.retryAfterMs);
+      // Once per call: a module spinning on a refused import must not flood the log.
+      if (state.rateLimitedRetryMs === undefined) logger.warn('I2C rate limit reached', { op, bus, address: hex(addr), retryAfterMs });
+      state.rateLimitedRetryMs = retryAfterMs;
+      return Status.RATE_LIMITED;
+    }
     return undefined;
   }
 

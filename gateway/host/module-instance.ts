@@ -12,7 +12,11 @@ import { ABI_VERSION, GW_NAMESPACE, WASI_NAMESPACE } from './abi.ts';
 import type { Capabilities } from './capabilities.ts';
 import { GuestMemory } from './guest-memory.ts';
 import { CallState, createGwImports } from './gw-imports.ts';
+import type { TokenBucket } from './token-bucket.ts';
 import { ProcExit, SleepBudgetExceeded, WasiPreview1 } from './wasi-preview1.ts';
+
+/** WebAssembly page size (WebAssembly spec 2.3.8 "Memory Types": limits in units of 64 KiB pages). */
+const PAGE_BYTES = 65536;
 
 export interface InstanceOptions {
   module: WebAssembly.Module;
@@ -23,6 +27,13 @@ export interface InstanceOptions {
   logger: Logger;
   /** Time one call may spend sleeping (WASI poll_oneoff) before it is ended. */
   sleepBudgetMs: number;
+  /** Bus transaction budget shared by every instance of the module; undefined: no limit. */
+  rateLimiter?: TokenBucket | undefined;
+  /**
+   * The module's memory ceiling, when the host set it as the memory's maximum
+   * (gateway/host/worker/memory-ceiling.ts): a fault at the ceiling is GW_ERR_MODULE_MEMORY_LIMIT.
+   */
+  memoryLimitBytes?: number | undefined;
 }
 
 export interface CallResult {
@@ -30,6 +41,8 @@ export interface CallResult {
   output: Uint8Array | undefined;
   i2cError: I2CError | undefined;
   denial: string | undefined;
+  /** Set when the rate limit refused a transfer during the call: ms until a token is back. */
+  rateLimitedRetryMs: number | undefined;
 }
 
 type ExportName = 'gw_init' | 'gw_read';
@@ -40,10 +53,12 @@ export class ModuleInstance {
   readonly #wasi: WasiPreview1;
   readonly #state: CallState;
   readonly #memory: GuestMemory;
+  readonly #memoryLimitBytes: number | undefined;
   #dead = false;
 
-  private constructor(name: string, exports: WebAssembly.Exports, wasi: WasiPreview1, state: CallState, memory: GuestMemory) {
+  private constructor(name: string, exports: WebAssembly.Exports, wasi: WasiPreview1, state: CallState, memory: GuestMemory, memoryLimitBytes: number | undefined) {
     this.#name = name;
+    this.#memoryLimitBytes = memoryLimitBytes;
     this.#exports = exports;
     this.#wasi = wasi;
     this.#state = state;
@@ -61,6 +76,7 @@ export class ModuleInstance {
       capabilities: options.capabilities,
       bus: options.bus,
       logger,
+      rateLimiter: options.rateLimiter,
     });
 
     let instance: WebAssembly.Instance;
@@ -72,7 +88,7 @@ export class ModuleInstance {
     }
     memory = new GuestMemory(instance.exports['memory'] as WebAssembly.Memory);
     wasi.bindMemory(memory);
-    const self = new ModuleInstance(name, instance.exports, wasi, state, memory);
+    const self = new ModuleInstance(name, instance.exports, wasi, state, memory, options.memoryLimitBytes);
 
     self.#guarded('_initialize', () => (instance.exports['_initialize'] as () => void)());
     const version = self.#guarded('gw_abi_version', () => (instance.exports['gw_abi_version'] as () => number)());
@@ -102,6 +118,7 @@ export class ModuleInstance {
       output: this.#state.output,
       i2cError: this.#state.lastI2CError,
       denial: this.#state.lastDenial,
+      rateLimitedRetryMs: this.#state.rateLimitedRetryMs,
     };
   }
 
@@ -129,6 +146,12 @@ export class ModuleInstance {
       if (this.#wasi.sawPanic) return new GatewayError('GW_ERR_MODULE_PANIC', { sensor, detail: `${what}: ${stderr} (exit ${err.exitCode})` }, { cause: err });
       return new GatewayError('GW_ERR_MODULE_EXIT', { sensor, detail: `${what}: proc_exit(${err.exitCode})` }, { cause: err });
     }
+    if (this.#atMemoryCeiling()) {
+      return new GatewayError('GW_ERR_MODULE_MEMORY_LIMIT', {
+        sensor,
+        detail: `${what}: memory ${this.#memory.byteLength} bytes, ceiling ${this.#memoryLimitBytes} bytes${stderr ? ` (${stderr})` : ''}`,
+      }, { cause: err });
+    }
     if (err instanceof SleepBudgetExceeded) {
       return new GatewayError('GW_ERR_MODULE_DEADLINE', { sensor, detail: `${what}: ${err.message}` }, { cause: err });
     }
@@ -139,5 +162,17 @@ export class ModuleInstance {
     // WebAssembly.RuntimeError for traps; RangeError for a guest stack overflow in V8.
     const message = err instanceof Error ? `${err.constructor.name}: ${err.message}` : String(err);
     return new GatewayError('GW_ERR_MODULE_TRAP', { sensor, detail: `${what}: ${message}` }, { cause: err });
+  }
+
+  /**
+   * A fault is the memory ceiling's doing when a ceiling was set and the guest either said it
+   * ran out of memory (Go: "fatal error: out of memory" after memory.grow returned -1; TinyGo:
+   * "panic: ... out of memory") or stands less than a page below the maximum. Go asks for its
+   * heap in 4 MiB arenas, so the first test is the one that usually decides.
+   */
+  #atMemoryCeiling(): boolean {
+    const limit = this.#memoryLimitBytes;
+    if (limit === undefined) return false;
+    return /out of memory/i.test(this.#wasi.stderrThisCall) || this.#memory.byteLength + PAGE_BYTES > limit;
   }
 }

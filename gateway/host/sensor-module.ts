@@ -4,8 +4,8 @@
  * call never takes the host down (docs/module-abi.md, "Lifecycle", step 5).
  *
  * Everything here is synchronous: the host imports must be (Node 20 has no JS Promise
- * Integration). A later step moves SensorModule into a worker thread so a slow bus transfer
- * cannot hold up the CoAP event loop.
+ * Integration). WorkerModule (gateway/host/worker/) runs this same engine in a worker thread
+ * so a slow bus transfer or a runaway module cannot hold up the CoAP event loop.
  */
 import { readFile } from 'node:fs/promises';
 import { decode, encode } from 'cbor-x';
@@ -17,6 +17,7 @@ import { STATUS_ERROR_CODES, Status } from './abi.ts';
 import type { Capabilities } from './capabilities.ts';
 import { type CallResult, ModuleInstance } from './module-instance.ts';
 import { compileModule, validateModule } from './module-validator.ts';
+import { type RateLimit, TokenBucket } from './token-bucket.ts';
 
 export interface SensorModuleOptions {
   /** The sensor's name: in logs, errors and readings. */
@@ -29,6 +30,13 @@ export interface SensorModuleOptions {
   init: { bus: number; address: number; settings?: Record<string, unknown> };
   /** Time one call may spend sleeping before it is ended (default 1000 ms). */
   sleepBudgetMs?: number;
+  /** Bus transactions the module may make (token bucket); default: no limit. */
+  i2cRateLimit?: RateLimit | undefined;
+  /**
+   * The memory maximum the module's binary was given (gateway/host/worker/memory-ceiling.ts),
+   * so a fault at it is reported as GW_ERR_MODULE_MEMORY_LIMIT. Setting it here alone bounds nothing.
+   */
+  memoryLimitBytes?: number | undefined;
 }
 
 /** What `gw_init` announced (docs/module-abi.md, "gw_init output on success"). */
@@ -90,10 +98,13 @@ export class SensorModule {
   #instance: ModuleInstance | undefined;
   #info: ModuleInfo | undefined;
   #stats = { calls: 0, faults: 0, instancesCreated: 0, i2cTransactions: 0 };
+  readonly #rateLimiter: TokenBucket | undefined;
 
   private constructor(module: WebAssembly.Module, options: SensorModuleOptions) {
     this.#module = module;
     this.#options = options;
+    // One bucket per module, not per instance: a fresh instance after a fault gets no new budget.
+    this.#rateLimiter = options.i2cRateLimit ? new TokenBucket(options.i2cRateLimit, options.clock) : undefined;
     this.#log = options.logger.child({ sensor: options.name });
     this.#initInput = this.#encodeInit(options.init.settings ?? {});
   }
@@ -120,6 +131,14 @@ export class SensorModule {
   static fromBytes(bytes: Uint8Array, options: SensorModuleOptions): SensorModule {
     const module = compileModule(bytes, options.name);
     validateModule(module, bytes, options.name);
+    return new SensorModule(module, options);
+  }
+
+  /**
+   * From a module compiled and validated elsewhere (WorkerModule compiles and validates on the
+   * main thread, so load-time refusals stay there, and posts the compiled module to its worker).
+   */
+  static fromModule(module: WebAssembly.Module, options: SensorModuleOptions): SensorModule {
     return new SensorModule(module, options);
   }
 
@@ -205,6 +224,8 @@ export class SensorModule {
       clock: o.clock,
       logger: this.#log,
       sleepBudgetMs: o.sleepBudgetMs ?? 1000,
+      rateLimiter: this.#rateLimiter,
+      memoryLimitBytes: o.memoryLimitBytes,
     });
     const result = this.#call(instance, 'gw_init', initInput);
     if (result.status !== Status.OK) throw this.#statusError(result);
@@ -229,6 +250,11 @@ export class SensorModule {
   #statusError(result: CallResult): GatewayError {
     const sensor = this.name;
     const detail = this.#errorOutput(result.output);
+    // A refused transfer explains the failure whatever status the module made of it (a module
+    // built before RATE_LIMITED existed reports an unknown import status as INTERNAL).
+    if (result.rateLimitedRetryMs !== undefined && result.status !== Status.DENIED) {
+      return new GatewayError('GW_ERR_I2C_RATE_LIMITED', { sensor, retryAfterMs: result.rateLimitedRetryMs, ...(detail.detail ? { detail: detail.detail } : {}) });
+    }
     const isI2C = result.status <= Status.I2C_NACK && result.status >= Status.I2C_TIMEOUT;
     if ((isI2C || result.status === Status.I2C_UNAVAILABLE) && result.i2cError) {
       return fromI2CError(result.i2cError, { sensor });

@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GatewayError } from '../errors.ts';
+import { type ModuleLimits, resolveModuleLimits } from '../host/worker/module-limits.ts';
 
 export type DriverChoice = 'auto' | 'linux' | 'simulated';
 
@@ -33,6 +34,8 @@ export interface SensorConfig {
   alertGpio?: number;
   /** Expected sha256 of the module file (lowercase hex); a mismatch refuses the module. */
   sha256?: string;
+  /** What the module may cost: call deadline, memory ceiling, bus rate... (defaults filled in). */
+  limits: ModuleLimits;
 }
 
 export interface GatewayConfig {
@@ -59,6 +62,7 @@ export function defaultConfig(overrides: { bus?: number; address?: number; simCe
         address,
         grant: { bus, addresses: [address] },
         settings: {},
+        limits: resolveModuleLimits({}),
         simulation: { kind: 'constant', celsius: overrides.simCelsius ?? DEFAULT_SIM_CELSIUS },
       },
     ],
@@ -153,7 +157,7 @@ export function parseConfig(json: unknown, baseDir: string): GatewayConfig {
   const sensors = sensorsRaw.map((s, i): SensorConfig => {
     const f = `sensors[${i}]`;
     if (!isObj(s)) throw invalid(f, 'must be an object');
-    onlyKeys(s, f, ['name', 'module', 'path', 'bus', 'address', 'grant', 'settings', 'simulation', 'alertGpio', 'sha256']);
+    onlyKeys(s, f, ['name', 'module', 'path', 'bus', 'address', 'grant', 'settings', 'simulation', 'alertGpio', 'sha256', 'limits']);
     const name = s['name'];
     if (typeof name !== 'string' || !/^[a-z0-9][a-z0-9_-]{0,31}$/i.test(name)) throw invalid(`${f}.name`, 'must be 1-32 letters, digits, "-" or "_"');
     const resPath = s['path'] ?? '/temp';
@@ -185,7 +189,12 @@ export function parseConfig(json: unknown, baseDir: string): GatewayConfig {
     if (sha256 !== undefined && (typeof sha256 !== 'string' || !/^[0-9a-fA-F]{64}$/.test(sha256))) {
       throw invalid(`${f}.sha256`, 'must be the module file\'s SHA-256 as 64 hex digits (sha256sum prints it)');
     }
+    const limitsRaw = s['limits'] ?? {};
+    if (!isObj(limitsRaw)) throw invalid(`${f}.limits`, 'must be an object');
+    onlyKeys(limitsRaw, `${f}.limits`, ['deadlineMs', 'bootTimeoutMs', 'backoffInitialMs', 'backoffMaxMs', 'quarantineAfterFaults', 'quarantineMs', 'memoryLimitBytes', 'workerHeapMb', 'i2cRateLimit']);
+    const limits = resolveModuleLimits(limitsRaw as Partial<ModuleLimits>, `${f}.limits`);
     return {
+      limits,
       ...(alertGpio === undefined ? {} : { alertGpio: alertGpio as number }),
       ...(sha256 === undefined ? {} : { sha256: (sha256 as string).toLowerCase() }),
       name,

@@ -39,7 +39,12 @@ export function profileFromConfig(p: ProfileConfig, field: string): TemperatureP
   }
 }
 
-export function openHardware(config: GatewayConfig, clock: Clock): Hardware {
+export interface HardwareOptions {
+  /** Makes a Linux bus (the service passes one that runs on a bus thread). */
+  linuxBus?: (busNumber: number, forceAccess: boolean) => I2CBus;
+}
+
+export function openHardware(config: GatewayConfig, clock: Clock, options: HardwareOptions = {}): Hardware {
   const buses = new Map<number, I2CBus>();
   const simulated = new Map<string, SimulatedTmp102>();
   const descriptions: string[] = [];
@@ -48,7 +53,7 @@ export function openHardware(config: GatewayConfig, clock: Clock): Hardware {
     const profile = profileFromConfig(sensor.simulation, `sensors[${i}].simulation`);
     const existing = buses.get(sensor.bus);
     if (!existing) {
-      const opened = openI2CBus({ driver: config.driver, busNumber: sensor.bus, clock, simulated: { address: sensor.address, profile } });
+      const opened = openI2CBus({ driver: config.driver, busNumber: sensor.bus, clock, simulated: { address: sensor.address, profile }, linuxBus: options.linuxBus });
       buses.set(sensor.bus, opened.bus);
       descriptions.push(opened.description);
       if (opened.simulatedTmp102) simulated.set(sensor.name, opened.simulatedTmp102);

@@ -11,13 +11,22 @@ import type { Logger } from '../log.ts';
 import { InThreadModule } from '../host/in-thread-module.ts';
 import type { ModuleHandle } from '../host/module-handle.ts';
 import { SensorModule } from '../host/sensor-module.ts';
+import { WorkerModule } from '../host/worker/worker-module.ts';
 import type { SensorConfig } from './config.ts';
 import type { Hardware } from './hardware.ts';
+
+/**
+ * Where modules run. `worker` (the gateway): each in its own worker thread, with the
+ * configured limits (deadline, memory ceiling, bus rate, backoff, quarantine). `in-thread`:
+ * on the calling thread, without those limits (a one-shot tool, or a test of module logic).
+ */
+export type Isolation = 'worker' | 'in-thread';
 
 export interface ModuleFactoryOptions {
   clock: Clock;
   logger: Logger;
   hardware: Hardware;
+  isolation: Isolation;
   sleepBudgetMs?: number;
 }
 
@@ -43,7 +52,7 @@ export async function readModuleFile(sensor: SensorConfig): Promise<{ bytes: Uin
 
 export async function loadModule(sensor: SensorConfig, options: ModuleFactoryOptions): Promise<LoadedModule> {
   const { bytes, sha256 } = await readModuleFile(sensor);
-  const engine = SensorModule.fromBytes(bytes, {
+  const options_ = {
     name: sensor.name,
     capabilities: { i2c: sensor.grant },
     bus: options.hardware.buses.get(sensor.grant.bus),
@@ -51,6 +60,9 @@ export async function loadModule(sensor: SensorConfig, options: ModuleFactoryOpt
     logger: options.logger,
     init: { bus: sensor.bus, address: sensor.address, settings: sensor.settings },
     sleepBudgetMs: options.sleepBudgetMs,
-  });
-  return { handle: new InThreadModule(engine), sha256 };
+  };
+  if (options.isolation === 'worker') {
+    return { handle: WorkerModule.fromBytes(bytes, { ...options_, limits: sensor.limits }), sha256 };
+  }
+  return { handle: new InThreadModule(SensorModule.fromBytes(bytes, options_)), sha256 };
 }

@@ -13,7 +13,8 @@ import type { AlertInfo as AlertSettings, ModuleInfo, Reading } from '../host/se
 import type { GatewayConfig, SensorConfig } from './config.ts';
 import { openAlertInputs } from './alert-inputs.ts';
 import { type Hardware, openHardware } from './hardware.ts';
-import { type ModuleFactoryOptions, loadModule } from './module-factory.ts';
+import { BusThread } from '../host/worker/bus-thread.ts';
+import { type Isolation, type ModuleFactoryOptions, loadModule } from './module-factory.ts';
 import { type ReloadResult, reloadModule } from './module-reload.ts';
 import { watchModuleFiles } from './module-watcher.ts';
 import { type FreshReading, PacedReader } from './paced-reader.ts';
@@ -35,6 +36,8 @@ export interface ServiceOptions {
   logger: Logger;
   /** Sleep budget per module call (default 1000 ms). */
   sleepBudgetMs?: number;
+  /** Where modules run (default `worker`: one worker thread each, with limits). */
+  isolation?: Isolation;
 }
 
 export interface SensorStats {
@@ -48,6 +51,10 @@ export interface SensorStats {
   memoryBytes: number;
   observers: number;
   alertEdges: number;
+  /** Kept from running after failing again and again (docs/threading.md, "Limits"). */
+  quarantined: boolean;
+  /** Workers stopped from outside: deadline, memory ceiling, crash. */
+  restarts: number;
 }
 
 export interface ServiceStats {
@@ -83,10 +90,14 @@ export class SensorService {
    */
   static async start(config: GatewayConfig, options: ServiceOptions): Promise<SensorService> {
     const { clock, logger } = options;
-    const hardware = openHardware(config, clock);
+    const isolation = options.isolation ?? 'worker';
+    // With workers, a Linux adapter is served from its own bus thread: its blocking ioctls
+    // (up to the adapter timeout) never run on the event loop that serves CoAP.
+    const hardware = openHardware(config, clock, isolation === 'worker' ? { linuxBus: (n, forceAccess) => new BusThread(n, { forceAccess }) } : {});
     const sensors = new Map<string, SensorEntry>();
-    const factory: ModuleFactoryOptions = { clock, logger, hardware, sleepBudgetMs: options.sleepBudgetMs };
+    const factory: ModuleFactoryOptions = { clock, logger, hardware, isolation, sleepBudgetMs: options.sleepBudgetMs };
     try {
+      for (const bus of hardware.buses.values()) if (bus instanceof BusThread) await bus.ready;
       const alertInputs = await openAlertInputs(config, hardware, clock, logger);
       for (const sensor of config.sensors) {
         const { handle: module, sha256 } = await loadModule(sensor, factory);
@@ -105,7 +116,10 @@ export class SensorService {
         }
       }
     } catch (err) {
-      for (const entry of sensors.values()) entry.alertInput?.close();
+      for (const entry of sensors.values()) {
+        entry.alertInput?.close();
+        await entry.module.close();
+      }
       hardware.close();
       throw err;
     }
@@ -193,6 +207,8 @@ export class SensorService {
         memoryBytes: m.memoryBytes,
         observers: e.feed.subscribers,
         alertEdges: this.#alertEdges.get(name) ?? 0,
+        quarantined: m.quarantined,
+        restarts: m.restarts,
       };
     }
     let i2cTransactions = 0;
@@ -200,12 +216,15 @@ export class SensorService {
     return { i2cTransactions, moduleCalls, cacheHits, reloads: this.#reloads, sensors };
   }
 
-  close(): void {
+  /** Stops feeds, ALERT inputs and module workers, then closes the buses. */
+  async close(): Promise<void> {
+    const closing: Promise<void>[] = [];
     for (const entry of this.#sensors.values()) {
       entry.feed.close();
       entry.alertInput?.close();
-      void entry.module.close();
+      closing.push(entry.module.close());
     }
+    await Promise.allSettled(closing);
     this.hardware.close();
     this.#log.debug('sensor service closed');
   }

@@ -5,12 +5,18 @@
  * The TMP102 module answers GW_ERR_SENSOR_NOT_READY for 35 ms after init (its first conversion);
  * with the default ManualClock the helper advances 40 ms so the first GET gets a reading.
  * A caller that passes another clock (a SystemClock) waits 40 ms of real time instead.
+ *
+ * Isolation: with a ManualClock the modules run in-thread by default, so each read completes
+ * within the step of simulated time that triggered it and timing tests are deterministic; with
+ * a SystemClock they run in worker threads, as `npm start` runs them. test/isolation.test.ts
+ * covers the worker path end to end over CoAP.
  */
 import { type Clock, ManualClock } from '../../drivers/clock.ts';
 import type { SimulatedTmp102 } from '../../drivers/sim/tmp102.ts';
 import { GatewayServer, type GatewayServerOptions } from '../../gateway/coap/server.ts';
 import { silentLogger } from '../../gateway/log.ts';
 import { type GatewayConfig, defaultConfig } from '../../gateway/service/config.ts';
+import type { Isolation } from '../../gateway/service/module-factory.ts';
 import { SensorService } from '../../gateway/service/sensor-service.ts';
 
 export interface TestGatewayOptions {
@@ -25,6 +31,8 @@ export interface TestGatewayOptions {
   /** Confirmable-notification timing (default RFC 7252's) and the random source of its back-off. */
   observeTiming?: GatewayServerOptions['observeTiming'];
   random?: () => number;
+  /** Default: 'in-thread' with a ManualClock, 'worker' otherwise. */
+  isolation?: Isolation;
 }
 
 export interface TestGateway {
@@ -45,7 +53,8 @@ export async function startTestGateway(opts: TestGatewayOptions = {}): Promise<T
   const config: GatewayConfig = opts.config
     ? { ...opts.config, driver: 'simulated' }
     : defaultConfig({ driver: 'simulated', simCelsius: opts.simCelsius });
-  const service = await SensorService.start(config, { clock, logger: silentLogger });
+  const isolation = opts.isolation ?? (clock instanceof ManualClock ? 'in-thread' : 'worker');
+  const service = await SensorService.start(config, { clock, logger: silentLogger, isolation });
   let server: GatewayServer;
   try {
     server = await GatewayServer.start({
@@ -58,7 +67,7 @@ export async function startTestGateway(opts: TestGatewayOptions = {}): Promise<T
       ...(opts.random ? { random: opts.random } : {}),
     });
   } catch (err) {
-    service.close();
+    await service.close();
     throw err;
   }
   if (clock instanceof ManualClock) clock.advanceMs(FIRST_CONVERSION_MS);
@@ -67,7 +76,7 @@ export async function startTestGateway(opts: TestGatewayOptions = {}): Promise<T
   const sim = service.hardware.simulated.get(first);
   if (!sim) {
     await server.close();
-    service.close();
+    await service.close();
     throw new Error(`no simulated chip for sensor ${first}`);
   }
   let closed = false;
@@ -81,7 +90,7 @@ export async function startTestGateway(opts: TestGatewayOptions = {}): Promise<T
       if (closed) return;
       closed = true;
       await server.close();
-      service.close();
+      await service.close();
     },
   };
 }

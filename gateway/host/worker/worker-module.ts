@@ -1,0 +1,315 @@
+/**
+ * A sensor module in its own worker thread, behind the ModuleHandle interface: the engine
+ * (SensorModule) runs there unchanged; this class is the transport and the policy around it
+ * (docs/threading.md):
+ *
+ *   - load: compile and validate on the calling thread, so refusals stay synchronous and
+ *     coded; the binary gets its memory maximum first (memory-ceiling.ts); the compiled
+ *     WebAssembly.Module is posted to each worker (compiled once, shared);
+ *   - deadline: a call that runs past `deadlineMs` has its worker terminated; the call
+ *     rejects with GW_ERR_SENSOR_TIMEOUT and a fresh worker takes over after a backoff
+ *     (1 s doubling to 60 s), during which calls reject with GW_ERR_SENSOR_RESTARTING;
+ *   - quarantine: after `quarantineAfterFaults` faults in a row (timeouts, traps, panics,
+ *     exits, memory ceiling, worker failures, with no successful call between) the module is
+ *     kept from running for `quarantineMs`: GW_ERR_SENSOR_QUARANTINED, stats.quarantined;
+ *   - memory: a fault at the ceiling (GW_ERR_MODULE_MEMORY_LIMIT), or an instance found at
+ *     its ceiling after a call, recycles the worker, which frees the memory at once;
+ *   - bus: the worker's transfers go through a bus channel, served on this thread for a
+ *     simulated bus, on the bus thread for a Linux adapter (BusThread).
+ *
+ * Backoff and quarantine windows use the module's Clock (a test advances a ManualClock past
+ * them); the call deadline is wall-clock time (a busy loop moves no ManualClock).
+ */
+import { readFile } from 'node:fs/promises';
+import { type Clock, ManualClock, SystemClock, monotonicMs } from '../../../drivers/clock.ts';
+import type { I2CBus } from '../../../drivers/i2c-bus.ts';
+import { type ErrorCode, GatewayError } from '../../errors.ts';
+import type { Logger } from '../../log.ts';
+import type { ModuleHandle, ModuleHandleStats } from '../module-handle.ts';
+import { compileModule, validateModule } from '../module-validator.ts';
+import type { ModuleInfo, Reading, SensorModuleOptions } from '../sensor-module.ts';
+import { createChannel } from './bus-channel.ts';
+import { type BusEndpoint, type OpenedChannel, serveOnThisThread } from './bus-server.ts';
+import { withMemoryCeiling } from './memory-ceiling.ts';
+import type { CallOp, ClockDescriptor } from './messages.ts';
+import { deserializeError } from './messages.ts';
+import { type ModuleLimits, resolveModuleLimits } from './module-limits.ts';
+import { ModuleThread } from './module-thread.ts';
+
+export interface WorkerModuleOptions extends Omit<SensorModuleOptions, 'i2cRateLimit' | 'memoryLimitBytes'> {
+  /** Per-module limits; each missing field takes its default (DEFAULT_MODULE_LIMITS). */
+  limits?: Partial<ModuleLimits>;
+}
+
+/** Faults after which the whole worker is recycled, not only the engine's instance. */
+const MEMORY_CODES: ReadonlySet<ErrorCode> = new Set(['GW_ERR_MODULE_MEMORY_LIMIT']);
+
+export class WorkerModule implements ModuleHandle {
+  readonly limits: Readonly<ModuleLimits>;
+  readonly #module: WebAssembly.Module;
+  readonly #options: WorkerModuleOptions;
+  readonly #log: Logger;
+  readonly #clock: Clock;
+  readonly #clockDescriptor: ClockDescriptor;
+  readonly #bus: I2CBus | undefined;
+  /** The gw_init input for every new worker: reconfigure() replaces its settings. */
+  #init: WorkerModuleOptions['init'];
+  #thread: ModuleThread | undefined;
+  #info: ModuleInfo | undefined;
+  #tail: Promise<unknown> = Promise.resolve();
+  #closed = false;
+  #consecutiveFaults = 0;
+  #nextBackoffMs: number;
+  #backoffUntilMs = 0;
+  #quarantineUntilMs = 0;
+  #restarts = 0;
+  /** Counters of workers that are gone. */
+  #past = { calls: 0, faults: 0, instancesCreated: 0, i2cTransactions: 0 };
+
+  private constructor(module: WebAssembly.Module, options: WorkerModuleOptions, limits: ModuleLimits) {
+    this.#module = module;
+    this.#options = options;
+    this.limits = Object.freeze(limits);
+    this.#log = options.logger.child({ sensor: options.name });
+    this.#clock = options.clock;
+    this.#clockDescriptor = describeClock(options.clock);
+    this.#nextBackoffMs = limits.backoffInitialMs;
+    this.#init = { ...options.init };
+    const bus = options.bus;
+    if (bus && !isBusEndpoint(bus) && bus.kind === 'linux') {
+      // A blocking ioctl must never run on the event loop that serves CoAP.
+      throw new GatewayError('GW_ERR_CONFIG_INVALID', { sensor: options.name, detail: `bus ${bus.busNumber} is a Linux adapter: open it with BusThread so its transfers run on a bus thread` });
+    }
+    this.#bus = bus;
+  }
+
+  static async fromFile(path: string, options: WorkerModuleOptions): Promise<WorkerModule> {
+    let bytes: Uint8Array;
+    try {
+      bytes = new Uint8Array(await readFile(path));
+    } catch (err) {
+      throw new GatewayError('GW_ERR_MODULE_NOT_FOUND', { sensor: options.name, detail: `${path}: ${(err as NodeJS.ErrnoException).code ?? err}` }, { cause: err });
+    }
+    return WorkerModule.fromBytes(bytes, options);
+  }
+
+  /** Bounds, compiles and validates now (throws the coded refusal); no worker starts until the first call. */
+  static fromBytes(bytes: Uint8Array, options: WorkerModuleOptions): WorkerModule {
+    const limits = resolveModuleLimits(options.limits);
+    const bounded = withMemoryCeiling(bytes, limits.memoryLimitBytes, options.name).bytes;
+    const module = compileModule(bounded, options.name);
+    validateModule(module, bounded, options.name);
+    return new WorkerModule(module, options, limits);
+  }
+
+  get name(): string {
+    return this.#options.name;
+  }
+
+  get info(): ModuleInfo | undefined {
+    return this.#info;
+  }
+
+  get stats(): ModuleHandleStats {
+    const thread = this.#thread;
+    const now = thread?.lastStats;
+    return {
+      calls: this.#past.calls + (now?.calls ?? 0),
+      faults: this.#past.faults + (now?.faults ?? 0),
+      instancesCreated: this.#past.instancesCreated + (now?.instancesCreated ?? 0),
+      i2cTransactions: this.#past.i2cTransactions + (thread?.servedTransactions ?? 0),
+      memoryBytes: now?.memoryBytes ?? 0,
+      quarantined: this.#quarantineUntilMs > this.#nowMs(),
+      restarts: this.#restarts,
+    };
+  }
+
+  start(): Promise<ModuleInfo> {
+    return this.#serial(() => this.#call('start') as Promise<ModuleInfo>);
+  }
+
+  read(): Promise<Reading> {
+    return this.#serial(() => this.#call('read') as Promise<Reading>);
+  }
+
+  reconfigure(settings: Record<string, unknown>): Promise<ModuleInfo> {
+    return this.#serial(async () => {
+      const info = (await this.#call('reconfigure', settings)) as ModuleInfo;
+      // A worker started later initialises with these settings, as SensorModule keeps them.
+      this.#init = { ...this.#init, settings };
+      return info;
+    });
+  }
+
+  /** Stops the worker now; a call in flight rejects with GW_ERR_SENSOR_RESTARTING. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.#retire(false);
+  }
+
+  // One call at a time, as the ABI wants (docs/module-abi.md, "Lifecycle").
+  #serial<T>(run: () => Promise<T>): Promise<T> {
+    const result = this.#tail.then(run);
+    this.#tail = result.catch(() => {});
+    return result;
+  }
+
+  async #call(op: CallOp, settings?: Record<string, unknown>): Promise<Reading | ModuleInfo> {
+    this.#admit();
+    let thread: ModuleThread;
+    try {
+      thread = await this.#ensureThread();
+    } catch (err) {
+      if (this.#closed) throw this.#closedError();
+      await this.#retire(false);
+      throw this.#afterLoss(err as GatewayError);
+    }
+    const faultsBefore = thread.lastStats.faults;
+    const outcome = await thread.call(op, settings, this.limits.deadlineMs);
+    if (this.#closed) throw this.#closedError();
+
+    if (outcome.kind === 'timeout') {
+      await this.#retire(true);
+      this.#log.error('module ran past its deadline; worker terminated', { op, deadlineMs: this.limits.deadlineMs });
+      throw this.#afterLoss(new GatewayError('GW_ERR_SENSOR_TIMEOUT', { sensor: this.name, detail: `${op} ran past its ${this.limits.deadlineMs} ms deadline` }));
+    }
+    if (outcome.kind === 'died') {
+      await this.#retire(true);
+      this.#log.error('module worker failed', { op, code: outcome.error.code, detail: outcome.error.details.detail });
+      throw this.#afterLoss(outcome.error);
+    }
+
+    const { message } = outcome;
+    if (message.info) this.#info = message.info;
+    if (message.ok) {
+      this.#consecutiveFaults = 0;
+      this.#nextBackoffMs = this.limits.backoffInitialMs;
+      if (message.stats.memoryBytes >= this.limits.memoryLimitBytes) {
+        this.#log.warn('module instance at its memory ceiling; recycling its worker', { memoryBytes: message.stats.memoryBytes, limit: this.limits.memoryLimitBytes });
+        this.#restarts++;
+        await this.#retire(false);
+      }
+      return message.value!;
+    }
+    const error = deserializeError(message.error!);
+    if (message.stats.faults > faultsBefore) {
+      if (MEMORY_CODES.has(error.code)) {
+        // Dropping the instance inside the worker frees its memory only when V8 gets round to
+        // it; ending the worker frees it now.
+        this.#restarts++;
+        await this.#retire(false);
+      }
+      this.#countFault();
+    }
+    throw error;
+  }
+
+  /** Refuses a call while the module is quarantined or waiting out its restart backoff. */
+  #admit(): void {
+    if (this.#closed) throw this.#closedError();
+    const now = this.#nowMs();
+    if (this.#quarantineUntilMs > now) {
+      throw new GatewayError('GW_ERR_SENSOR_QUARANTINED', { sensor: this.name, retryAfterMs: Math.ceil(this.#quarantineUntilMs - now), detail: `after ${this.limits.quarantineAfterFaults} faults in a row` });
+    }
+    if (this.#quarantineUntilMs !== 0) {
+      this.#log.info('module quarantine over');
+      this.#quarantineUntilMs = 0;
+      this.#consecutiveFaults = 0;
+      this.#nextBackoffMs = this.limits.backoffInitialMs;
+    }
+    if (this.#backoffUntilMs > now) {
+      throw new GatewayError('GW_ERR_SENSOR_RESTARTING', { sensor: this.name, retryAfterMs: Math.ceil(this.#backoffUntilMs - now) });
+    }
+  }
+
+  /**
+   * After a worker was lost (timeout, crash): count the fault, then either quarantine or set
+   * the restart backoff and start the next worker now, so it has booted when the wait is over.
+   * Returns `error` with the time until the module may run again.
+   */
+  #afterLoss(error: GatewayError): GatewayError {
+    this.#restarts++;
+    if (this.#countFault()) return error.withRetryAfter(this.limits.quarantineMs);
+    const delay = this.#nextBackoffMs;
+    this.#nextBackoffMs = Math.min(delay * 2, this.limits.backoffMaxMs);
+    this.#backoffUntilMs = this.#nowMs() + delay;
+    void this.#ensureThread().catch(() => {});
+    return error.withRetryAfter(delay);
+  }
+
+  /** Counts one fault; true when it put the module in quarantine. */
+  #countFault(): boolean {
+    this.#consecutiveFaults++;
+    if (this.#consecutiveFaults < this.limits.quarantineAfterFaults) return false;
+    this.#quarantineUntilMs = this.#nowMs() + this.limits.quarantineMs;
+    this.#log.error('module quarantined', { faults: this.#consecutiveFaults, forMs: this.limits.quarantineMs });
+    void this.#retire(false);
+    return true;
+  }
+
+  async #ensureThread(): Promise<ModuleThread> {
+    if (this.#closed) throw this.#closedError();
+    if (!this.#thread) this.#thread = this.#spawn();
+    const thread = this.#thread;
+    await thread.ready;
+    return thread;
+  }
+
+  #spawn(): ModuleThread {
+    const o = this.#options;
+    return new ModuleThread({
+      data: {
+        module: this.#module,
+        name: o.name,
+        capabilities: o.capabilities,
+        init: this.#init,
+        sleepBudgetMs: o.sleepBudgetMs,
+        i2cRateLimit: this.limits.i2cRateLimit === false ? undefined : this.limits.i2cRateLimit,
+        memoryLimitBytes: this.limits.memoryLimitBytes,
+        clock: this.#clockDescriptor,
+      },
+      channel: this.#openChannel(),
+      logger: o.logger,
+      bootTimeoutMs: this.limits.bootTimeoutMs,
+      workerHeapMb: this.limits.workerHeapMb,
+    });
+  }
+
+  #openChannel(): OpenedChannel | undefined {
+    const bus = this.#bus;
+    if (!bus) return undefined;
+    if (isBusEndpoint(bus)) return bus.openChannel();
+    return serveOnThisThread(bus, createChannel(bus));
+  }
+
+  /** Ends the current worker, keeping its counters. `midCall`: it died answering a call it never reported. */
+  async #retire(midCall: boolean): Promise<void> {
+    const thread = this.#thread;
+    if (!thread) return;
+    this.#thread = undefined;
+    const s = thread.lastStats;
+    this.#past.calls += s.calls + (midCall ? 1 : 0);
+    this.#past.faults += s.faults + (midCall ? 1 : 0);
+    this.#past.instancesCreated += s.instancesCreated;
+    await thread.terminate();
+    this.#past.i2cTransactions += thread.servedTransactions;
+  }
+
+  #closedError(): GatewayError {
+    return new GatewayError('GW_ERR_SENSOR_RESTARTING', { sensor: this.name, retryAfterMs: 1000, detail: 'the module was closed (replaced or shutting down)' });
+  }
+
+  #nowMs(): number {
+    return monotonicMs(this.#clock);
+  }
+}
+
+function isBusEndpoint(bus: I2CBus): bus is I2CBus & BusEndpoint {
+  return typeof (bus as Partial<BusEndpoint>).openChannel === 'function';
+}
+
+function describeClock(clock: Clock): ClockDescriptor {
+  if (clock instanceof ManualClock) return { kind: 'manual', state: clock.share() };
+  if (clock instanceof SystemClock) return { kind: 'system' };
+  throw new TypeError('WorkerModule needs a SystemClock or a ManualClock (another clock cannot be shared with a worker thread)');
+}
