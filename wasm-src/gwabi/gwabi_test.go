@@ -54,7 +54,7 @@ func TestStatusTable(t *testing.T) {
 			t.Errorf("%d: code %s, want %s", s, s.Code(), code)
 		}
 	}
-	if Status(-13).Name() != "UNKNOWN" || Status(1).Code() != "internal" {
+	if Status(-13).Name() != "RATE_LIMITED" || Status(-14).Name() != "UNKNOWN" || Status(1).Code() != "internal" {
 		t.Errorf("unknown statuses")
 	}
 	if FromImport(4) != OK || FromImport(-5) != Denied || FromImport(-99) != Internal {

@@ -42,12 +42,16 @@ const (
 	NotInitialized Status = -10
 	Internal       Status = -11
 	I2CUnavailable Status = -12
-	minKnownStatus        = -12
+	// RateLimited comes from the host only: the module used up its bus transaction budget
+	// (docs/module-abi.md, "Limits"). A module passes it on as its own status.
+	RateLimited    Status = -13
+	minKnownStatus        = -13
 )
 
 var statusNames = [...]string{
 	"OK", "NOT_READY", "I2C_NACK", "I2C_BUS", "I2C_TIMEOUT", "DENIED", "BAD_ARGUMENT",
 	"WRONG_DEVICE", "BAD_CONFIG", "BAD_REQUEST", "NOT_INITIALIZED", "INTERNAL", "I2C_UNAVAILABLE",
+	"RATE_LIMITED",
 }
 
 // The "code" strings of failure outputs: the status name in lower case with dashes,
@@ -55,6 +59,7 @@ var statusNames = [...]string{
 var statusCodes = [...]string{
 	"ok", "not-ready", "i2c-nack", "i2c-bus", "i2c-timeout", "denied", "bad-argument",
 	"wrong-device", "bad-config", "bad-request", "not-initialized", "internal", "i2c-unavailable",
+	"rate-limited",
 }
 
 // Name returns the doc's name for s ("NOT_READY"), or "UNKNOWN".
