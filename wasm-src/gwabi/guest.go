@@ -51,6 +51,25 @@ func ReadInput(inputLen int32) ([]byte, error) {
 	return inBuf[:n], nil
 }
 
+// ReadInit reads and parses gw_init's input in one step. On failure it has written
+// the error output already and returns the status for gw_init to return:
+//
+//	ii, st := gwabi.ReadInit(inputLen, vals[:0])
+//	if st != gwabi.OK {
+//		return int32(st)
+//	}
+func ReadInit(inputLen int32, vals []cbor.Value) (InitInput, Status) {
+	in, err := ReadInput(inputLen)
+	if err != nil {
+		return InitInput{}, Status(WriteError(BadConfig, 0, err.Error()))
+	}
+	ii, st, detail := ParseInit(in, vals)
+	if st != OK {
+		return ii, Status(WriteError(st, 0, detail))
+	}
+	return ii, OK
+}
+
 // OutputBuffer returns the static output buffer, empty, for encoding an output
 // without allocating: out := gwabi.OutputBuffer(); out = cbor.AppendMapHeader(out, 2)...
 func OutputBuffer() []byte { return outBuf[:0] }

@@ -24,13 +24,9 @@ func gwABIVersion() int32 { return gwabi.ABIVersion }
 
 //go:wasmexport gw_init
 func gwInit(inputLen int32) int32 {
-	in, err := gwabi.ReadInput(inputLen)
-	if err != nil {
-		return gwabi.WriteError(gwabi.BadConfig, 0, err.Error())
-	}
-	ii, st, detail := gwabi.ParseInit(in, vals[:0])
+	ii, st := gwabi.ReadInit(inputLen, vals[:0])
 	if st != gwabi.OK {
-		return gwabi.WriteError(st, 0, detail)
+		return int32(st)
 	}
 	probeBus, probeAddr = ii.Bus, ii.Address
 	if ii.Settings >= 0 {
