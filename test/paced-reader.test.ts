@@ -50,6 +50,22 @@ describe('PacedReader', () => {
     assert.equal(paced.stats.sharedReads, 49);
   });
 
+  it('after invalidate, a read in flight is neither joined nor kept: the next request reads anew', async () => {
+    const clock = new ManualClock();
+    const releases: Array<(r: Reading) => void> = [];
+    const paced = new PacedReader(() => new Promise<Reading>((resolve) => releases.push(resolve)), { clock, periodMs: () => 250 });
+    const before = paced.read(); // begun before the event
+    paced.invalidate(); // e.g. an ALERT edge: the temperature just crossed a limit
+    const after = paced.read();
+    assert.equal(releases.length, 2, 'the request after the event started its own read');
+    releases[0]!(reading(20));
+    releases[1]!(reading(35));
+    assert.equal((await before).reading.value, 20);
+    assert.equal((await after).reading.value, 35);
+    const next = await paced.read();
+    assert.deepEqual([next.reading.value, next.fromCache], [35, true], 'only the post-event value is kept');
+  });
+
   it('reports a failure as a failure, never the older value, and holds it one period', async () => {
     const clock = new ManualClock();
     let fail = false;

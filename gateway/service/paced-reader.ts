@@ -43,7 +43,9 @@ export class PacedReader {
   readonly #clock: Clock;
   readonly #periodMs: () => number | undefined;
   #last: Outcome | undefined;
-  #inFlight: Promise<Outcome> | undefined;
+  #inFlight: { promise: Promise<Outcome>; generation: number } | undefined;
+  /** Bumped by invalidate(): a read begun before it must not be taken for one begun after. */
+  #generation = 0;
   #stats: PacingStats = { sourceReads: 0, cacheHits: 0, sharedReads: 0 };
 
   constructor(read: () => Reading | Promise<Reading>, options: PacedReaderOptions) {
@@ -56,9 +58,14 @@ export class PacedReader {
     return { ...this.#stats };
   }
 
-  /** Forget the last outcome: the next request reads the sensor (an ALERT edge, a reload). */
+  /**
+   * Forget the last outcome: the next request reads the sensor (an ALERT edge, a reload). A
+   * read already in flight began before the event, so later requests do not join it, and its
+   * result is not kept as the latest value.
+   */
   invalidate(): void {
     this.#last = undefined;
+    this.#generation++;
   }
 
   async read(): Promise<FreshReading> {
@@ -68,22 +75,22 @@ export class PacedReader {
       this.#stats.cacheHits++;
       return this.#settle(last, now, true);
     }
-    if (this.#inFlight) {
+    if (this.#inFlight && this.#inFlight.generation === this.#generation) {
       this.#stats.sharedReads++;
-      const outcome = await this.#inFlight;
+      const outcome = await this.#inFlight.promise;
       return this.#settle(outcome, monotonicMs(this.#clock), false);
     }
-    const flight = this.#readOnce(now);
+    const flight = { promise: this.#readOnce(now, this.#generation), generation: this.#generation };
     this.#inFlight = flight;
     try {
-      const outcome = await flight;
+      const outcome = await flight.promise;
       return this.#settle(outcome, monotonicMs(this.#clock), false);
     } finally {
-      this.#inFlight = undefined;
+      if (this.#inFlight === flight) this.#inFlight = undefined;
     }
   }
 
-  async #readOnce(startedAt: number): Promise<Outcome> {
+  async #readOnce(startedAt: number, generation: number): Promise<Outcome> {
     this.#stats.sourceReads++;
     const period = this.#periodMs();
     let outcome: Outcome;
@@ -100,7 +107,7 @@ export class PacedReader {
       const hold = retry !== undefined ? Math.min(retry, p || retry) : p;
       outcome = { ok: false, error: err, until: startedAt + hold };
     }
-    this.#last = outcome;
+    if (generation === this.#generation) this.#last = outcome;
     return outcome;
   }
 
