@@ -12,6 +12,7 @@ import { SimulatedI2CBus } from '../drivers/sim/sim-i2c-bus.ts';
 import { SimulatedTmp102 } from '../drivers/sim/tmp102.ts';
 import { MemoryLogger } from '../gateway/log.ts';
 import { Status } from '../gateway/host/abi.ts';
+import { MAX_LOG_LINES_PER_CALL } from '../gateway/host/log-budget.ts';
 import { ModuleInstance } from '../gateway/host/module-instance.ts';
 import { compileModule, validateModule } from '../gateway/host/module-validator.ts';
 import { SensorModule } from '../gateway/host/sensor-module.ts';
@@ -138,6 +139,25 @@ describe('WASM host: capabilities', () => {
     assert.equal(thrown(() => sensor.read()).code, 'GW_ERR_MODULE_BAD_OUTPUT');
     assert.ok(chip.stats.transactions > 0);
   });
+});
+
+describe('WASM host: a module that floods the log', () => {
+  for (const via of ['gw', 'stdout'] as const) {
+    it(`through ${via === 'gw' ? 'gw.log (300,000 calls)' : 'one 1 MiB write of newlines to stdout'}: at most the per-call budget reaches the log`, async () => {
+      const { sensor, logger } = await makeChain({ module: 'test/logflood', settings: { via } });
+      const before = logger.entries.length;
+      const t0 = performance.now();
+      assert.equal(sensor.read().value, 21.5, 'the reading itself is fine');
+      const ms = performance.now() - t0;
+      const lines = logger.entries.slice(before);
+      assert.ok(lines.length <= MAX_LOG_LINES_PER_CALL + 1, `${lines.length} log entries for one call`);
+      assert.equal(lines.filter((e) => e.msg.startsWith('module log budget for this call used up')).length, 1, 'one warning');
+      assert.ok(ms < 5000, `the call took ${ms.toFixed(0)} ms`);
+      // The budget is per call: the next call may log again.
+      sensor.read();
+      assert.ok(logger.entries.length - before > lines.length);
+    });
+  }
 });
 
 describe('WASM host: out-of-range pointers and lengths', () => {

@@ -10,6 +10,7 @@ import type { Logger } from '../log.ts';
 import { I2C_ERROR_STATUS, MAX_I2C_TRANSFER, MAX_OUTPUT_BYTES, Status } from './abi.ts';
 import { type Capabilities, checkI2CAccess, hex } from './capabilities.ts';
 import type { GuestMemory } from './guest-memory.ts';
+import type { LogBudget } from './log-budget.ts';
 import type { TokenBucket } from './token-bucket.ts';
 
 /** Per-call state the host reads back after an export returns. */
@@ -44,6 +45,8 @@ export interface GwImportContext {
   readonly logger: Logger;
   /** The module's bus transaction budget; undefined: no limit. */
   readonly rateLimiter?: TokenBucket | undefined;
+  /** Shared with WASI stdout/stderr: what the module may log in one call. */
+  readonly logBudget: LogBudget;
 }
 
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
@@ -116,7 +119,13 @@ export function createGwImports(ctx: GwImportContext): Record<string, (...args: 
         logger.warn('module passed an out-of-range log buffer', { ptr: ptr >>> 0, len: len >>> 0 });
         return;
       }
-      const bytes = ctx.memory().read(ptr, Math.min(len >>> 0, 1024))!;
+      const budget = ctx.logBudget;
+      const keep = budget.takeLine() ? budget.takeBytes(Math.min(len >>> 0, 1024)) : 0;
+      if (keep === 0 && (len >>> 0) > 0) {
+        if (budget.firstDrop()) logger.warn('module log budget for this call used up; dropping the rest', { maxLines: budget.maxLines, maxBytes: budget.maxBytes });
+        return;
+      }
+      const bytes = ctx.memory().read(ptr, keep)!;
       const name = LOG_LEVELS[level] ?? 'info';
       logger[name](new TextDecoder().decode(bytes), { stream: 'gw.log' });
     },

@@ -12,6 +12,7 @@ import { ABI_VERSION, GW_NAMESPACE, WASI_NAMESPACE } from './abi.ts';
 import type { Capabilities } from './capabilities.ts';
 import { GuestMemory } from './guest-memory.ts';
 import { CallState, createGwImports } from './gw-imports.ts';
+import { LogBudget } from './log-budget.ts';
 import type { TokenBucket } from './token-bucket.ts';
 import { ProcExit, SleepBudgetExceeded, WasiPreview1 } from './wasi-preview1.ts';
 
@@ -67,7 +68,8 @@ export class ModuleInstance {
 
   static create(options: InstanceOptions): ModuleInstance {
     const { name, logger } = options;
-    const wasi = new WasiPreview1({ clock: options.clock, logger, sleepBudgetMs: options.sleepBudgetMs });
+    const logBudget = new LogBudget();
+    const wasi = new WasiPreview1({ clock: options.clock, logger, sleepBudgetMs: options.sleepBudgetMs, logBudget });
     const state = new CallState();
     let memory: GuestMemory | undefined;
     const gw = createGwImports({
@@ -77,6 +79,7 @@ export class ModuleInstance {
       bus: options.bus,
       logger,
       rateLimiter: options.rateLimiter,
+      logBudget,
     });
 
     let instance: WebAssembly.Instance;

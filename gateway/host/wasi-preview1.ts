@@ -11,6 +11,7 @@
 import type { Clock } from '../../drivers/clock.ts';
 import type { Logger } from '../log.ts';
 import { GuestMemory } from './guest-memory.ts';
+import { LogBudget } from './log-budget.ts';
 
 const ERRNO_SUCCESS = 0;
 const ERRNO_BADF = 8;
@@ -33,10 +34,10 @@ const FILETYPE_CHARACTER_DEVICE = 2;
 const RIGHT_FD_READ = 1n << 1n;
 const RIGHT_FD_WRITE = 1n << 6n;
 
-/** Longest log line kept from a module; longer lines are cut (a module cannot flood the log). */
+/** Longest log line kept from a module; longer lines are cut. */
 const MAX_LINE = 1024;
-/** Bytes of stdout/stderr accepted per call before the rest is dropped. */
-const MAX_OUTPUT_PER_CALL = 64 * 1024;
+/** The start of stderr kept per call to recognise a panic report. */
+const PANIC_TEXT = 2048;
 
 /** Thrown by proc_exit to unwind the guest's stack; the host turns it into a coded error. */
 export class ProcExit extends Error {
@@ -59,6 +60,8 @@ export interface WasiOptions {
   logger: Logger;
   /** Total time one export call may spend sleeping in poll_oneoff. */
   sleepBudgetMs: number;
+  /** Shared with the `gw.log` import: one budget per call for everything a module logs. */
+  logBudget?: LogBudget;
 }
 
 /** The function names of preview1 (witx order). Names outside this list are refused at load. */
@@ -79,7 +82,7 @@ export class WasiPreview1 {
   readonly #sleepBudgetNs: bigint;
   #memory: GuestMemory | undefined;
   #lineBuffers = new Map<number, string>();
-  #outputThisCall = 0;
+  readonly #logBudget: LogBudget;
   #sleptThisCallNs = 0n;
   #sawPanic = false;
   #stderrThisCall = '';
@@ -88,6 +91,7 @@ export class WasiPreview1 {
     this.#clock = options.clock;
     this.#logger = options.logger;
     this.#sleepBudgetNs = BigInt(Math.round(options.sleepBudgetMs * 1e6));
+    this.#logBudget = options.logBudget ?? new LogBudget();
   }
 
   bindMemory(memory: GuestMemory): void {
@@ -96,7 +100,7 @@ export class WasiPreview1 {
 
   /** Resets per-call accounting; call before each export call. */
   beginCall(): void {
-    this.#outputThisCall = 0;
+    this.#logBudget.reset();
     this.#sleptThisCallNs = 0n;
     this.#sawPanic = false;
     this.#stderrThisCall = '';
@@ -201,33 +205,31 @@ export class WasiPreview1 {
     const out = mem.view(nwrittenPtr, 4);
     if (!table || !out) return ERRNO_FAULT;
     let written = 0;
-    const decoder = new TextDecoder('utf-8', { fatal: false });
-    let text = '';
+    const kept: Uint8Array[] = [];
     for (let i = 0; i < count; i++) {
       const ptr = table.getUint32(i * 8, true);
       const len = table.getUint32(i * 8 + 4, true);
-      const bytes = mem.read(ptr, len);
-      if (!bytes) return ERRNO_FAULT;
+      if (!mem.inBounds(ptr, len)) return ERRNO_FAULT;
       written += len;
-      text += decoder.decode(bytes, { stream: true });
+      // Only what the log budget and the panic check can use is copied out: a 1 GiB write
+      // costs the host no more than a small one.
+      const panicRoom = fd === 2 ? PANIC_TEXT - this.#stderrThisCall.length : 0;
+      const keep = Math.max(this.#logBudget.takeBytes(len), Math.min(len, Math.max(0, panicRoom)));
+      if (keep > 0) kept.push(mem.read(ptr, keep)!);
+      if (keep < len && this.#logBudget.firstDrop()) this.#dropWarning();
     }
-    text += decoder.decode();
-    out.setUint32(0, written, true);
+    out.setUint32(0, written >>> 0, true);
+    const text = new TextDecoder('utf-8', { fatal: false }).decode(concat(kept));
+    if (fd === 2) {
+      // Go's runtime prints "panic: " (and "fatal error: " for runtime failures) before it traps.
+      if (this.#stderrThisCall.length < PANIC_TEXT) this.#stderrThisCall += text.slice(0, PANIC_TEXT - this.#stderrThisCall.length);
+      if (/(^|\n)(panic: |fatal error: )/.test(this.#stderrThisCall)) this.#sawPanic = true;
+    }
     this.#append(fd, text);
     return ERRNO_SUCCESS;
   }
 
   #append(fd: number, text: string): void {
-    if (this.#outputThisCall >= MAX_OUTPUT_PER_CALL) return;
-    this.#outputThisCall += text.length;
-    if (this.#outputThisCall >= MAX_OUTPUT_PER_CALL) {
-      this.#logger.warn('module output limit reached; dropping the rest of this call\'s output', { limitBytes: MAX_OUTPUT_PER_CALL });
-    }
-    // Go's runtime prints "panic: " (and "fatal error: " for runtime failures) before proc_exit(2).
-    if (fd === 2) {
-      if (this.#stderrThisCall.length < 2048) this.#stderrThisCall += text.slice(0, 2048 - this.#stderrThisCall.length);
-      if (/(^|\n)(panic: |fatal error: )/.test(this.#stderrThisCall)) this.#sawPanic = true;
-    }
     let buffered = (this.#lineBuffers.get(fd) ?? '') + text;
     let nl: number;
     while ((nl = buffered.indexOf('\n')) >= 0) {
@@ -241,7 +243,18 @@ export class WasiPreview1 {
     this.#lineBuffers.set(fd, buffered);
   }
 
+  #dropWarning(): void {
+    this.#logger.warn('module log budget for this call used up; dropping the rest', {
+      maxLines: this.#logBudget.maxLines,
+      maxBytes: this.#logBudget.maxBytes,
+    });
+  }
+
   #emitLine(fd: number, line: string): void {
+    if (!this.#logBudget.takeLine()) {
+      if (this.#logBudget.firstDrop()) this.#dropWarning();
+      return;
+    }
     const cut = line.length > MAX_LINE ? line.slice(0, MAX_LINE) + '…' : line;
     if (fd === 2) this.#logger.warn(cut, { stream: 'stderr' });
     else this.#logger.info(cut, { stream: 'stdout' });
@@ -256,7 +269,7 @@ export class WasiPreview1 {
   }
 
   #fdstat(fd: number, statPtr: number): number {
-    if (fd > 2) return ERRNO_BADF;
+    if (fd >>> 0 > 2) return ERRNO_BADF;
     const v = this.#mem().view(statPtr, 24);
     if (!v) return ERRNO_FAULT;
     v.setUint8(0, FILETYPE_CHARACTER_DEVICE);
@@ -267,12 +280,16 @@ export class WasiPreview1 {
   }
 
   #randomGet(ptr: number, len: number): number {
-    const bytes = new Uint8Array(len >>> 0);
+    // Check the guest's buffer before touching anything: never allocate what a guest asks for.
+    const view = this.#mem().view(ptr, len);
+    if (!view) return ERRNO_FAULT;
+    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     for (let off = 0; off < bytes.length; off += 65536) {
       crypto.getRandomValues(bytes.subarray(off, Math.min(off + 65536, bytes.length)));
     }
-    return this.#mem().write(ptr, bytes) ? ERRNO_SUCCESS : ERRNO_FAULT;
+    return ERRNO_SUCCESS;
   }
+
 
   /**
    * Clock subscriptions only (Go's scheduler and TinyGo's time.Sleep use them). The thread
@@ -331,4 +348,15 @@ export class WasiPreview1 {
     nevents.setUint32(0, fired.length, true);
     return ERRNO_SUCCESS;
   }
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0]!;
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
 }
