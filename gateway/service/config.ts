@@ -177,6 +177,9 @@ export function parseConfig(json: unknown, baseDir: string): GatewayConfig {
       const addrs = g['addresses'];
       if (!Array.isArray(addrs)) throw invalid(`${f}.grant.addresses`, 'must be an array of addresses');
       grant = { bus: busNumber(g['bus'], `${f}.grant.bus`), addresses: addrs.map((a, j) => address(a, `${f}.grant.addresses[${j}]`)) };
+      // A grant adds to the sensor's own device; one that leaves it out can never work.
+      if (grant.bus !== bus) throw invalid(`${f}.grant.bus`, `must be the sensor's own bus ${bus}`);
+      if (!grant.addresses.includes(addr)) throw invalid(`${f}.grant.addresses`, `must include the sensor's own address 0x${addr.toString(16)}`);
     }
 
     const settings = s['settings'] ?? {};
@@ -215,5 +218,21 @@ export function parseConfig(json: unknown, baseDir: string): GatewayConfig {
       seen.add(s[key]);
     });
   }
+  // One chip, one module: two modules configuring the same device would undo each other.
+  const devices = new Map<string, number>();
+  sensors.forEach((s, i) => {
+    const key = `${s.bus}/${s.address}`;
+    const other = devices.get(key);
+    if (other !== undefined) throw invalid(`sensors[${i}].address`, `bus ${s.bus} address 0x${s.address.toString(16)} is already sensors[${other}]'s device`);
+    devices.set(key, i);
+  });
+  // The gateway's own resources: /gw/... and each sensor's <path>/alert.
+  const paths = new Set(sensors.map((s) => s.path));
+  sensors.forEach((s, i) => {
+    if (s.path === '/gw' || s.path.startsWith('/gw/')) throw invalid(`sensors[${i}].path`, '/gw/... is the gateway\'s own (statistics)');
+    if (s.path.endsWith('/alert') && paths.has(s.path.slice(0, -'/alert'.length))) {
+      throw invalid(`sensors[${i}].path`, `${s.path} is the alert resource of the sensor at ${s.path.slice(0, -'/alert'.length)}`);
+    }
+  });
   return { driver, sensors };
 }

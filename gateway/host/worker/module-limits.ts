@@ -39,6 +39,9 @@ export const DEFAULT_MODULE_LIMITS: Readonly<ModuleLimits> = Object.freeze({
   i2cRateLimit: DEFAULT_I2C_RATE_LIMIT,
 });
 
+/** The longest delay a Node.js timer takes (a larger one fires after 1 ms). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export function resolveModuleLimits(partial: Partial<ModuleLimits> = {}, field = 'limits'): ModuleLimits {
   const limits: ModuleLimits = { ...DEFAULT_MODULE_LIMITS };
   for (const [key, value] of Object.entries(partial)) {
@@ -59,9 +62,16 @@ export function resolveModuleLimits(partial: Partial<ModuleLimits> = {}, field =
   positive('workerHeapMb', true);
   if (limits.backoffMaxMs < limits.backoffInitialMs) throw bad('backoffMaxMs', 'must not be below backoffInitialMs');
   if (limits.memoryLimitBytes < 65536) throw bad('memoryLimitBytes', 'must be at least one 64 KiB page');
+  // A wasm32 memory has at most 65536 pages (4 GiB); Node timers take at most 2^31-1 ms.
+  if (limits.memoryLimitBytes > 2 ** 32) throw bad('memoryLimitBytes', 'must be at most 4 GiB (a 32-bit memory)');
+  for (const key of ['deadlineMs', 'bootTimeoutMs', 'backoffInitialMs', 'backoffMaxMs', 'quarantineMs'] as const) {
+    if (limits[key] > MAX_TIMER_MS) throw bad(key, `must be at most ${MAX_TIMER_MS} ms`);
+  }
   const rate = limits.i2cRateLimit;
   if (rate !== false) {
     if (typeof rate !== 'object' || rate === null) throw bad('i2cRateLimit', 'must be {perSecond, burst} or false');
+    const extra = Object.keys(rate).filter((k) => k !== 'perSecond' && k !== 'burst');
+    if (extra.length > 0) throw bad(`i2cRateLimit.${extra[0]}`, 'is not a field (perSecond, burst)');
     if (typeof rate.perSecond !== 'number' || !(rate.perSecond > 0) || !Number.isFinite(rate.perSecond)) throw bad('i2cRateLimit.perSecond', 'must be a positive number');
     if (!Number.isInteger(rate.burst) || rate.burst < 1) throw bad('i2cRateLimit.burst', 'must be a positive integer');
   }
