@@ -78,6 +78,21 @@ describe('Observe: confirmable notifications', () => {
     assert.equal(gw.server.observers(), 0);
   });
 
+  it('a NON registration from an address that never acknowledges (a spoofed source) ends after the retransmissions', async () => {
+    gw = await startTestGateway({ simCelsius: 20, random: () => 0, observeTiming: { ackTimeoutMs: 100, maxRetransmit: 1 } });
+    const clock = gw.clock as ManualClock;
+    client = await ObserveClient.open(gw.port);
+    client.autoAck = false; // plays the victim: it never sent the registration and answers nothing
+    await client.request('/temp', { token: Buffer.from('sp'), confirmable: false });
+    gw.sim.setTemperature(25);
+    const seen = await client.advance(clock, 600, 5);
+    assert.ok(seen.every((n) => n.packet.confirmable), 'nothing but confirmable notifications before an ACK');
+    assert.equal(seen.length, 2, 'one transmission, one retransmission, then silence');
+    assert.equal(gw.server.observers(), 0);
+    gw.sim.setTemperature(30);
+    assert.equal((await client.advance(clock, 600, 5)).length, 0);
+  });
+
   it('a NON observer gets a confirmable notification after 24 hours without any change (RFC 7641 section 4.5)', async () => {
     // The slowest TMP102 rate keeps a simulated day cheap: one conversion every 4 s.
     const config = defaultConfig({ driver: 'simulated', simCelsius: 19.5 });

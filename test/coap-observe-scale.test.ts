@@ -10,6 +10,7 @@ import { rampProfile } from '../drivers/sim/temperature-profile.ts';
 import { RawClient, pathOptions, requestDatagram } from './helpers/coap-datagram.ts';
 import { type TestGateway, startTestGateway } from './helpers/gateway.ts';
 import { ObserveClient, turn } from './helpers/observe-client.ts';
+import { OBSERVER_LIMITS } from '../gateway/coap/observe-layer.ts';
 
 describe('many clients, one bus', () => {
   let gw: TestGateway;
@@ -80,6 +81,21 @@ describe('many clients, one bus', () => {
     assert.ok(Math.min(...non) >= 15, `each NON observer saw the ramp: min ${Math.min(...non)} notifications`);
     assert.equal(gw.server.observers(), 1000, 'nobody was dropped');
     assert.equal(gw.service.stats().sensors['tmp102']!.observers, 1, 'one feed subscription for all of them');
+  });
+
+  it('past OBSERVER_LIMITS.perAddress registrations from one address, a registration is answered without Observe', async () => {
+    gw = await startTestGateway({ simCelsius: 20 });
+    const clients = await Promise.all(Array.from({ length: 8 }, () => ObserveClient.open(gw.port)));
+    sockets.push(...clients);
+    const per = OBSERVER_LIMITS.perAddress / clients.length;
+    await Promise.all(clients.map(async (c, ci) => {
+      for (let i = 0; i < per; i++) await c.request('/temp', { token: Buffer.from([ci, i >> 8, i & 0xff, 0x0c]), confirmable: false });
+    }));
+    assert.equal(gw.server.observers(), OBSERVER_LIMITS.perAddress);
+    const extra = await clients[0]!.request('/temp', { token: Buffer.from('over'), confirmable: false });
+    assert.equal(extra.code, '2.05', 'the client still gets the reading');
+    assert.equal(extra.observe, undefined, 'but is not registered (RFC 7641 section 4.1)');
+    assert.equal(gw.server.observers(), OBSERVER_LIMITS.perAddress);
   });
 
   it('50 concurrent clients polling GET /temp for 5 s of sensor time: at most 4 bus transactions per second, plus start-up', async () => {

@@ -117,15 +117,18 @@ describe('Observe /temp (RFC 7641)', () => {
     assert.deepEqual(seen.map((n) => (n.cbor as { unit: string }).unit), ['K'], 'one observation, with the new parameters');
   });
 
-  it('a NON registration gets NON notifications; a RST to one of them deregisters', async () => {
-    client.autoAck = false;
+  it('a NON registration: the first notification is CON (the peer must prove its address), then NON; a RST deregisters', async () => {
     const reg = await client.request('/temp', { token: Buffer.from('t7'), confirmable: false });
     assert.equal(reg.packet.confirmable, false);
     assert.equal(reg.packet.ack, false);
     assert.ok(reg.observe !== undefined);
     gw.sim.setTemperature(24);
+    const [first] = await client.advance(clock, 400); // auto-ACKed
+    assert.ok(first && first.packet.confirmable, 'the first notification is confirmable');
+    client.autoAck = false;
+    gw.sim.setTemperature(25);
     const [n] = await client.advance(clock, 400);
-    assert.ok(n && !n.packet.confirmable && !n.packet.ack, 'NON notification');
+    assert.ok(n && !n.packet.confirmable && !n.packet.ack, 'NON notification once the peer acknowledged one');
     client.raw.send(emptyMessage('rst', n.packet.messageId));
     await client.settle(clock);
     assert.equal(gw.server.observers(), 0);

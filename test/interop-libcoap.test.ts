@@ -57,6 +57,15 @@ for (const c of CASES) {
       assert.ok(isKelvinOf(reading.value, c.celsius, 1), `${reading.value} K is not ${c.celsius} °C to one decimal`);
     });
 
+    it('a block-wise GET in 16-byte blocks (-b 16, Block2 SZX 0) reassembles the reading (RFC 7959)', async (t) => {
+      const bin = peerOrSkip(t, LIBCOAP_CLIENT, LIBCOAP_HINT);
+      if (!bin) return;
+      const res = await libcoapRequest(bin, { url, accept: 60, blockSize: 16 });
+      assert.equal(res.process.timedOut, false);
+      assert.equal(res.code, '2.05', res.process.stdout.toString());
+      assert.deepEqual(readingFromCbor(res.payload), { value: c.celsius, unit: 'Cel' });
+    });
+
     it('an Accept the resource cannot meet gets 4.06 (RFC 7252 section 5.10.4), though libcoap still exits 0', async (t) => {
       const bin = peerOrSkip(t, LIBCOAP_CLIENT, LIBCOAP_HINT);
       if (!bin) return;

@@ -103,6 +103,14 @@ export class DatagramGuard {
     if (m.code === METHOD_FETCH && !m.options.some((o) => o.number === Option.CONTENT_FORMAT)) {
       return this.#reply(m, 'GW_ERR_REQUEST_UNSUPPORTED_FORMAT', 'FETCH without Content-Format', 'a FETCH body needs Content-Format 60 (application/cbor)');
     }
+    // A zero-length Block2 is the uint 0: block 0 of 16-byte blocks (RFC 7959 section 2.2, RFC
+    // 7252 section 3.2). node-coap 1.5.0 reads it as block size 0 and never sends a payload,
+    // so it is handed on as the one-byte 0x00 that means the same.
+    const emptyBlock2 = m.options.find((o) => o.number === Option.BLOCK2 && o.value.length === 0);
+    if (emptyBlock2) {
+      const fixed: WireMessage = { ...m, options: m.options.map((o) => (o === emptyBlock2 ? { number: o.number, value: Uint8Array.of(0) } : o)) };
+      return { action: 'pass', datagram: encodeMessage(fixed), message: fixed };
+    }
     return { action: 'pass', datagram, message: m };
   }
 

@@ -50,6 +50,14 @@ export class Observation {
   readonly #conditions: ObserveConditions;
   readonly #render: (state: FeedState, nowMs: number) => Rendered;
   readonly #confirmable: boolean;
+  /**
+   * Whether the peer has acknowledged a confirmable message of ours. Until then its first
+   * notification goes confirmable even if it registered with a NON: a registration from a
+   * spoofed source address would otherwise turn the gateway into a source of unsolicited
+   * traffic to that address for 24 hours (RFC 7252 section 11.3, RFC 7641 section 7). A
+   * victim never acknowledges, so the observation ends after the retransmissions.
+   */
+  #verified: boolean;
   #seq: number;
   #latest!: FeedState;
   #reported: { value: number | undefined; atMs: number } = { value: undefined, atMs: 0 };
@@ -72,6 +80,7 @@ export class Observation {
     this.token = o.token;
     this.sensor = o.sensor;
     this.#confirmable = o.confirmable;
+    this.#verified = false;
     this.#conditions = o.conditions;
     this.#render = o.render;
     // A re-registration continues the old sequence, so the client does not take the new
@@ -117,6 +126,7 @@ export class Observation {
     const t = this.#transit;
     if (!t || !t.mids.includes(mid)) return;
     this.#endTransit();
+    this.#verified = true;
     if (this.#closed) return;
     this.#lastConfirmedAtMs = this.#now();
     // The client acknowledged content that a newer state had replaced: send the newest.
@@ -174,7 +184,7 @@ export class Observation {
   #transmit(forceCon: boolean): void {
     const now = this.#now();
     const r = this.#render(this.#latest, now);
-    const con = this.#confirmable || forceCon || r.value === undefined || now - this.#lastConfirmedAtMs >= this.#host.timing.confirmEveryMs;
+    const con = this.#confirmable || !this.#verified || forceCon || r.value === undefined || now - this.#lastConfirmedAtMs >= this.#host.timing.confirmEveryMs;
     const mid = this.#host.newMessageId(this.peer);
     // Section 4.2: a non-2.xx notification carries no Observe option.
     const datagram = this.#encode(con ? MessageType.CON : MessageType.NON, mid, r, r.value === undefined ? undefined : this.#nextSeq());

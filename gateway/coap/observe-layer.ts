@@ -50,6 +50,12 @@ interface Channel {
 const GET = codeByte('0.01');
 const FETCH = codeByte('0.05');
 
+/**
+ * How many observations the gateway keeps: per source address (a device, or a proxy in front
+ * of many) and in all. Each costs about 4 KiB; the total bounds memory on a Pi.
+ */
+export const OBSERVER_LIMITS = { perAddress: 1024, total: 8192 } as const;
+
 export class ObserveLayer {
   readonly #o: ObserveLayerOptions;
   readonly #host: ObservationHost;
@@ -157,6 +163,14 @@ export class ObserveLayer {
       }
       if (this.#closed) return;
       const previous = this.#registry.get(key);
+      if (!previous && this.#overLimit(peer)) {
+        // RFC 7641 section 4.1: a server may answer a registration without adding the client
+        // to its list; the client sees a response without Observe. Memory stays bounded
+        // whatever one address (or many) asks for.
+        const r = render(resource, prepared, state, this.#now());
+        this.#refuse(m, peer, { code: r.code as Reply['code'], contentFormat: r.contentFormat, maxAge: r.maxAge, payload: r.payload });
+        return;
+      }
       if (previous) {
         previous.close();
         this.#detach(previous);
@@ -179,6 +193,14 @@ export class ObserveLayer {
     } finally {
       this.#inProgress.delete(attempt);
     }
+  }
+
+  /** Too many observers from this address, or in all (OBSERVER_LIMITS). */
+  #overLimit(peer: Peer): boolean {
+    if (this.#registry.size >= OBSERVER_LIMITS.total) return true;
+    let fromPeer = 0;
+    for (const obs of this.#registry.values()) if (obs.peer.address === peer.address && ++fromPeer >= OBSERVER_LIMITS.perAddress) return true;
+    return false;
   }
 
   #refuse(m: WireMessage, peer: Peer, reply: Reply): void {

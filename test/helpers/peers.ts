@@ -117,13 +117,14 @@ export interface PeerRequest {
  * coap-client-notls -v 6 -B 5 -o <file> [-m method] [-A accept] [-t 60 -f body.cbor] <url>.
  * The body goes through a file because -e takes text (percent-encoded), and CBOR is binary.
  */
-export async function libcoapRequest(bin: string, req: PeerRequest & { cborBody?: Buffer }): Promise<PeerExchange> {
+export async function libcoapRequest(bin: string, req: PeerRequest & { cborBody?: Buffer; blockSize?: number }): Promise<PeerExchange> {
   const dir = await mkdtemp(join(tmpdir(), 'libcoap-'));
   try {
     const outFile = join(dir, 'payload.bin');
     // -B bounds libcoap's own wait; runProcess's timeout bounds everything else.
     const args = ['-v', '6', '-B', '5', '-o', outFile, '-m', req.method ?? 'get'];
     if (req.accept !== undefined) args.push('-A', String(req.accept));
+    if (req.blockSize !== undefined) args.push('-b', String(req.blockSize));
     if (req.cborBody) {
       const bodyFile = join(dir, 'body.cbor');
       await writeFile(bodyFile, req.cborBody);
