@@ -111,6 +111,21 @@ describe('hot reload', () => {
     service.close();
   });
 
+  it('after a rollback the running module sets the chip up again (the failed one had shut it down)', async () => {
+    const file = scratchModule();
+    const clock = new ManualClock();
+    const { service } = await start(file, clock);
+    const chip = service.hardware.simulated.get('tmp102')!;
+    await advance(clock, 300);
+    replace(file, readFileSync(wasmPath('test/shutdown')));
+    const result = await whileAdvancing(clock, service.reload('tmp102'));
+    assert.equal(result.ok, false);
+    chip.setTemperature(31.5);
+    await advance(clock, 600);
+    assert.equal((await service.readFresh('tmp102')).reading.value, 31.5, 'the chip converts again: not frozen at the old value');
+    service.close();
+  });
+
   it('rolls back a file that is not a module, and a module with the wrong ABI', async () => {
     const file = scratchModule();
     const { service } = await start(file);
@@ -133,6 +148,52 @@ describe('hot reload', () => {
     const result = await whileAdvancing(clock, service.reload('tmp102', { sha256: sha256(v2) }));
     assert.equal(result.ok, true, 'with the new checksum it loads');
     service.close();
+  });
+
+  it('reloads under load fail no request: reads in flight finish on the old module (workers, real time)', async () => {
+    const file = scratchModule();
+    const logger = new MemoryLogger();
+    const config = defaultConfig({ driver: 'simulated', simCelsius: 19.5, module: file });
+    // One-shot at 8 Hz: each read spends about 26 ms inside the module, so reloads land mid-read.
+    config.sensors[0]!.settings = { mode: 'oneshot', rateHz: 8 };
+    const service = await SensorService.start(config, { clock: new SystemClock(), logger, isolation: 'worker' });
+    // The gateway's socket keeps its process alive; here a timer does (the clock's are unref'd).
+    const keepAlive = setInterval(() => {}, 1000);
+    try {
+      await new Promise((r) => setTimeout(r, 60));
+      let stop = false;
+      const failures: string[] = [];
+      let reads = 0;
+      const reader = (async () => {
+        while (!stop) {
+          service.get('tmp102')!.paced.invalidate(); // every request goes to the module
+          await new Promise((r) => setImmediate(r)); // a real client: never a tight loop
+          try {
+            await service.readFresh('tmp102');
+            reads++;
+          } catch (err) {
+            const code = (err as { code?: string }).code ?? String(err);
+            if (code !== 'GW_ERR_SENSOR_NOT_READY') failures.push(code);
+          }
+        }
+      })();
+      try {
+        for (let i = 0; i < 5; i++) {
+          await new Promise((r) => setTimeout(r, 100)); // reads go on between reloads too
+          replace(file, withCustomSection(file, `load-${i}`));
+          const result = await service.reload('tmp102');
+          assert.equal(result.ok, true, JSON.stringify(result));
+        }
+      } finally {
+        stop = true;
+        await reader;
+      }
+      assert.deepEqual(failures, [], 'no request failed because of a reload');
+      assert.ok(reads >= 10, `${reads} reads during the reloads`);
+    } finally {
+      clearInterval(keepAlive);
+      await service.close();
+    }
   });
 
   it('the watcher reloads when the file content changes', async () => {

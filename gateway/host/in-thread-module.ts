@@ -35,5 +35,6 @@ export class InThreadModule implements ModuleHandle {
   async reconfigure(settings: Record<string, unknown>): Promise<ModuleInfo> {
     return this.#engine.reconfigure(settings);
   }
+  async drain(): Promise<void> {}
   async close(): Promise<void> {}
 }

@@ -21,6 +21,8 @@ export interface ModuleHandle {
   read(): Promise<Reading>;
   /** `gw_init` again with new settings; the old ones stay when the module refuses. */
   reconfigure(settings: Record<string, unknown>): Promise<ModuleInfo>;
+  /** Settles when every call made so far has finished (a hot reload waits for it before close). */
+  drain(): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -32,9 +32,15 @@ async function doReload(entry: SensorEntry, options: ModuleFactoryOptions & { sh
   const log = options.logger.child({ sensor: name });
   const config = { ...entry.config, ...(options.sha256 ? { sha256: options.sha256.toLowerCase() } : {}) };
   let next: ModuleHandle | undefined;
+  let release: (() => void) | undefined;
   try {
+    // Checksum, compile and validate touch no hardware: the old module keeps serving meanwhile.
     const loaded = await loadModule(config, options);
     next = loaded.handle;
+    // From here the new module drives the chip: reads wait, and the old module's reads already
+    // sent finish first, so two modules never configure or read one device at the same time.
+    entry.deviceHeld = new Promise<void>((resolve) => (release = resolve));
+    await entry.module.drain();
     await next.start();
     await firstReading(next, options.clock);
     const old = entry.module;
@@ -50,7 +56,20 @@ async function doReload(entry: SensorEntry, options: ModuleFactoryOptions & { sh
     const code: ErrorCode = err instanceof GatewayError ? err.code : 'GW_ERR_INTERNAL';
     const reason = err instanceof Error ? err.message : String(err);
     log.warn('module reload rolled back; the running module stays', { code, reason });
+    // The failed module may have configured the chip its own way (shut it down, changed its
+    // resolution): the running module sets it up again as it wants it.
+    if (release) {
+      try {
+        await entry.module.reconfigure(entry.config.settings);
+        entry.paced.invalidate();
+      } catch (again) {
+        log.error('the running module could not set the device up again after the rollback', { detail: again instanceof Error ? again.message : String(again) });
+      }
+    }
     return { ok: false, code, reason };
+  } finally {
+    entry.deviceHeld = undefined;
+    release?.();
   }
 }
 

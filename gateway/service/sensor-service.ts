@@ -26,6 +26,11 @@ export interface SensorEntry {
   module: ModuleHandle;
   /** SHA-256 of the module file now running. */
   moduleSha256: string;
+  /**
+   * Set while a hot reload has the device to itself (the new module configuring and first
+   * reading the chip): reads wait for it rather than let two modules drive one chip at once.
+   */
+  deviceHeld?: Promise<void> | undefined;
   paced: PacedReader;
   feed: SensorFeed;
   alertInput: GpioInput | undefined;
@@ -104,7 +109,10 @@ export class SensorService {
         const entry = { config: sensor, module, moduleSha256: sha256, alertInput: alertInputs.get(sensor.name) } as SensorEntry;
         // Through `entry`, not `module`: a hot reload swaps entry.module under the same feed.
         const periodMs = () => entry.module.info?.periodMs;
-        entry.paced = new PacedReader(() => entry.module.read(), { clock, periodMs });
+        entry.paced = new PacedReader(async () => {
+          while (entry.deviceHeld) await entry.deviceHeld;
+          return entry.module.read();
+        }, { clock, periodMs });
         entry.feed = new SensorFeed(sensor.name, entry.paced, { clock, periodMs, logger });
         sensors.set(sensor.name, entry);
         try {

@@ -142,6 +142,10 @@ export class WorkerModule implements ModuleHandle {
   }
 
   /** Stops the worker now; a call in flight rejects with GW_ERR_SENSOR_RESTARTING. */
+  async drain(): Promise<void> {
+    await this.#tail;
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     await this.#retire(false);
