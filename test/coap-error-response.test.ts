@@ -37,9 +37,9 @@ describe('catalogue code -> CoAP response code', () => {
   it('never puts err.message or a non-request detail in the body', () => {
     const err = new GatewayError('GW_ERR_MODULE_PANIC', { detail: 'panic: secret /home/pi/x.go:12' });
     const body = decode(Buffer.from(errorReply(err).payload));
-    assert.deepEqual(body, { code: 'GW_ERR_MODULE_PANIC', message: ERROR_CODES.GW_ERR_MODULE_PANIC });
+    assert.deepEqual(body, { code: 'GW_ERR_MODULE_PANIC' });
     const plain = decode(Buffer.from(errorReply(new Error('ENOENT /etc/secret')).payload));
-    assert.deepEqual(plain, { code: 'GW_ERR_INTERNAL', message: ERROR_CODES.GW_ERR_INTERNAL });
+    assert.deepEqual(plain, { code: 'GW_ERR_INTERNAL' });
     assert.equal(errorReply(new Error('x')).code, '5.00');
   });
 

@@ -26,7 +26,8 @@ function assertError(res: Response | undefined, code: string, errorCode: string)
   assert.ok(res.maxAge !== undefined, 'Max-Age must be set');
   const body = res.cbor as Record<string, unknown>;
   assert.equal(body['code'], errorCode);
-  assert.equal(body['message'], ERROR_CODES[errorCode as keyof typeof ERROR_CODES]);
+  assert.ok(Object.hasOwn(ERROR_CODES, errorCode));
+  assert.equal(body['message'], undefined, 'the catalogue text stays out of the datagram (RFC 7252 section 11.3)');
 }
 
 describe('CoAP server over IPv4 loopback', () => {
@@ -220,7 +221,7 @@ describe('CoAP server over IPv4 loopback', () => {
       const res = await client.exchange(get('/temp'));
       assertError(res, '5.03', 'GW_ERR_I2C_NACK');
       assert.ok(res.maxAge! >= 1);
-      assert.deepEqual(Object.keys(res.cbor as object).sort(), ['code', 'message']);
+      assert.deepEqual(Object.keys(res.cbor as object), ['code']);
     } finally {
       gw.sim.clearFault();
     }

@@ -3,12 +3,14 @@
  * section 5.9). `Record<ErrorCode, ...>` makes the compiler refuse a catalogue code without a
  * mapping; test/coap-error-response.test.ts checks the same at run time.
  *
- * Error bodies are CBOR maps {"code": <catalogue code>, "message": <the catalogue's static
- * text>} plus, for a refused request only, "detail": a short diagnostic this front wrote
- * itself (which parameter, which limit). err.message never reaches a client: it can hold bus
- * numbers, file paths or a module's own words.
+ * Error bodies are CBOR maps {"code": <catalogue code>} plus, for a refused request only,
+ * "detail": a short diagnostic this front wrote itself (which parameter, which limit). The
+ * catalogue's text is in docs/errors.md, not in every datagram: a response much larger than
+ * its request is what makes a UDP server an amplifier for spoofed sources (RFC 7252 section
+ * 11.3). err.message never reaches a client: it can hold bus numbers, file paths or a
+ * module's own words.
  */
-import { ERROR_CODES, type ErrorCode, GatewayError } from '../errors.ts';
+import { type ErrorCode, GatewayError } from '../errors.ts';
 import { encodeCbor, type CborMap } from './cbor-preferred.ts';
 import { ContentFormat } from './content-formats.ts';
 import { MAX_BODY_BYTES } from './request-params.ts';
@@ -105,7 +107,7 @@ export function errorReply(err: unknown): ErrorReply {
   const gwErr = err instanceof GatewayError ? err : undefined;
   const errorCode: ErrorCode = gwErr?.code ?? 'GW_ERR_INTERNAL';
   const code = COAP_CODE_FOR[errorCode];
-  const body: CborMap = { code: errorCode, message: ERROR_CODES[errorCode] };
+  const body: CborMap = { code: errorCode };
   if (gwErr && errorCode.startsWith('GW_ERR_REQUEST_') && gwErr.details.detail) body['detail'] = gwErr.details.detail;
   const reply: ErrorReply = { code, maxAge: errorMaxAge(code, gwErr), contentFormat: ContentFormat.CBOR, payload: encodeCbor(body), errorCode };
   if (errorCode === 'GW_ERR_REQUEST_TOO_LARGE') reply.size1 = MAX_BODY_BYTES;
