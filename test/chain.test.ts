@@ -157,6 +157,31 @@ describe('chain: Go TMP102 module through the WASM host to the simulated chip', 
     });
   });
 
+  describe('a chip reset behind the driver\'s back (power glitch, general call) is never a reading', () => {
+    it('12-bit: the power-up 0x0000 is looked at again after one conversion, and the real value reported', async () => {
+      const { clock, bus, chip, sensor } = await makeChain({ celsius: 22.5 });
+      clock.advanceMs(PERIOD_MS);
+      assert.equal(sensor.read().value, 22.5);
+      bus.write(0x00, Uint8Array.of(0x06)); // general call reset (SBOS397 "General Call")
+      assert.equal(chip.peek().temperature, 0, 'the chip reads 0 °C until its first conversion ends');
+      assert.equal(sensor.read().value, 22.5);
+    });
+
+    it('13-bit: a register in the 12-bit format means a reset; the chip is set up again', async () => {
+      const { clock, bus, chip, sensor } = await makeChain({ celsius: 140, settings: { resolution: 13 } });
+      clock.advanceMs(PERIOD_MS);
+      assert.equal(sensor.read().value, 140);
+      bus.write(0x00, Uint8Array.of(0x06));
+      clock.advanceMs(PERIOD_MS); // the reset chip converts again, in 12 bits: 127.9375 °C at most
+      assert.equal(thrown(() => sensor.read()).code, 'GW_ERR_SENSOR_NOT_READY', 'not the saturated 12-bit value');
+      assert.equal(thrown(() => sensor.read()).code, 'GW_ERR_SENSOR_NOT_READY', 'configured again: waiting a conversion');
+      assert.ok(chip.peek().configuration & 0x0010, 'EM set again');
+      clock.advanceMs(PERIOD_MS);
+      const r = sensor.read();
+      assert.deepEqual([r.value, r.bits], [140, 13]);
+    });
+  });
+
   it('refuses bad settings with GW_ERR_MODULE_BAD_CONFIG', async () => {
     for (const settings of [{ resolution: 14 }, { rateHz: 3 }, { mode: 'sometimes' }, { colour: 'blue' }]) {
       const { sensor } = await makeChain({ settings, noStart: true });

@@ -24,16 +24,22 @@ export function watchModuleFiles(target: WatchTarget): () => void {
   const timers = new Map<string, NodeJS.Timeout>();
   const dirs = new Set(target.entries().map((e) => path.dirname(e.config.module)));
 
-  const check = async (entry: SensorEntry) => {
+  /** The content last tried per sensor: a file that failed to load is not retried until it changes again. */
+  const tried = new Map<string, string>();
+  const check = async (entry: SensorEntry): Promise<void> => {
     let sha256: string;
     try {
       sha256 = (await readModuleFile({ ...entry.config, sha256: undefined })).sha256;
     } catch {
       return; // mid-replacement or removed: the next event will tell
     }
-    if (sha256 === entry.moduleSha256) return;
+    if (sha256 === entry.moduleSha256 || sha256 === tried.get(entry.config.name)) return;
+    tried.set(entry.config.name, sha256);
     target.logger.info('module file changed; reloading', { sensor: entry.config.name, file: entry.config.module, sha256 });
     await target.reload(entry.config.name);
+    // The file may have changed again while the reload ran (a reload in progress absorbs
+    // further requests): look once more, so the newest content is the one that ends up running.
+    await check(entry);
   };
 
   for (const dir of dirs) {
@@ -45,6 +51,8 @@ export function watchModuleFiles(target: WatchTarget): () => void {
           timers.set(entry.config.name, setTimeout(() => void check(entry), DEBOUNCE_MS));
         }
       });
+      // An unhandled 'error' on a watcher (the directory removed, say) would end the process.
+      w.on('error', (err) => target.logger.warn('module directory watch failed; reload with SIGHUP instead', { dir, detail: err.message }));
       watchers.push(w);
     } catch (err) {
       target.logger.warn('cannot watch module directory; reload with SIGHUP instead', { dir, detail: err instanceof Error ? err.message : String(err) });

@@ -66,6 +66,7 @@ export class SensorFeed {
   #stop(): void {
     this.#cancelTimer?.();
     this.#cancelTimer = undefined;
+    this.#pendingCause = undefined;
   }
 
   #poll(cause: UpdateCause): void {

@@ -257,13 +257,38 @@ func (d *Driver) read() (r Reading, st gwabi.Status, retryAfterMs int32, detail 
 			return r, st, 0, detail
 		}
 	}
-	var b [2]byte
-	if st := d.Bus.ReadReg(RegTemp, b[:]); st != gwabi.OK {
+	raw, st := d.readTemp()
+	if st != gwabi.OK {
 		return r, st, 0, "reading the temperature register failed: " + st.Name()
 	}
-	r.Raw = uint16(b[0])<<8 | uint16(b[1])
+	// A chip that lost power or saw a general-call reset comes back 12-bit, continuous, and
+	// reading 0 °C until its first conversion ends (SBOS397 "Power-Up", "General Call").
+	// The register's own D0 tells its format: one that disagrees with the configured
+	// resolution means the chip was reset behind the driver's back.
+	if (raw&1 == 1) != d.settings.Extended {
+		d.lost = true
+		return r, gwabi.NotReady, int32(ConversionTimeMax / time.Millisecond), "the chip was reset (resolution changed); configuring it again"
+	}
+	// Exactly 0x0000 is 0 °C, or a chip just reset whose first conversion is not done. In
+	// continuous mode wait one conversion and look again: a real 0 °C stays (near) 0, a reset
+	// chip now holds the real value. (One-shot mode converted just now: its value is real.)
+	if raw == 0 && !d.settings.OneShot {
+		d.Sleep(ConversionTimeMax)
+		if raw, st = d.readTemp(); st != gwabi.OK {
+			return r, st, 0, "reading the temperature register again failed: " + st.Name()
+		}
+	}
+	r.Raw = raw
 	r.Celsius, r.Bits = Decode(r.Raw)
 	return r, gwabi.OK, 0, ""
+}
+
+func (d *Driver) readTemp() (uint16, gwabi.Status) {
+	var b [2]byte
+	if st := d.Bus.ReadReg(RegTemp, b[:]); st != gwabi.OK {
+		return 0, st
+	}
+	return uint16(b[0])<<8 | uint16(b[1]), gwabi.OK
 }
 
 // oneShot starts a conversion and waits for it (SBOS397 "One-Shot/Conversion Ready

@@ -110,12 +110,17 @@ func (c *chip) WriteReg(reg uint8, data []byte) gwabi.Status {
 type fakeClock struct {
 	t     time.Duration
 	slept []time.Duration
+	// onSleep, when set, runs after each sleep: a test's way to change the chip meanwhile.
+	onSleep func()
 }
 
 func (f *fakeClock) Now() time.Duration { return f.t }
 func (f *fakeClock) Sleep(d time.Duration) {
 	f.slept = append(f.slept, d)
 	f.t += d
+	if f.onSleep != nil {
+		f.onSleep()
+	}
 }
 
 func newDriver() (*Driver, *chip, *fakeClock) {

@@ -145,11 +145,23 @@ func TestContinuous13Bit(t *testing.T) {
 	if st != gwabi.OK || r.Celsius != 150 || r.Bits != 13 || r.Raw != 0x4B01 {
 		t.Errorf("%+v %d", r, st)
 	}
-	// the register's own EM flag decides: a 12-bit value (e.g. before the first
-	// conversion after switching) is decoded as 12-bit
+	// Past the readiness window, a 12-bit value (D0 = 0) in extended mode means the chip
+	// was reset behind the driver's back: not a reading, and the chip is set up again.
 	c.temp = 0xE70 << 4
-	if r, _, _, _ := d.Read(); r.Celsius != -25 || r.Bits != 12 {
-		t.Errorf("%+v", r)
+	if r, st, retry, _ := d.Read(); st != gwabi.NotReady || retry < 1 || r.Bits != 0 {
+		t.Errorf("reset not detected: %+v %v retry %d", r, st, retry)
+	}
+	c.config = PowerOnConfig // what a reset chip's configuration register holds
+	if _, st, _, _ := d.Read(); st != gwabi.NotReady {
+		t.Errorf("after the reset the next read sets the chip up and waits a conversion, got %v", st)
+	}
+	if c.config&CfgEM == 0 {
+		t.Errorf("configuration not written again after the reset: %04x", c.config)
+	}
+	clk.t += time.Second
+	c.temp = 0x0960<<3 | 1
+	if r, st, _, _ := d.Read(); st != gwabi.OK || r.Celsius != 150 || r.Bits != 13 {
+		t.Errorf("after the new set-up: %+v %v", r, st)
 	}
 	if len(clk.slept) != 0 {
 		t.Errorf("continuous mode slept %v", clk.slept)
@@ -381,4 +393,28 @@ func hexs(b []byte) string {
 		s = append(s, digits[c>>4], digits[c&15])
 	}
 	return string(s)
+}
+
+func TestZeroIsConfirmedInContinuousMode(t *testing.T) {
+	d, c, clk := newDriver()
+	if st, _ := d.Configure(DefaultSettings()); st != gwabi.OK {
+		t.Fatal(st)
+	}
+	clk.t += time.Second
+	// 0x0000 right after a reset: the driver waits one conversion and reads again.
+	c.temp = 0
+	clk.onSleep = func() { c.temp = 0x190 << 4 } // the first conversion ends: 25 °C
+	r, st, _, _ := d.Read()
+	if st != gwabi.OK || r.Celsius != 25 {
+		t.Errorf("a reset chip's 0x0000 was reported: %+v %v", r, st)
+	}
+	if len(clk.slept) != 1 || clk.slept[0] != ConversionTimeMax {
+		t.Errorf("slept %v, want one conversion time", clk.slept)
+	}
+	// A real 0 °C stays 0 after the wait and is reported.
+	clk.onSleep = nil
+	c.temp = 0
+	if r, st, _, _ := d.Read(); st != gwabi.OK || r.Celsius != 0 || r.Bits != 12 {
+		t.Errorf("a real 0 °C: %+v %v", r, st)
+	}
 }
