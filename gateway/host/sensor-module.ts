@@ -314,6 +314,13 @@ export class SensorModule {
     if (missing.length > 0 || info.periodMs! <= 0) {
       throw new GatewayError('GW_ERR_MODULE_BAD_OUTPUT', { sensor: this.name, detail: `gw_init output lacks ${missing.join(', ') || 'a positive periodMs'}` });
     }
+    // These strings reach clients: as the link-format rt= value (RFC 6690 section 2), the SenML
+    // name and unit (RFC 8428 section 4.5.1). A module does not get to inject quotes or commas.
+    for (const key of ['name', 'version', 'quantity', 'unit'] as const) {
+      if (!/^[A-Za-z0-9][A-Za-z0-9:._+-]{0,31}$/.test(info[key]!)) {
+        throw new GatewayError('GW_ERR_MODULE_BAD_OUTPUT', { sensor: this.name, detail: `gw_init output "${key}" must be 1-32 of A-Z a-z 0-9 : . _ + -` });
+      }
+    }
     if (out['alert'] === undefined) return info as ModuleInfo;
     return { ...(info as ModuleInfo), alert: this.#parseAlert(out['alert']) };
   }

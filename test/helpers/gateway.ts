@@ -14,7 +14,7 @@
 import { type Clock, ManualClock } from '../../drivers/clock.ts';
 import type { SimulatedTmp102 } from '../../drivers/sim/tmp102.ts';
 import { GatewayServer, type GatewayServerOptions } from '../../gateway/coap/server.ts';
-import { silentLogger } from '../../gateway/log.ts';
+import { type Logger, silentLogger } from '../../gateway/log.ts';
 import { type GatewayConfig, defaultConfig } from '../../gateway/service/config.ts';
 import type { Isolation } from '../../gateway/service/module-factory.ts';
 import { SensorService } from '../../gateway/service/sensor-service.ts';
@@ -33,6 +33,8 @@ export interface TestGatewayOptions {
   random?: () => number;
   /** Default: 'in-thread' with a ManualClock, 'worker' otherwise. */
   isolation?: Isolation;
+  /** Default: silent. A MemoryLogger lets a test assert what the gateway logged. */
+  logger?: Logger;
 }
 
 export interface TestGateway {
@@ -54,12 +56,13 @@ export async function startTestGateway(opts: TestGatewayOptions = {}): Promise<T
     ? { ...opts.config, driver: 'simulated' }
     : defaultConfig({ driver: 'simulated', simCelsius: opts.simCelsius });
   const isolation = opts.isolation ?? (clock instanceof ManualClock ? 'in-thread' : 'worker');
-  const service = await SensorService.start(config, { clock, logger: silentLogger, isolation });
+  const logger = opts.logger ?? silentLogger;
+  const service = await SensorService.start(config, { clock, logger, isolation });
   let server: GatewayServer;
   try {
     server = await GatewayServer.start({
       service,
-      logger: silentLogger,
+      logger,
       clock,
       host: opts.host ?? '127.0.0.1',
       port: 0,
