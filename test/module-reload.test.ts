@@ -147,6 +147,10 @@ describe('hot reload', () => {
     assert.equal(((await service.reload('tmp102')) as { code: string }).code, 'GW_ERR_MODULE_CHECKSUM', 'a changed file no longer matches');
     const result = await whileAdvancing(clock, service.reload('tmp102', { sha256: sha256(v2) }));
     assert.equal(result.ok, true, 'with the new checksum it loads');
+    replace(file, withCustomSection(file, 'v3'));
+    const unpinned = await whileAdvancing(clock, service.reload('tmp102', { sha256: null }));
+    assert.equal(unpinned.ok, true, 'with the checksum removed (a configuration without sha256) any valid module loads');
+    assert.equal(service.get('tmp102')!.config.sha256, undefined);
     service.close();
   });
 

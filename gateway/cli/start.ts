@@ -101,8 +101,9 @@ async function main(argv: string[]): Promise<number> {
       }
     }
     for (const entry of service.list()) {
-      const sha256 = fresh?.sensors.find((s) => s.name === entry.config.name)?.sha256;
-      await service.reload(entry.config.name, sha256 ? { sha256 } : {});
+      // With the file re-read, its checksum (or its absence) is the one in force.
+      const sha256 = fresh ? (fresh.sensors.find((s) => s.name === entry.config.name)?.sha256 ?? null) : undefined;
+      await service.reload(entry.config.name, sha256 === undefined ? {} : { sha256 });
     }
   };
   process.on('SIGHUP', () => void reloadAll());

@@ -18,7 +18,8 @@ const FIRST_READ_BUDGET_MS = 5000;
 
 const inProgress = new WeakMap<SensorEntry, Promise<ReloadResult>>();
 
-export function reloadModule(entry: SensorEntry, options: ModuleFactoryOptions & { sha256?: string }): Promise<ReloadResult> {
+/** `sha256`: a string replaces the configured checksum, null removes it, undefined keeps it. */
+export function reloadModule(entry: SensorEntry, options: ModuleFactoryOptions & { sha256?: string | null }): Promise<ReloadResult> {
   // Two reload requests in a row (a file watcher and a signal) share one attempt.
   const running = inProgress.get(entry);
   if (running) return running;
@@ -27,10 +28,12 @@ export function reloadModule(entry: SensorEntry, options: ModuleFactoryOptions &
   return attempt;
 }
 
-async function doReload(entry: SensorEntry, options: ModuleFactoryOptions & { sha256?: string }): Promise<ReloadResult> {
+async function doReload(entry: SensorEntry, options: ModuleFactoryOptions & { sha256?: string | null }): Promise<ReloadResult> {
   const name = entry.config.name;
   const log = options.logger.child({ sensor: name });
-  const config = { ...entry.config, ...(options.sha256 ? { sha256: options.sha256.toLowerCase() } : {}) };
+  const config = { ...entry.config };
+  if (options.sha256 === null) delete config.sha256;
+  else if (options.sha256 !== undefined) config.sha256 = options.sha256.toLowerCase();
   let next: ModuleHandle | undefined;
   let release: (() => void) | undefined;
   try {
@@ -46,7 +49,8 @@ async function doReload(entry: SensorEntry, options: ModuleFactoryOptions & { sh
     const old = entry.module;
     entry.module = next;
     entry.moduleSha256 = loaded.sha256;
-    entry.config.sha256 = config.sha256;
+    if (config.sha256 === undefined) delete entry.config.sha256;
+    else entry.config.sha256 = config.sha256;
     entry.paced.invalidate();
     await old.close();
     log.info('module reloaded', { sha256: loaded.sha256, module: `${next.info?.name} ${next.info?.version}` });

@@ -182,9 +182,10 @@ export class SensorService {
    * Hot reload: load the sensor's module file again beside the running one, switch over when
    * the new one's first read succeeds, and keep everything else (feed, observers, settings).
    * A module that fails to load, initialise or read is rolled back: the old one keeps running.
-   * `sha256` replaces the configured checksum (a reload after a deliberate update).
+   * `sha256` replaces the configured checksum (a reload after a deliberate update); null
+   * removes it.
    */
-  async reload(name: string, options: { sha256?: string } = {}): Promise<ReloadResult> {
+  async reload(name: string, options: { sha256?: string | null } = {}): Promise<ReloadResult> {
     const entry = this.#entry(name);
     const result = await reloadModule(entry, { ...this.#factory, sha256: options.sha256 });
     if (result.ok) this.#reloads++;
