@@ -20,10 +20,11 @@ import { Server as CoapServer } from 'coap';
 import { type Clock, monotonicMs } from '../../drivers/clock.ts';
 import type { Logger } from '../log.ts';
 import type { SensorService } from '../service/sensor-service.ts';
-import { codeClass } from './coap-wire.ts';
+import { MessageType, codeClass } from './coap-wire.ts';
 import { DatagramGuard } from './datagram-guard.ts';
 import { ObserveLayer } from './observe-layer.ts';
 import type { ObserveTiming } from './observe-timing.ts';
+import { NonDuplicateFilter } from './non-duplicates.ts';
 import { ResponseCounter } from './response-counter.ts';
 import { Router } from './router.ts';
 
@@ -56,13 +57,15 @@ const RECEIVE_BUFFER_BYTES = 1 << 20;
 
 /** node-coap with the guard in front of its parser. handleRequest() is the public hook node-coap calls from listen(). */
 class GuardedCoapServer extends CoapServer {
+  readonly #nonDuplicates: NonDuplicateFilter;
   readonly #guard: DatagramGuard;
   readonly #observe: ObserveLayer;
   readonly #counter: ResponseCounter;
   readonly #log: Logger;
 
-  constructor(guard: DatagramGuard, observe: ObserveLayer, counter: ResponseCounter, logger: Logger) {
+  constructor(guard: DatagramGuard, observe: ObserveLayer, counter: ResponseCounter, logger: Logger, nonDuplicates: NonDuplicateFilter) {
     super({ piggybackReplyMs: PIGGYBACK_REPLY_MS, sendAcksForNonConfirmablePackets: true });
+    this.#nonDuplicates = nonDuplicates;
     this.#guard = guard;
     this.#observe = observe;
     this.#counter = counter;
@@ -81,6 +84,12 @@ class GuardedCoapServer extends CoapServer {
       }
       switch (verdict.action) {
         case 'pass': {
+          const m = verdict.message;
+          // RFC 7252 section 4.5: a duplicated NON request is ignored, processed once.
+          if (m.type === MessageType.NON && codeClass(m.code) === 0 && m.code !== 0 && this.#nonDuplicates.isDuplicate(rsinfo.address, rsinfo.port, m.messageId)) {
+            this.#log.debug('duplicate NON request ignored', { peer: `${rsinfo.address}:${rsinfo.port}`, messageId: m.messageId });
+            return;
+          }
           let onward: Buffer | undefined;
           try {
             onward = this.#observe.intercept(verdict.message, verdict.datagram, rsinfo);
@@ -170,7 +179,7 @@ export class GatewayServer {
       ...(options.random ? { random: options.random } : {}),
     });
     router = new Router({ service, logger: log, counter, stats: { service, counter, observers: (sensor) => observe.observers(sensor), clock, startedAtMs: monotonicMs(clock) } });
-    const coap = new GuardedCoapServer(new DatagramGuard(() => randomInt(0x10000)), observe, counter, log);
+    const coap = new GuardedCoapServer(new DatagramGuard(() => randomInt(0x10000)), observe, counter, log, new NonDuplicateFilter(() => monotonicMs(options.clock)));
     coap.on('request', (req, res) => router.handle(req, res));
     coap.on('error', (err: Error) => log.error('CoAP socket error', { detail: err.message }));
     // Handing node-coap a bound socket keeps the socket ours: we know its address and port,
