@@ -7,8 +7,8 @@
  */
 import os from 'node:os';
 import { ManualClock } from '../drivers/clock.ts';
-import { SimulatedI2CBus } from '../drivers/sim/sim-i2c-bus.ts';
-import { SimulatedTmp102 } from '../drivers/sim/tmp102.ts';
+import type { SimulatedI2CBus } from '../drivers/sim/sim-i2c-bus.ts';
+import { createSimulatedTmp102Bus } from '../drivers/sim/simulated-tmp102-bus.ts';
 import { silentLogger } from '../gateway/log.ts';
 import { SensorModule } from '../gateway/host/sensor-module.ts';
 import { DEFAULT_TMP102_MODULE } from '../gateway/service/config.ts';
@@ -18,9 +18,7 @@ const ROUNDS = 5;
 
 function setup() {
   const clock = new ManualClock();
-  const bus = new SimulatedI2CBus(1);
-  const chip = new SimulatedTmp102({ clock });
-  bus.attach(0x48, chip);
+  const { bus, tmp102: chip } = createSimulatedTmp102Bus({ clock });
   return { clock, bus, chip };
 }
 

@@ -11,17 +11,10 @@ import { I2CError } from '../drivers/i2c-error.ts';
 import { SimulatedTmp102 } from '../drivers/sim/tmp102.ts';
 import { BusThread } from '../gateway/host/worker/bus-thread.ts';
 import { thrown } from './helpers/chain.ts';
-import { type WorkerChain, makeWorkerChain, rejection } from './helpers/worker-chain.ts';
+import { closeWorkerChains, openWorkerChain, rejection } from './helpers/worker-chain.ts';
 
-const open: Array<{ close(): Promise<void> | void }> = [];
-async function chain(options: Parameters<typeof makeWorkerChain>[0] = {}): Promise<WorkerChain> {
-  const c = await makeWorkerChain(options);
-  open.push(c);
-  return c;
-}
-after(async () => {
-  await Promise.all(open.map((c) => c.close()));
-});
+const chain = openWorkerChain;
+after(closeWorkerChains);
 
 describe('module workers: capabilities', () => {
   it('greedy cannot reach an unauthorised address: DENIED in the worker, logged here, no transaction on the bus', async () => {
@@ -89,9 +82,12 @@ describe('module workers: bus transaction rate limit', () => {
 });
 
 describe('module workers: a Linux adapter on its bus thread', () => {
-  it('a missing adapter (bus 97) is ENOENT -> GW_ERR_I2C_NO_ADAPTER through the worker and the bus thread', async () => {
+  it('a missing adapter (bus 97) is ENOENT -> GW_ERR_I2C_NO_ADAPTER through the worker and the bus thread', async (t) => {
     const busThread = new BusThread(97);
-    open.push(busThread);
+    t.after(async () => {
+      await closeWorkerChains(); // the module workers first, then the thread they talk to
+      busThread.close();
+    });
     await busThread.ready;
     const { module } = await chain({ bus: busThread });
     const err = await rejection(module.start());

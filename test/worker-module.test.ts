@@ -15,17 +15,10 @@ import { resolveModuleLimits } from '../gateway/host/worker/module-limits.ts';
 import { WorkerModule } from '../gateway/host/worker/worker-module.ts';
 import { MemoryLogger } from '../gateway/log.ts';
 import { makeChain, thrown, wasmPath } from './helpers/chain.ts';
-import { type WorkerChain, makeWorkerChain, rejection } from './helpers/worker-chain.ts';
+import { closeWorkerChains, openWorkerChain, rejection } from './helpers/worker-chain.ts';
 
-const open: WorkerChain[] = [];
-async function chain(options: Parameters<typeof makeWorkerChain>[0] = {}): Promise<WorkerChain> {
-  const c = await makeWorkerChain(options);
-  open.push(c);
-  return c;
-}
-after(async () => {
-  await Promise.all(open.map((c) => c.close()));
-});
+const chain = openWorkerChain;
+after(closeWorkerChains);
 
 describe('WorkerModule: the same reading as in-thread', () => {
   it('continuous mode: not ready for 35 ms, then the same reading, and the same bus traffic', async () => {

@@ -12,9 +12,9 @@ import { SystemClock } from '../../drivers/clock.ts';
 import { GatewayError } from '../errors.ts';
 import { createConsoleLogger } from '../log.ts';
 import type { Reading } from '../host/sensor-module.ts';
-import { type DriverChoice, type GatewayConfig, defaultConfig, loadConfigFile } from '../service/config.ts';
 import { SensorService } from '../service/sensor-service.ts';
 import { UsageError, addressOption, numberOption, parseCommandLine } from './args.ts';
+import { CONFIG_OPTIONS, configFromOptions } from './config-options.ts';
 import { runCli } from './run-cli.ts';
 
 const USAGE = `usage: npm run read -- [options]
@@ -33,12 +33,10 @@ const MAX_ATTEMPTS = 4;
 
 async function main(argv: string[]): Promise<number> {
   const args = parseCommandLine(argv, {
+    ...CONFIG_OPTIONS,
     bus: { value: true },
     address: { value: true },
-    driver: { value: true },
-    'sim-temp': { value: true },
     module: { value: true },
-    config: { value: true },
     sensor: { value: true },
     json: {},
     verbose: {},
@@ -52,24 +50,11 @@ async function main(argv: string[]): Promise<number> {
   const json = args.options['json'] === true;
   const logger = createConsoleLogger(args.options['verbose'] ? 'debug' : 'error');
 
-  const simCelsius = numberOption(args, 'sim-temp');
-  const driverOpt = args.options['driver'] as string | undefined;
-  if (driverOpt !== undefined && !['auto', 'linux', 'simulated'].includes(driverOpt)) throw new UsageError('--driver must be auto, linux or simulated');
-  if (simCelsius !== undefined && driverOpt === 'linux') throw new UsageError('--sim-temp sets the simulated TMP102; it cannot be combined with --driver linux');
-
-  let config: GatewayConfig;
-  if (typeof args.options['config'] === 'string') {
-    config = await loadConfigFile(args.options['config']);
-    if (driverOpt) config.driver = driverOpt as DriverChoice;
-  } else {
-    config = defaultConfig({
-      bus: numberOption(args, 'bus'),
-      address: addressOption(args, 'address'),
-      module: args.options['module'] as string | undefined,
-      driver: simCelsius !== undefined ? 'simulated' : (driverOpt as DriverChoice | undefined),
-      simCelsius,
-    });
-  }
+  const config = await configFromOptions(args, {
+    bus: numberOption(args, 'bus'),
+    address: addressOption(args, 'address'),
+    module: args.options['module'] as string | undefined,
+  });
   const wanted = (args.options['sensor'] as string | undefined) ?? config.sensors[0]!.name;
   const sensorConfig = config.sensors.find((s) => s.name === wanted);
   if (!sensorConfig) throw new UsageError(`no sensor named ${wanted} in the configuration`);

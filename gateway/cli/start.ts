@@ -16,9 +16,10 @@
 import { SystemClock } from '../../drivers/clock.ts';
 import { DEFAULT_COAP_PORT, DEFAULT_HOST, GatewayServer } from '../coap/server.ts';
 import { createConsoleLogger } from '../log.ts';
-import { type DriverChoice, type GatewayConfig, defaultConfig, loadConfigFile } from '../service/config.ts';
+import { type GatewayConfig, loadConfigFile } from '../service/config.ts';
 import { SensorService } from '../service/sensor-service.ts';
 import { UsageError, numberOption, parseCommandLine } from './args.ts';
+import { CONFIG_OPTIONS, configFromOptions } from './config-options.ts';
 import { runCli } from './run-cli.ts';
 
 const USAGE = `usage: npm start -- [options]
@@ -34,9 +35,7 @@ async function main(argv: string[]): Promise<number> {
   const args = parseCommandLine(argv, {
     host: { value: true },
     port: { value: true },
-    driver: { value: true },
-    'sim-temp': { value: true },
-    config: { value: true },
+    ...CONFIG_OPTIONS,
     'no-watch': {},
     verbose: {},
     help: { short: 'h' },
@@ -49,23 +48,8 @@ async function main(argv: string[]): Promise<number> {
   const port = numberOption(args, 'port') ?? DEFAULT_COAP_PORT;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0..65535, got ${port}`);
   const host = (args.options['host'] as string | undefined) ?? DEFAULT_HOST;
-  const simCelsius = numberOption(args, 'sim-temp');
-  const driverOpt = args.options['driver'] as string | undefined;
-  if (driverOpt !== undefined && !['auto', 'linux', 'simulated'].includes(driverOpt)) throw new UsageError('--driver must be auto, linux or simulated');
-  if (simCelsius !== undefined && driverOpt === 'linux') throw new UsageError('--sim-temp sets the simulated TMP102; it cannot be combined with --driver linux');
+  const config = await configFromOptions(args);
   const logger = createConsoleLogger(args.options['verbose'] ? 'debug' : 'info');
-
-  let config: GatewayConfig;
-  if (typeof args.options['config'] === 'string') {
-    config = await loadConfigFile(args.options['config']);
-    if (driverOpt) config.driver = driverOpt as DriverChoice;
-    if (simCelsius !== undefined) {
-      config.driver = 'simulated';
-      for (const s of config.sensors) s.simulation = { kind: 'constant', celsius: simCelsius };
-    }
-  } else {
-    config = defaultConfig({ driver: simCelsius !== undefined ? 'simulated' : (driverOpt as DriverChoice | undefined), simCelsius });
-  }
 
   const clock = new SystemClock();
   const service = await SensorService.start(config, { clock, logger });

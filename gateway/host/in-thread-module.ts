@@ -4,17 +4,13 @@
  * gateway itself uses WorkerModule.
  */
 import type { ModuleHandle, ModuleHandleStats } from './module-handle.ts';
-import { SensorModule, type ModuleInfo, type Reading, type SensorModuleOptions } from './sensor-module.ts';
+import type { ModuleInfo, Reading, SensorModule } from './sensor-module.ts';
 
 export class InThreadModule implements ModuleHandle {
   readonly #engine: SensorModule;
 
   constructor(engine: SensorModule) {
     this.#engine = engine;
-  }
-
-  static async fromFile(path: string, options: SensorModuleOptions): Promise<InThreadModule> {
-    return new InThreadModule(await SensorModule.fromFile(path, options));
   }
 
   get name(): string {

@@ -7,7 +7,6 @@
  * Integration). WorkerModule (gateway/host/worker/) runs this same engine in a worker thread
  * so a slow bus transfer or a runaway module cannot hold up the CoAP event loop.
  */
-import { readFile } from 'node:fs/promises';
 import { decode, encode } from 'cbor-x';
 import type { Clock } from '../../drivers/clock.ts';
 import type { I2CBus } from '../../drivers/i2c-bus.ts';
@@ -16,6 +15,7 @@ import type { Logger } from '../log.ts';
 import { STATUS_ERROR_CODES, Status } from './abi.ts';
 import type { Capabilities } from './capabilities.ts';
 import { type CallResult, ModuleInstance } from './module-instance.ts';
+import { readModuleBytes } from './module-file.ts';
 import { compileModule, validateModule } from './module-validator.ts';
 import { type RateLimit, TokenBucket } from './token-bucket.ts';
 
@@ -119,13 +119,7 @@ export class SensorModule {
    * come good later without reloading.
    */
   static async fromFile(path: string, options: SensorModuleOptions): Promise<SensorModule> {
-    let bytes: Uint8Array;
-    try {
-      bytes = new Uint8Array(await readFile(path));
-    } catch (err) {
-      throw new GatewayError('GW_ERR_MODULE_NOT_FOUND', { sensor: options.name, detail: `${path}: ${(err as NodeJS.ErrnoException).code ?? err}` }, { cause: err });
-    }
-    return SensorModule.fromBytes(bytes, options);
+    return SensorModule.fromBytes(await readModuleBytes(path, options.name), options);
   }
 
   static fromBytes(bytes: Uint8Array, options: SensorModuleOptions): SensorModule {

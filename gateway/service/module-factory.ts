@@ -4,11 +4,11 @@
  * the ABI and wires it to the sensor's bus and capability grant.
  */
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import type { Clock } from '../../drivers/clock.ts';
 import { GatewayError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { InThreadModule } from '../host/in-thread-module.ts';
+import { readModuleBytes } from '../host/module-file.ts';
 import type { ModuleHandle } from '../host/module-handle.ts';
 import { SensorModule } from '../host/sensor-module.ts';
 import { WorkerModule } from '../host/worker/worker-module.ts';
@@ -37,12 +37,7 @@ export interface LoadedModule {
 }
 
 export async function readModuleFile(sensor: SensorConfig): Promise<{ bytes: Uint8Array; sha256: string }> {
-  let bytes: Uint8Array;
-  try {
-    bytes = new Uint8Array(await readFile(sensor.module));
-  } catch (err) {
-    throw new GatewayError('GW_ERR_MODULE_NOT_FOUND', { sensor: sensor.name, detail: `${sensor.module}: ${(err as NodeJS.ErrnoException).code ?? err}` }, { cause: err });
-  }
+  const bytes = await readModuleBytes(sensor.module, sensor.name);
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   if (sensor.sha256 !== undefined && sensor.sha256 !== sha256) {
     throw new GatewayError('GW_ERR_MODULE_CHECKSUM', { sensor: sensor.name, detail: `${sensor.module} has sha256 ${sha256}, configured ${sensor.sha256}` });

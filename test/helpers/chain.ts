@@ -7,8 +7,10 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ManualClock } from '../../drivers/clock.ts';
-import { SimulatedI2CBus } from '../../drivers/sim/sim-i2c-bus.ts';
-import { SimulatedTmp102 } from '../../drivers/sim/tmp102.ts';
+import type { SimulatedI2CBus } from '../../drivers/sim/sim-i2c-bus.ts';
+import { createSimulatedTmp102Bus } from '../../drivers/sim/simulated-tmp102-bus.ts';
+import { constantProfile } from '../../drivers/sim/temperature-profile.ts';
+import type { SimulatedTmp102 } from '../../drivers/sim/tmp102.ts';
 import type { I2CBus } from '../../drivers/i2c-bus.ts';
 import { MemoryLogger } from '../../gateway/log.ts';
 import { SensorModule } from '../../gateway/host/sensor-module.ts';
@@ -47,10 +49,7 @@ export async function makeChain(options: ChainOptions = {}): Promise<Chain> {
   const clock = new ManualClock();
   const logger = new MemoryLogger();
   const address = options.address ?? 0x48;
-  const bus = new SimulatedI2CBus(1);
-  const chip = new SimulatedTmp102({ clock });
-  chip.setTemperature(options.celsius ?? 21.5);
-  bus.attach(0x48, chip);
+  const { bus, tmp102: chip } = createSimulatedTmp102Bus({ clock, profile: constantProfile(options.celsius ?? 21.5) });
   const sensor = await SensorModule.fromFile(wasmPath(options.module ?? 'tmp102'), {
     name: 'tmp102',
     capabilities: { i2c: options.grant ?? { bus: 1, addresses: [address] } },

@@ -5,8 +5,10 @@
  */
 import { ManualClock } from '../../drivers/clock.ts';
 import type { I2CBus } from '../../drivers/i2c-bus.ts';
-import { SimulatedI2CBus } from '../../drivers/sim/sim-i2c-bus.ts';
-import { SimulatedTmp102 } from '../../drivers/sim/tmp102.ts';
+import type { SimulatedI2CBus } from '../../drivers/sim/sim-i2c-bus.ts';
+import { createSimulatedTmp102Bus } from '../../drivers/sim/simulated-tmp102-bus.ts';
+import { constantProfile } from '../../drivers/sim/temperature-profile.ts';
+import type { SimulatedTmp102 } from '../../drivers/sim/tmp102.ts';
 import type { I2CGrant } from '../../gateway/host/capabilities.ts';
 import type { ModuleLimits } from '../../gateway/host/worker/module-limits.ts';
 import { WorkerModule } from '../../gateway/host/worker/worker-module.ts';
@@ -39,10 +41,7 @@ export async function makeWorkerChain(options: WorkerChainOptions = {}): Promise
   const clock = options.clock ?? new ManualClock();
   const logger = options.logger ?? new MemoryLogger();
   const address = options.address ?? 0x48;
-  const bus = new SimulatedI2CBus(1);
-  const chip = new SimulatedTmp102({ clock });
-  chip.setTemperature(options.celsius ?? 21.5);
-  bus.attach(0x48, chip);
+  const { bus, tmp102: chip } = createSimulatedTmp102Bus({ clock, profile: constantProfile(options.celsius ?? 21.5) });
   const module = await WorkerModule.fromFile(wasmPath(options.module ?? 'tmp102'), {
     name: options.module ?? 'tmp102',
     capabilities: { i2c: options.grant ?? { bus: options.bus?.busNumber ?? 1, addresses: [address] } },
@@ -53,6 +52,19 @@ export async function makeWorkerChain(options: WorkerChainOptions = {}): Promise
     limits: options.limits,
   });
   return { clock, bus, chip, logger, module, close: () => module.close() };
+}
+
+const opened: WorkerChain[] = [];
+
+/** makeWorkerChain, remembered so that `closeWorkerChains()` (in an `after` hook) ends its worker. */
+export async function openWorkerChain(options: WorkerChainOptions = {}): Promise<WorkerChain> {
+  const c = await makeWorkerChain(options);
+  opened.push(c);
+  return c;
+}
+
+export async function closeWorkerChains(): Promise<void> {
+  await Promise.all(opened.splice(0).map((c) => c.close()));
 }
 
 /** The rejection of `promise` (fails when it resolves). */

@@ -20,7 +20,6 @@
  * Backoff and quarantine windows use the module's Clock (a test advances a ManualClock past
  * them); the call deadline is wall-clock time (a busy loop moves no ManualClock).
  */
-import { readFile } from 'node:fs/promises';
 import { type Clock, ManualClock, SystemClock, monotonicMs } from '../../../drivers/clock.ts';
 import type { I2CBus } from '../../../drivers/i2c-bus.ts';
 import { type ErrorCode, GatewayError } from '../../errors.ts';
@@ -35,6 +34,7 @@ import type { CallOp, ClockDescriptor } from './messages.ts';
 import { deserializeError } from './messages.ts';
 import { type ModuleLimits, resolveModuleLimits } from './module-limits.ts';
 import { ModuleThread } from './module-thread.ts';
+import { readModuleBytes } from '../module-file.ts';
 
 export interface WorkerModuleOptions extends Omit<SensorModuleOptions, 'i2cRateLimit' | 'memoryLimitBytes'> {
   /** Per-module limits; each missing field takes its default (DEFAULT_MODULE_LIMITS). */
@@ -84,13 +84,7 @@ export class WorkerModule implements ModuleHandle {
   }
 
   static async fromFile(path: string, options: WorkerModuleOptions): Promise<WorkerModule> {
-    let bytes: Uint8Array;
-    try {
-      bytes = new Uint8Array(await readFile(path));
-    } catch (err) {
-      throw new GatewayError('GW_ERR_MODULE_NOT_FOUND', { sensor: options.name, detail: `${path}: ${(err as NodeJS.ErrnoException).code ?? err}` }, { cause: err });
-    }
-    return WorkerModule.fromBytes(bytes, options);
+    return WorkerModule.fromBytes(await readModuleBytes(path, options.name), options);
   }
 
   /** Bounds, compiles and validates now (throws the coded refusal); no worker starts until the first call. */
