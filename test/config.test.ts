@@ -69,4 +69,10 @@ describe('configuration', () => {
     assert.match(refusal({ sensors: [sensor({ limits: { i2cRateLimit: { perSecond: 10, burst: 5, typo: 1 } } })] }), /limits\.i2cRateLimit\.typo/);
     assert.match(refusal({ sensors: [sensor({ limits: { deadline: 5 } })] }), /limits\.deadline: unknown field/);
   });
+
+  it('pacing: on unless set to false; anything but a boolean is refused', () => {
+    assert.equal(parseConfig({ sensors: [sensor({})] }, ROOT).sensors[0]!.pacing, undefined);
+    assert.equal(parseConfig({ sensors: [sensor({ pacing: false })] }, ROOT).sensors[0]!.pacing, false);
+    assert.match(refusal({ sensors: [sensor({ pacing: 'off' })] }), /^sensors\[0\]\.pacing:/);
+  });
 });

@@ -34,6 +34,20 @@ describe('PacedReader', () => {
     assert.deepEqual(paced.stats, { sourceReads: 2, cacheHits: 1, sharedReads: 0 });
   });
 
+  it('with pacing off, every request reads: nothing reused, nothing shared', async () => {
+    const clock = new ManualClock();
+    let calls = 0;
+    const paced = new PacedReader(async () => {
+      await Promise.resolve();
+      return reading(++calls);
+    }, { clock, periodMs: () => 250, enabled: false });
+    const concurrent = await Promise.all([paced.read(), paced.read(), paced.read()]);
+    assert.deepEqual(concurrent.map((r) => r.reading.value).sort(), [1, 2, 3]);
+    const next = await paced.read();
+    assert.deepEqual([next.reading.value, next.fromCache, next.freshForMs], [4, false, 250]);
+    assert.deepEqual(paced.stats, { sourceReads: 4, cacheHits: 0, sharedReads: 0 });
+  });
+
   it('concurrent requests share one in-flight read', async () => {
     const clock = new ManualClock();
     let release!: (r: Reading) => void;

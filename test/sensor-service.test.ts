@@ -10,10 +10,12 @@ import { defaultConfig } from '../gateway/service/config.ts';
 import type { SensorUpdate } from '../gateway/service/sensor-feed.ts';
 import { SensorService } from '../gateway/service/sensor-service.ts';
 
-async function startService(celsius = 21.5) {
+async function startService(celsius = 21.5, options: { pacing?: boolean } = {}) {
   const clock = new ManualClock();
+  const config = defaultConfig({ driver: 'simulated', simCelsius: celsius });
+  if (options.pacing !== undefined) config.sensors[0]!.pacing = options.pacing;
   // In-thread: each read completes within the step of simulated time that started it.
-  const service = await SensorService.start(defaultConfig({ driver: 'simulated', simCelsius: celsius }), { clock, logger: new MemoryLogger(), isolation: 'in-thread' });
+  const service = await SensorService.start(config, { clock, logger: new MemoryLogger(), isolation: 'in-thread' });
   const chip = service.hardware.simulated.get('tmp102')!;
   return { clock, service, chip };
 }
@@ -36,6 +38,17 @@ describe('SensorService', () => {
     assert.equal(service.stats().i2cTransactions - before, 1);
     assert.ok(readings[0]!.freshForMs > 0 && readings[0]!.freshForMs <= 250);
     service.close();
+  });
+
+  it('with pacing off, every request costs a module call and a bus read', async () => {
+    const { clock, service } = await startService(21.5, { pacing: false });
+    await advance(clock, 40);
+    const before = service.stats();
+    const readings = await Promise.all(Array.from({ length: 20 }, () => service.readFresh('tmp102')));
+    assert.ok(readings.every((r) => r.reading.value === 21.5 && !r.fromCache));
+    assert.equal(service.stats().moduleCalls - before.moduleCalls, 20);
+    assert.equal(service.stats().i2cTransactions - before.i2cTransactions, 20);
+    await service.close();
   });
 
   it('feeds subscribers once per conversion period, with one read for 1,000 of them', async () => {

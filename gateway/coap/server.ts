@@ -1,7 +1,7 @@
 /**
  * The gateway's CoAP server: one UDP socket, node-coap for message layer work (piggybacked and
- * separate responses, the duplicate-CON response cache, Block2), a datagram guard in front of
- * it, and the router behind it.
+ * separate responses, duplicate-CON detection, Block2) with our bounded response cache in place
+ * of its own (response-cache.ts), a datagram guard in front of it, and the router behind it.
  *
  *   UDP datagram ──> DatagramGuard ──pass──> ObserveLayer ──> node-coap (parse, dedup cache) ──> Router ──> resources
  *                        │                        │ registrations, Observe=1, ACK/RST of notifications
@@ -25,6 +25,7 @@ import { DatagramGuard } from './datagram-guard.ts';
 import { ObserveLayer } from './observe-layer.ts';
 import type { ObserveTiming } from './observe-timing.ts';
 import { NonDuplicateFilter } from './non-duplicates.ts';
+import { ResponseCache, type ResponseCacheLimits, type ResponseCacheStats } from './response-cache.ts';
 import { ResponseCounter } from './response-counter.ts';
 import { Router } from './router.ts';
 
@@ -40,6 +41,8 @@ export interface GatewayServerOptions {
   observeTiming?: Partial<ObserveTiming>;
   /** In [0, 1): the random part of retransmission timeouts (tests pin it). */
   random?: () => number;
+  /** Bounds of the duplicate-CON response cache (response-cache.ts has the defaults). */
+  responseCache?: Partial<ResponseCacheLimits>;
 }
 
 export const DEFAULT_COAP_PORT = 5683;
@@ -63,8 +66,11 @@ class GuardedCoapServer extends CoapServer {
   readonly #counter: ResponseCounter;
   readonly #log: Logger;
 
-  constructor(guard: DatagramGuard, observe: ObserveLayer, counter: ResponseCounter, logger: Logger, nonDuplicates: NonDuplicateFilter) {
+  constructor(guard: DatagramGuard, observe: ObserveLayer, counter: ResponseCounter, logger: Logger, nonDuplicates: NonDuplicateFilter, responses: ResponseCache) {
     super({ piggybackReplyMs: PIGGYBACK_REPLY_MS, sendAcksForNonConfirmablePackets: true });
+    // node-coap's own cache grows without bound under load (response-cache.ts says why); it
+    // reaches the cache only through this field.
+    this._lru = responses as unknown as typeof this._lru;
     this.#nonDuplicates = nonDuplicates;
     this.#guard = guard;
     this.#observe = observe;
@@ -125,15 +131,17 @@ class GuardedCoapServer extends CoapServer {
 export class GatewayServer {
   readonly #coap: GuardedCoapServer;
   readonly #observe: ObserveLayer;
+  readonly #responses: ResponseCache;
   readonly #socket: Socket;
   readonly #log: Logger;
   readonly port: number;
   readonly host: string;
   #closed = false;
 
-  private constructor(coap: GuardedCoapServer, observe: ObserveLayer, socket: Socket, logger: Logger) {
+  private constructor(coap: GuardedCoapServer, observe: ObserveLayer, responses: ResponseCache, socket: Socket, logger: Logger) {
     this.#coap = coap;
     this.#observe = observe;
+    this.#responses = responses;
     this.#socket = socket;
     this.#log = logger;
     const address = socket.address();
@@ -167,6 +175,7 @@ export class GatewayServer {
     }
 
     const counter = new ResponseCounter();
+    const responses = new ResponseCache(() => monotonicMs(clock), options.responseCache);
     let router: Router | undefined;
     const observe = new ObserveLayer({
       service,
@@ -178,14 +187,14 @@ export class GatewayServer {
       ...(options.observeTiming ? { timing: options.observeTiming } : {}),
       ...(options.random ? { random: options.random } : {}),
     });
-    router = new Router({ service, logger: log, counter, stats: { service, counter, observers: (sensor) => observe.observers(sensor), clock, startedAtMs: monotonicMs(clock) } });
-    const coap = new GuardedCoapServer(new DatagramGuard(() => randomInt(0x10000)), observe, counter, log, new NonDuplicateFilter(() => monotonicMs(options.clock)));
+    router = new Router({ service, logger: log, counter, stats: { service, counter, observers: (sensor) => observe.observers(sensor), responseCache: () => responses.stats, clock, startedAtMs: monotonicMs(clock) } });
+    const coap = new GuardedCoapServer(new DatagramGuard(() => randomInt(0x10000)), observe, counter, log, new NonDuplicateFilter(() => monotonicMs(options.clock)), responses);
     coap.on('request', (req, res) => router.handle(req, res));
     coap.on('error', (err: Error) => log.error('CoAP socket error', { detail: err.message }));
     // Handing node-coap a bound socket keeps the socket ours: we know its address and port,
     // choose dual stack, and node-coap never closes it behind our back.
     coap.listen(socket);
-    const server = new GatewayServer(coap, observe, socket, log);
+    const server = new GatewayServer(coap, observe, responses, socket, log);
     log.info('CoAP server listening', { host: server.host, port: server.port, resources: router.paths.join(' ') });
     return server;
   }
@@ -193,6 +202,11 @@ export class GatewayServer {
   /** Registered observers (RFC 7641), in all or of one sensor. */
   observers(sensor?: string): number {
     return this.#observe.observers(sensor);
+  }
+
+  /** The duplicate-CON response cache: entries held, entries forgotten early, matches. */
+  get responseCache(): ResponseCacheStats {
+    return this.#responses.stats;
   }
 
   /** True when the socket also takes IPv4 (bound to the IPv6 wildcard with IPV6_V6ONLY off). */

@@ -3,11 +3,14 @@
  * request, 4.06 otherwise.
  *
  *   {"requests": {"2.05": 10, "4.04": 1}, "notifications": {"2.05": 40}, "i2cTransactions": 12,
- *    "moduleCalls": 13, "cacheHits": 7, "observers": 2, "uptimeSeconds": 61,
+ *    "moduleCalls": 13, "cacheHits": 7, "observers": 2,
+ *    "responseCache": {"entries": 11, "evicted": 0, "matches": 1}, "uptimeSeconds": 61,
  *    "sensors": {"tmp102": {"observers": 2, "feedSubscribers": 1, "moduleReads": 12, ...}}}
  *
  * `observers` counts CoAP observers (RFC 7641 registrations); `feedSubscribers` is the service's
  * count of feed subscriptions, which is 1 per observed sensor however many observers share it.
+ * `responseCache` is the duplicate-CON cache (response-cache.ts): exchanges held, exchanges
+ * forgotten early because a bound was reached, and lookups that matched a held exchange.
  * The request being answered is not yet in `requests`. Max-Age 0: the numbers move constantly.
  */
 import { type Clock, monotonicMs } from '../../drivers/clock.ts';
@@ -17,6 +20,7 @@ import { type CborMap, encodeCbor } from './cbor-preferred.ts';
 import { ContentFormat, negotiate } from './content-formats.ts';
 import { errorReply } from './error-response.ts';
 import { type Reply, type RequestView, Method, fromError } from './reply.ts';
+import type { ResponseCacheStats } from './response-cache.ts';
 import type { ResponseCounter } from './response-counter.ts';
 
 export const STATS_PATH = '/gw/stats';
@@ -26,6 +30,8 @@ export interface StatsSources {
   service: SensorService;
   counter: ResponseCounter;
   observers: (sensor?: string) => number;
+  /** The duplicate-CON response cache (response-cache.ts). */
+  responseCache: () => ResponseCacheStats;
   clock: Clock;
   /** Monotonic ms when the server started. */
   startedAtMs: number;
@@ -66,6 +72,7 @@ export class StatsResource {
       notifications: s.counter.snapshot('notifications'),
       ...(totals as unknown as CborMap),
       observers: s.observers(),
+      responseCache: { ...s.responseCache() },
       uptimeSeconds: Math.floor((monotonicMs(s.clock) - s.startedAtMs) / 1000),
       sensors,
     };

@@ -36,6 +36,12 @@ export interface SensorConfig {
   sha256?: string;
   /** What the module may cost: call deadline, memory ceiling, bus rate... (defaults filled in). */
   limits: ModuleLimits;
+  /**
+   * Default true: requests share one read per conversion period (paced-reader.ts). False: every
+   * request runs the module and reads the bus (for measurements, or a chip in one-shot mode
+   * whose every request should start a conversion); the bus rate limit still applies.
+   */
+  pacing?: boolean;
 }
 
 export interface GatewayConfig {
@@ -157,7 +163,7 @@ export function parseConfig(json: unknown, baseDir: string): GatewayConfig {
   const sensors = sensorsRaw.map((s, i): SensorConfig => {
     const f = `sensors[${i}]`;
     if (!isObj(s)) throw invalid(f, 'must be an object');
-    onlyKeys(s, f, ['name', 'module', 'path', 'bus', 'address', 'grant', 'settings', 'simulation', 'alertGpio', 'sha256', 'limits']);
+    onlyKeys(s, f, ['name', 'module', 'path', 'bus', 'address', 'grant', 'settings', 'simulation', 'alertGpio', 'sha256', 'limits', 'pacing']);
     const name = s['name'];
     if (typeof name !== 'string' || !/^[a-z0-9][a-z0-9_-]{0,31}$/i.test(name)) throw invalid(`${f}.name`, 'must be 1-32 letters, digits, "-" or "_"');
     const resPath = s['path'] ?? '/temp';
@@ -192,6 +198,8 @@ export function parseConfig(json: unknown, baseDir: string): GatewayConfig {
     if (sha256 !== undefined && (typeof sha256 !== 'string' || !/^[0-9a-fA-F]{64}$/.test(sha256))) {
       throw invalid(`${f}.sha256`, 'must be the module file\'s SHA-256 as 64 hex digits (sha256sum prints it)');
     }
+    const pacing = s['pacing'];
+    if (pacing !== undefined && typeof pacing !== 'boolean') throw invalid(`${f}.pacing`, 'must be true (share one read per conversion period) or false (read on every request)');
     const limitsRaw = s['limits'] ?? {};
     if (!isObj(limitsRaw)) throw invalid(`${f}.limits`, 'must be an object');
     onlyKeys(limitsRaw, `${f}.limits`, ['deadlineMs', 'bootTimeoutMs', 'backoffInitialMs', 'backoffMaxMs', 'quarantineAfterFaults', 'quarantineMs', 'memoryLimitBytes', 'workerHeapMb', 'i2cRateLimit']);
@@ -200,6 +208,7 @@ export function parseConfig(json: unknown, baseDir: string): GatewayConfig {
       limits,
       ...(alertGpio === undefined ? {} : { alertGpio: alertGpio as number }),
       ...(sha256 === undefined ? {} : { sha256: (sha256 as string).toLowerCase() }),
+      ...(pacing === undefined ? {} : { pacing }),
       name,
       module: path.resolve(baseDir, moduleFile),
       path: resPath,

@@ -34,6 +34,8 @@ export interface PacedReaderOptions {
   clock: Clock;
   /** The sensor's conversion period; undefined until the module has announced it. */
   periodMs: () => number | undefined;
+  /** Default true. False: every request reads the sensor; nothing is reused or shared. */
+  enabled?: boolean;
 }
 
 type Outcome = { ok: true; reading: Reading; at: number; until: number } | { ok: false; error: GatewayError; until: number };
@@ -42,6 +44,7 @@ export class PacedReader {
   readonly #read: () => Reading | Promise<Reading>;
   readonly #clock: Clock;
   readonly #periodMs: () => number | undefined;
+  readonly #enabled: boolean;
   #last: Outcome | undefined;
   #inFlight: { promise: Promise<Outcome>; generation: number } | undefined;
   /** Bumped by invalidate(): a read begun before it must not be taken for one begun after. */
@@ -52,6 +55,7 @@ export class PacedReader {
     this.#read = read;
     this.#clock = options.clock;
     this.#periodMs = options.periodMs;
+    this.#enabled = options.enabled ?? true;
   }
 
   get stats(): PacingStats {
@@ -70,6 +74,7 @@ export class PacedReader {
 
   async read(): Promise<FreshReading> {
     const now = monotonicMs(this.#clock);
+    if (!this.#enabled) return this.#settle(await this.#readOnce(now, this.#generation), monotonicMs(this.#clock), false);
     const last = this.#last;
     if (last && now < last.until) {
       this.#stats.cacheHits++;

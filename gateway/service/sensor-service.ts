@@ -112,7 +112,7 @@ export class SensorService {
         entry.paced = new PacedReader(async () => {
           while (entry.deviceHeld) await entry.deviceHeld;
           return entry.module.read();
-        }, { clock, periodMs });
+        }, { clock, periodMs, enabled: sensor.pacing ?? true });
         entry.feed = new SensorFeed(sensor.name, entry.paced, { clock, periodMs, logger });
         sensors.set(sensor.name, entry);
         try {

@@ -31,6 +31,8 @@ export interface TestGatewayOptions {
   /** Confirmable-notification timing (default RFC 7252's) and the random source of its back-off. */
   observeTiming?: GatewayServerOptions['observeTiming'];
   random?: () => number;
+  /** Bounds of the duplicate-CON response cache (default: the gateway's). */
+  responseCache?: GatewayServerOptions['responseCache'];
   /** Default: 'in-thread' with a ManualClock, 'worker' otherwise. */
   isolation?: Isolation;
   /** Default: silent. A MemoryLogger lets a test assert what the gateway logged. */
@@ -68,6 +70,7 @@ export async function startTestGateway(opts: TestGatewayOptions = {}): Promise<T
       port: 0,
       ...(opts.observeTiming ? { observeTiming: opts.observeTiming } : {}),
       ...(opts.random ? { random: opts.random } : {}),
+      ...(opts.responseCache ? { responseCache: opts.responseCache } : {}),
     });
   } catch (err) {
     await service.close();
