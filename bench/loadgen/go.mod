@@ -1,0 +1,3 @@
+module coapgw/bench/loadgen
+
+go 1.22

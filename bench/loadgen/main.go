@@ -1,0 +1,302 @@
+// Command loadgen measures the throughput and latency of confirmable CoAP GETs against a server,
+// over raw UDP with the standard library only (no CoAP library on the client side, so the
+// client's own stack is not what gets measured). It runs a closed loop: each of -sockets UDP
+// sockets keeps -inflight requests outstanding and sends the next as soon as one completes.
+//
+// Only requests sent after -warmup count. Each one ends as ok (2.05 with a payload), an error
+// (tallied by response code, a 2.05 without payload as "2.05", a RST as "reset") or a timeout;
+// at the end no new request is sent and the outstanding ones are waited for (at most -timeout),
+// so requests = ok + errors + timeouts. latency_us covers the ok responses.
+//
+//	go run . -target 127.0.0.1:5683 -path temp -duration 10s -json
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+type config struct {
+	target, path                        string
+	addr                                *net.UDPAddr
+	accept, sockets, inflight           int
+	duration, warmup, timeout, interval time.Duration
+	json                                bool
+}
+
+// result is the final report; the field names are what the benchmark runner reads.
+type result struct {
+	Target        string            `json:"target"`
+	Path          string            `json:"path"`
+	Sockets       int               `json:"sockets"`
+	Inflight      int               `json:"inflight"`
+	Seconds       float64           `json:"seconds"`
+	Requests      uint64            `json:"requests"`
+	OK            uint64            `json:"ok"`
+	Errors        map[string]uint64 `json:"errors"`
+	Timeouts      uint64            `json:"timeouts"`
+	Stray         uint64            `json:"stray"`
+	Rotations     uint64            `json:"rotations"`
+	RPS           float64           `json:"rps"`
+	Latency       latency           `json:"latency_us"`
+	PayloadBytes  int               `json:"payload_bytes"`
+	ContentFormat *int              `json:"content_format"`
+}
+
+// latency of the ok responses, in microseconds.
+type latency struct {
+	P50  float64 `json:"p50"`
+	P90  float64 `json:"p90"`
+	P99  float64 `json:"p99"`
+	P999 float64 `json:"p999"`
+	Max  float64 `json:"max"`
+	Mean float64 `json:"mean"`
+}
+
+// reachWithin is how long the target has to send anything back before the run is abandoned.
+const reachWithin = 3 * time.Second
+
+var errUnreachable = errors.New("unreachable")
+
+func main() {
+	cfg, err := parseFlags(os.Args[1:])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "loadgen:", err)
+		os.Exit(2)
+	}
+	res, err := run(cfg, os.Stderr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "loadgen:", err)
+		if res == nil {
+			os.Exit(2)
+		}
+	}
+	if cfg.json {
+		json.NewEncoder(os.Stdout).Encode(res)
+	} else {
+		printSummary(os.Stdout, res)
+	}
+}
+
+func parseFlags(args []string) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("loadgen", flag.ExitOnError) // exits 2 on an unknown flag
+	fs.StringVar(&c.target, "target", "127.0.0.1:5683", "server `host:port` ([::1]:5683 for IPv6)")
+	fs.StringVar(&c.path, "path", "temp", "Uri-Path, slash-separated segments (e.g. gw/stats)")
+	fs.IntVar(&c.accept, "accept", -1, "Accept option `content-format` (-1: none)")
+	fs.IntVar(&c.sockets, "sockets", 64, "client UDP sockets, each on its own ephemeral port")
+	fs.IntVar(&c.inflight, "inflight", 1, "outstanding confirmable requests per socket")
+	fs.DurationVar(&c.duration, "duration", 10*time.Second, "measured period")
+	fs.DurationVar(&c.warmup, "warmup", time.Second, "period before it whose requests are not counted")
+	fs.DurationVar(&c.timeout, "timeout", 2*time.Second, "a request unanswered this long is a timeout (never retransmitted)")
+	fs.DurationVar(&c.interval, "interval", 0, "if > 0, a JSON progress line on stderr every interval")
+	fs.BoolVar(&c.json, "json", false, "print the result as one JSON object on stdout")
+	fs.Parse(args)
+	switch {
+	case fs.NArg() > 0:
+		return c, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	case c.sockets < 1 || c.inflight < 1:
+		return c, errors.New("-sockets and -inflight must be at least 1")
+	case c.duration <= 0 || c.timeout <= 0 || c.warmup < 0 || c.interval < 0:
+		return c, errors.New("-duration and -timeout must be > 0, -warmup and -interval >= 0")
+	}
+	if _, err := requestTemplate(c.path, c.accept); err != nil {
+		return c, err
+	}
+	var err error
+	if c.addr, err = net.ResolveUDPAddr("udp", c.target); err != nil {
+		return c, fmt.Errorf("-target: %w", err)
+	}
+	return c, nil
+}
+
+// run drives the load and returns the result. It returns a nil result when it could not start
+// or the target sent nothing back in its first reachWithin; then socket goroutines may be left
+// running, for the caller to exit.
+func run(cfg config, progress io.Writer) (*result, error) {
+	tmpl, err := requestTemplate(cfg.path, cfg.accept)
+	if err != nil {
+		return nil, err
+	}
+	r := &runner{cfg: cfg, template: tmpl, closed: map[int]time.Duration{}}
+	workers := make([]*worker, cfg.sockets)
+	for i := range workers {
+		c, err := r.dial()
+		if err != nil {
+			for _, w := range workers[:i] {
+				w.conn.Close()
+			}
+			return nil, err
+		}
+		workers[i] = newWorker(r, c)
+	}
+	// Timeouts are looked for every tick (see worker.run): a twentieth of the timeout.
+	r.tick = min(max(cfg.timeout/20, time.Millisecond), 100*time.Millisecond)
+	r.start = time.Now()
+	r.warmupEnd, r.end = cfg.warmup, cfg.warmup+cfg.duration
+
+	var wg sync.WaitGroup
+	for _, w := range workers {
+		wg.Add(1)
+		go func() { defer wg.Done(); w.run() }()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	if cfg.interval > 0 {
+		go report(r, workers, progress, done)
+	}
+
+	select {
+	case <-done:
+	case <-time.After(reachWithin):
+		if !r.received.Load() {
+			return nil, unreachable(r)
+		}
+		<-done
+	}
+	if !r.received.Load() {
+		return nil, unreachable(r)
+	}
+	return collect(r, workers)
+}
+
+func unreachable(r *runner) error {
+	why := ""
+	if r.refused.Load() {
+		why = " (ICMP port unreachable: nothing listens there)"
+	}
+	return fmt.Errorf("%w: no response of any kind from %s within %v%s", errUnreachable, r.cfg.target, reachWithin, why)
+}
+
+// report prints, every interval after the warm-up, the ok responses of that interval and their
+// latency percentiles, from the difference between two merged snapshots of the histograms.
+func report(r *runner, workers []*worker, out io.Writer, done <-chan struct{}) {
+	select {
+	case <-time.After(time.Until(r.start.Add(r.warmupEnd))):
+	case <-done:
+		return
+	}
+	tick := time.NewTicker(r.cfg.interval)
+	defer tick.Stop()
+	var prev, cur, d counts
+	last := r.now()
+	for {
+		select {
+		case <-done:
+			return
+		case <-tick.C:
+		}
+		cur = counts{}
+		for _, w := range workers {
+			cur.add(&w.hist)
+		}
+		for i := range d {
+			d[i] = cur[i] - prev[i]
+		}
+		prev = cur
+		now := r.now()
+		n := d.total()
+		line, _ := json.Marshal(map[string]any{
+			"elapsed": round((now - r.warmupEnd).Seconds(), 3),
+			"ok":      n,
+			"rps":     round(float64(n)/(now-last).Seconds(), 1),
+			"p50_us":  round(d.quantile(0.50)/1e3, 1),
+			"p99_us":  round(d.quantile(0.99)/1e3, 1),
+		})
+		last = now
+		fmt.Fprintf(out, "%s\n", line)
+	}
+}
+
+// collect merges the workers' tallies once they have all finished.
+func collect(r *runner, workers []*worker) (*result, error) {
+	cfg := r.cfg
+	res := &result{
+		Target: cfg.target, Path: cfg.path, Sockets: cfg.sockets, Inflight: cfg.inflight,
+		Seconds: cfg.duration.Seconds(), Errors: map[string]uint64{"reset": 0},
+	}
+	var (
+		all          counts
+		sum, longest time.Duration
+		lastOK       time.Duration = -1
+		errs         []error
+		byCode       [256]uint64
+	)
+	for _, w := range workers {
+		res.Requests += w.requests
+		res.OK += w.ok
+		res.Timeouts += w.timeouts
+		res.Stray += w.stray
+		res.Rotations += w.rotations
+		res.Errors["reset"] += w.resets
+		for c, n := range w.errs {
+			byCode[c] += n
+		}
+		all.add(&w.hist)
+		sum += w.sum
+		longest = max(longest, w.max)
+		if w.ok > 0 && w.lastOK > lastOK {
+			lastOK, res.PayloadBytes, res.ContentFormat = w.lastOK, w.lastPayload, nil
+			if w.lastCF >= 0 {
+				cf := w.lastCF
+				res.ContentFormat = &cf
+			}
+		}
+		if w.err != nil {
+			errs = append(errs, w.err)
+		}
+	}
+	for c, n := range byCode {
+		if n > 0 {
+			res.Errors[codeString(uint8(c))] += n
+		}
+	}
+	res.RPS = round(float64(res.OK)/res.Seconds, 1)
+	// A bucket's midpoint may lie above the largest sample in it: report no more than max.
+	us := func(ns float64) float64 { return round(math.Min(ns, float64(longest))/1e3, 1) }
+	res.Latency = latency{
+		P50: us(all.quantile(0.50)), P90: us(all.quantile(0.90)), P99: us(all.quantile(0.99)),
+		P999: us(all.quantile(0.999)), Max: us(float64(longest)),
+	}
+	if res.OK > 0 {
+		res.Latency.Mean = round(float64(sum)/float64(res.OK)/1e3, 1)
+	}
+	if len(errs) > 0 {
+		return res, fmt.Errorf("%d socket(s) stopped early: %w", len(errs), errors.Join(errs...))
+	}
+	return res, nil
+}
+
+func round(v float64, places int) float64 {
+	p := math.Pow10(places)
+	return math.Round(v*p) / p
+}
+
+func printSummary(out io.Writer, r *result) {
+	fmt.Fprintf(out, "target %s  path /%s  sockets %d  inflight %d\n", r.Target, strings.TrimPrefix(r.Path, "/"), r.Sockets, r.Inflight)
+	fmt.Fprintf(out, "%.2f s measured: %d requests, %d ok = %.1f req/s, %d timeouts, %d stray, %d socket rotations\n",
+		r.Seconds, r.Requests, r.OK, r.RPS, r.Timeouts, r.Stray, r.Rotations)
+	codes := make([]string, 0, len(r.Errors))
+	for c, n := range r.Errors {
+		codes = append(codes, fmt.Sprintf("%s=%d", c, n))
+	}
+	sort.Strings(codes)
+	fmt.Fprintf(out, "errors: %s\n", strings.Join(codes, " "))
+	l := r.Latency
+	fmt.Fprintf(out, "latency µs: p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f  mean %.1f\n", l.P50, l.P90, l.P99, l.P999, l.Max, l.Mean)
+	cf := "none"
+	if r.ContentFormat != nil {
+		cf = fmt.Sprint(*r.ContentFormat)
+	}
+	fmt.Fprintf(out, "last ok response: %d payload bytes, content-format %s\n", r.PayloadBytes, cf)
+}
