@@ -197,6 +197,27 @@ describe('CoAP server over IPv4 loopback', () => {
     assert.equal(await client.next(300), undefined);
   });
 
+  it('one reading asked for in several variants within its period: each request gets its own variant', async () => {
+    const variants: Array<[string, { name: string; value: Buffer }[], unknown]> = [
+      ['/temp?unit=K', [], { value: 294.65, unit: 'K' }],
+      ['/temp', [], { value: 21.5, unit: 'Cel' }],
+      ['/temp?unit=degF&precision=0', [], { value: 71, unit: 'degF' }],
+      ['/temp?unit=K', [], { value: 294.65, unit: 'K' }],
+    ];
+    const times = new Set<number>();
+    for (const [path, extra, expected] of variants) {
+      const res = await client.exchange(get(path, extra));
+      assert.equal(res?.code, '2.05');
+      const body = res.cbor as { value: number; unit: string; time: number };
+      assert.deepEqual({ value: body.value, unit: body.unit }, expected, path);
+      times.add(body.time);
+    }
+    assert.equal(times.size, 1, 'all within one conversion period: one reading');
+    const json = await client.exchange(get('/temp', [{ name: 'Accept', value: uint(50) }]));
+    assert.equal(json?.contentFormat, 50);
+    assert.equal(JSON.parse(json.packet.payload.toString()).value, 21.5);
+  });
+
   it('a NON request gets a NON response', async () => {
     const res = await client.exchange(get('/temp', [], { confirmable: false }));
     assert.equal(res?.code, '2.05');
