@@ -30,6 +30,8 @@ import { MessageType } from './coap-wire.ts';
 /** EXCHANGE_LIFETIME with the default transmission parameters (RFC 7252 section 4.8.2). */
 export const EXCHANGE_LIFETIME_MS = 247_000;
 
+const SWEEP_INTERVAL_MS = 100;
+
 export interface ResponseCacheLimits {
   /** Entries one client address may hold. */
   perAddress: number;
@@ -73,6 +75,10 @@ export class ResponseCache {
   readonly #byAddress = new Map<string, Set<string>>();
   #evicted = 0;
   #matches = 0;
+  /** Expired entries are swept at most this often from set() (peek checks expiry itself). */
+  #nextSweepAt = 0;
+  /** Messages sent without retransmission whose senders are to be dropped after this tick. */
+  #detach: CachedMessage[] = [];
   /** node-coap's listen() stores its prune interval here and close() clears it. */
   pruneTimer: NodeJS.Timeout | undefined;
 
@@ -108,7 +114,10 @@ export class ResponseCache {
     const now = this.#now();
     const old = this.#entries.get(key);
     if (old !== undefined) this.#remove(key, old);
-    this.#purgeExpired(now);
+    if (now >= this.#nextSweepAt) {
+      this.#purgeExpired(now);
+      this.#nextSweepAt = now + SWEEP_INTERVAL_MS;
+    }
 
     const address = addressOf(key);
     let keys = this.#byAddress.get(address);
@@ -123,10 +132,18 @@ export class ResponseCache {
     keys.add(key);
     // node-coap attaches the sender right after storing the message and sends at once; a
     // message that is never retransmitted needs it no longer (its only timer, MAX_RTT long,
-    // would keep it and the message alive for 202 s).
-    if (typeOf(message) !== MessageType.CON) queueMicrotask(() => detachSender(message));
+    // would keep it and the message alive for 202 s). One microtask per burst drops them all.
+    if (typeOf(message) !== MessageType.CON && this.#detach.push(message) === 1) queueMicrotask(this.#detachAll);
     return this;
   }
+
+  readonly #detachAll = (): void => {
+    for (const message of this.#detach) {
+      message.sender?.reset();
+      delete message.sender;
+    }
+    this.#detach = [];
+  };
 
   /** The client's ACK or RST ended the exchange (node-coap calls this), or the entry is forgotten. */
   delete(key: string): boolean {
@@ -187,9 +204,4 @@ function addressOf(key: string): string {
 /** The message type, bits 5-4 of the first byte (RFC 7252 section 3). */
 function typeOf(message: Buffer): number {
   return message.length > 0 ? (message[0]! >> 4) & 0x03 : MessageType.CON;
-}
-
-function detachSender(message: CachedMessage): void {
-  message.sender?.reset();
-  delete message.sender;
 }

@@ -1,0 +1,118 @@
+/**
+ * The servers measured, each in its own process so its memory is its own: the bare node-coap
+ * server (a), the gateway as `npm start` runs it (b, c), and libcoap's example server (d).
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { PROJECT_ROOT } from '../../gateway/service/config.ts';
+
+export interface ServerProcess {
+  name: string;
+  port: number;
+  /** The CoAP resource the load generator asks for. */
+  path: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+export interface ServerSpec {
+  name: string;
+  path: string;
+  command: string;
+  args: (port: number) => string[];
+}
+
+const NODE_TSX = [process.execPath, '--import', 'tsx'] as const;
+
+export function bareNodeCoap(): ServerSpec {
+  return { name: 'node-coap', path: 'temp', command: NODE_TSX[0], args: (port) => [...NODE_TSX.slice(1), 'bench/servers/bare-node-coap.ts', String(port)] };
+}
+
+/**
+ * The gateway on the simulated TMP102, modules in worker threads, info-level logging to the
+ * console: `npm start` as a user runs it. `extraArgs` adds e.g. --cpu-prof.
+ */
+export function gateway(name: string, options: { pacing: boolean; nodeArgs?: string[] }): ServerSpec {
+  const dir = mkdtempSync(path.join(tmpdir(), 'gw-bench-'));
+  const config = path.join(dir, 'gateway.json');
+  // Pacing off takes the bus rate limit away too: otherwise the limit, not the WASM path, is measured.
+  const sensor = options.pacing ? { name: 'tmp102' } : { name: 'tmp102', pacing: false, limits: { i2cRateLimit: false } };
+  writeFileSync(config, JSON.stringify({ driver: 'simulated', sensors: [sensor] }));
+  return {
+    name,
+    path: 'temp',
+    command: NODE_TSX[0],
+    args: (port) => [...(options.nodeArgs ?? []), ...NODE_TSX.slice(1), 'gateway/cli/start.ts', '--host', '127.0.0.1', '--port', String(port), '--config', config, '--no-watch'],
+  };
+}
+
+export function libcoapAvailable(): boolean {
+  try {
+    execFileSync('sh', ['-c', 'command -v coap-server-notls'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** libcoap 4.3's example server; its /time resource answers a short text/plain. */
+export function libcoapServer(): ServerSpec {
+  return { name: 'libcoap', path: 'time', command: 'coap-server-notls', args: (port) => ['-A', '127.0.0.1', '-p', String(port)] };
+}
+
+export async function startServer(spec: ServerSpec, port: number): Promise<ServerProcess> {
+  const child: ChildProcess = spawn(spec.command, spec.args(port), { cwd: PROJECT_ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  try {
+    await waitUntilAnswering(port, spec.path, 20_000, () => child.exitCode !== null);
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw new Error(`${spec.name} did not start: ${(err as Error).message}\n${stderr}`);
+  }
+  return {
+    name: spec.name,
+    port,
+    path: spec.path,
+    pid: child.pid!,
+    async stop() {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** Sends a CON GET every 200 ms until anything comes back from the port. */
+async function waitUntilAnswering(port: number, resource: string, timeoutMs: number, dead: () => boolean): Promise<void> {
+  const socket = createSocket('udp4');
+  await new Promise<void>((r) => socket.bind(0, '127.0.0.1', r));
+  const seg = Buffer.from(resource);
+  // CON GET, MID 1, no token, one Uri-Path option (number 11) shorter than 13 bytes.
+  const probe = Buffer.concat([Buffer.from([0x40, 0x01, 0x00, 0x01, 0xb0 | seg.length]), seg]);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const deadline = Date.now() + timeoutMs;
+      socket.once('message', () => {
+        clearInterval(timer);
+        resolve();
+      });
+      const timer = setInterval(() => {
+        if (dead()) {
+          clearInterval(timer);
+          reject(new Error('the process exited'));
+        } else if (Date.now() > deadline) {
+          clearInterval(timer);
+          reject(new Error(`no answer on port ${port} within ${timeoutMs} ms`));
+        } else socket.send(probe, port, '127.0.0.1');
+      }, 200);
+    });
+  } finally {
+    socket.close();
+  }
+}
