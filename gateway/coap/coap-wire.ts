@@ -99,23 +99,56 @@ export function parseMessage(buf: Uint8Array): ParseResult {
 }
 
 export function encodeMessage(m: WireMessage): Buffer {
-  const parts: number[] = [0x40 | (m.type << 4) | m.token.length, m.code, m.messageId >> 8, m.messageId & 0xff, ...m.token];
+  const options = m.options.length > 1 ? [...m.options].sort((a, b) => a.number - b.number) : m.options;
+  // Sized first and written in place: this encodes every fast-path response.
+  let length = 4 + m.token.length + (m.payload.length > 0 ? 1 + m.payload.length : 0);
   let previous = 0;
-  for (const o of [...m.options].sort((a, b) => a.number - b.number)) {
+  for (const o of options) {
+    length += 1 + extBytes(o.number - previous) + extBytes(o.value.length) + o.value.length;
+    previous = o.number;
+  }
+  const out = Buffer.allocUnsafe(length);
+  out[0] = 0x40 | (m.type << 4) | m.token.length;
+  out[1] = m.code;
+  out[2] = m.messageId >> 8;
+  out[3] = m.messageId & 0xff;
+  out.set(m.token, 4);
+  let at = 4 + m.token.length;
+  previous = 0;
+  for (const o of options) {
     const delta = o.number - previous;
     previous = o.number;
-    const [dn, dext] = nibble(delta);
-    const [ln, lext] = nibble(o.value.length);
-    parts.push((dn << 4) | ln, ...dext, ...lext, ...o.value);
+    const head = at++;
+    const dn = writeExt(out, at, delta);
+    at += extBytes(delta);
+    const ln = writeExt(out, at, o.value.length);
+    at += extBytes(o.value.length);
+    out[head] = (dn << 4) | ln;
+    out.set(o.value, at);
+    at += o.value.length;
   }
-  if (m.payload.length > 0) parts.push(0xff, ...m.payload);
-  return Buffer.from(parts);
+  if (m.payload.length > 0) {
+    out[at++] = 0xff;
+    out.set(m.payload, at);
+  }
+  return out;
 }
 
-function nibble(n: number): [number, number[]] {
-  if (n < 13) return [n, []];
-  if (n < 269) return [13, [n - 13]];
-  return [14, [(n - 269) >> 8, (n - 269) & 0xff]];
+/** Extended bytes after an option's first byte for a delta or length n (RFC 7252 section 3.1). */
+function extBytes(n: number): number {
+  return n < 13 ? 0 : n < 269 ? 1 : 2;
+}
+
+/** Writes n's extended bytes at `at` and returns the 4-bit nibble that announces them. */
+function writeExt(out: Buffer, at: number, n: number): number {
+  if (n < 13) return n;
+  if (n < 269) {
+    out[at] = n - 13;
+    return 13;
+  }
+  out[at] = (n - 269) >> 8;
+  out[at + 1] = (n - 269) & 0xff;
+  return 14;
 }
 
 /** An unsigned integer option value in the fewest bytes (RFC 7252 section 3.2, "uint"). */

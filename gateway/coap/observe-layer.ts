@@ -20,7 +20,7 @@ import { type Clock, monotonicMs } from '../../drivers/clock.ts';
 import type { Logger } from '../log.ts';
 import type { SensorUpdate } from '../service/sensor-feed.ts';
 import type { SensorService } from '../service/sensor-service.ts';
-import { MessageType, type WireMessage, type WireOption, codeByte, codeString, encodeMessage, readUint, uintOption } from './coap-wire.ts';
+import { MessageType, type WireMessage, codeByte, encodeMessage, readUint } from './coap-wire.ts';
 import { Option } from './datagram-guard.ts';
 import { errorReply } from './error-response.ts';
 import { type FeedState, Observation, type ObservationHost, type Peer, type Rendered } from './observation.ts';
@@ -28,6 +28,7 @@ import { DEFAULT_OBSERVE_TIMING, type ObserveTiming, checkTiming } from './obser
 import { type ReadingRequest, type ReadingResource, freshMaxAge } from './reading-resource.ts';
 import { type Reply, type RequestView, fromError } from './reply.ts';
 import type { ResponseCounter } from './response-counter.ts';
+import { replyDatagram, requestViewOf } from './wire-request.ts';
 
 export interface ObserveLayerOptions {
   service: SensorService;
@@ -117,7 +118,7 @@ export class ObserveLayer {
       this.#deregister(registrationKey(peer, m.token));
       return stripped;
     }
-    const view = requestView(m);
+    const view = requestViewOf(m);
     const resource = value === 0 ? this.#o.resourceAt(view.path) : undefined;
     if (!resource) return stripped;
     this.#register(m, peer, view, resource).catch((err: unknown) => {
@@ -205,9 +206,7 @@ export class ObserveLayer {
 
   #refuse(m: WireMessage, peer: Peer, reply: Reply): void {
     const con = m.type === MessageType.CON;
-    const options: WireOption[] = [{ number: Option.CONTENT_FORMAT, value: uintOption(reply.contentFormat) }];
-    if (reply.maxAge !== undefined) options.push({ number: Option.MAX_AGE, value: uintOption(reply.maxAge) });
-    const datagram = encodeMessage({ type: con ? MessageType.ACK : MessageType.NON, code: codeByte(reply.code), messageId: con ? m.messageId : this.#newMessageId(peer), token: m.token, options, payload: reply.payload });
+    const datagram = replyDatagram(reply, { type: con ? MessageType.ACK : MessageType.NON, messageId: con ? m.messageId : this.#newMessageId(peer), token: m.token });
     this.#o.counter.count('requests', reply.code);
     this.#host.send(datagram, peer);
   }
@@ -285,13 +284,3 @@ function routeKey(peer: Peer, mid: number): string {
 }
 
 /** The request as the resources see it, from the wire message (node-coap never sees a registration). */
-function requestView(m: WireMessage): RequestView {
-  const text = (v: Uint8Array) => Buffer.from(v).toString('utf8');
-  const path = '/' + m.options.filter((o) => o.number === Option.URI_PATH).map((o) => text(o.value)).join('/');
-  const query = m.options.filter((o) => o.number === Option.URI_QUERY).map((o) => text(o.value)).join('&');
-  const uint = (n: number) => {
-    const o = m.options.find((x) => x.number === n);
-    return o ? readUint(o.value) : undefined;
-  };
-  return { method: codeString(m.code), path, query, accept: uint(Option.ACCEPT), contentFormat: uint(Option.CONTENT_FORMAT), body: m.payload };
-}

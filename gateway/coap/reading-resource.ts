@@ -73,6 +73,22 @@ export class ReadingResource {
     }
   }
 
+  /**
+   * The answer, at once, when the request is valid and the sensor has a fresh reading (the
+   * fast path, fast-path.ts); undefined when it would have to wait for a read or be refused,
+   * for handle() to do.
+   */
+  replyNow(req: RequestView): Reply | undefined {
+    try {
+      const prepared = this.prepare(req);
+      // A refusal (bad parameter, Accept) is left to handle(), which answers it with its code.
+      const fresh = this.#service.peekFresh(this.#sensor);
+      return fresh && this.reply(fresh, prepared);
+    } catch {
+      return undefined;
+    }
+  }
+
   /** Checks the request without reading the sensor; throws a GatewayError for the client. */
   prepare(req: RequestView): ReadingRequest {
     const { params, conditions } = this.#params(req);

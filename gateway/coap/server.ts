@@ -3,7 +3,8 @@
  * separate responses, duplicate-CON detection, Block2) with our bounded response cache in place
  * of its own (response-cache.ts), a datagram guard in front of it, and the router behind it.
  *
- *   UDP datagram ──> DatagramGuard ──pass──> ObserveLayer ──> node-coap (parse, dedup cache) ──> Router ──> resources
+ *   UDP datagram ──> DatagramGuard ──pass──> ObserveLayer ──> FastPath ──> node-coap (parse, dedup cache) ──> Router ──> resources
+ *                        │                        │              └ a CON GET of a fresh reading: answered at once
  *                        │                        │ registrations, Observe=1, ACK/RST of notifications
  *                        │                        └──> Observations ──> notifications on the same socket
  *                        │ reset / reply (RST, 4.02, 4.15, 5.05) straight back to the sender
@@ -22,6 +23,7 @@ import type { Logger } from '../log.ts';
 import type { SensorService } from '../service/sensor-service.ts';
 import { MessageType, codeClass } from './coap-wire.ts';
 import { DatagramGuard } from './datagram-guard.ts';
+import { FastPath } from './fast-path.ts';
 import { ObserveLayer } from './observe-layer.ts';
 import type { ObserveTiming } from './observe-timing.ts';
 import { NonDuplicateFilter } from './non-duplicates.ts';
@@ -63,10 +65,11 @@ class GuardedCoapServer extends CoapServer {
   readonly #nonDuplicates: NonDuplicateFilter;
   readonly #guard: DatagramGuard;
   readonly #observe: ObserveLayer;
+  readonly #fast: FastPath;
   readonly #counter: ResponseCounter;
   readonly #log: Logger;
 
-  constructor(guard: DatagramGuard, observe: ObserveLayer, counter: ResponseCounter, logger: Logger, nonDuplicates: NonDuplicateFilter, responses: ResponseCache) {
+  constructor(guard: DatagramGuard, observe: ObserveLayer, fast: FastPath, counter: ResponseCounter, logger: Logger, nonDuplicates: NonDuplicateFilter, responses: ResponseCache) {
     super({ piggybackReplyMs: PIGGYBACK_REPLY_MS, sendAcksForNonConfirmablePackets: true });
     // node-coap's own cache grows without bound under load (response-cache.ts says why); it
     // reaches the cache only through this field.
@@ -74,6 +77,7 @@ class GuardedCoapServer extends CoapServer {
     this.#nonDuplicates = nonDuplicates;
     this.#guard = guard;
     this.#observe = observe;
+    this.#fast = fast;
     this.#counter = counter;
     this.#log = logger;
   }
@@ -103,7 +107,16 @@ class GuardedCoapServer extends CoapServer {
             this.#log.error('observe layer failed', { detail: err instanceof Error ? err.message : String(err) });
             return;
           }
-          if (onward) inner(onward, rsinfo);
+          if (!onward) return;
+          // A request the Observe layer passed unchanged may be one the fast path answers.
+          if (onward === verdict.datagram) {
+            try {
+              if (this.#fast.tryAnswer(m, rsinfo)) return;
+            } catch (err) {
+              this.#log.error('fast path failed; node-coap answers', { detail: err instanceof Error ? err.message : String(err) });
+            }
+          }
+          inner(onward, rsinfo);
           return;
         }
         case 'reply':
@@ -132,16 +145,18 @@ export class GatewayServer {
   readonly #coap: GuardedCoapServer;
   readonly #observe: ObserveLayer;
   readonly #responses: ResponseCache;
+  readonly #fast: FastPath;
   readonly #socket: Socket;
   readonly #log: Logger;
   readonly port: number;
   readonly host: string;
   #closed = false;
 
-  private constructor(coap: GuardedCoapServer, observe: ObserveLayer, responses: ResponseCache, socket: Socket, logger: Logger) {
+  private constructor(coap: GuardedCoapServer, observe: ObserveLayer, responses: ResponseCache, fast: FastPath, socket: Socket, logger: Logger) {
     this.#coap = coap;
     this.#observe = observe;
     this.#responses = responses;
+    this.#fast = fast;
     this.#socket = socket;
     this.#log = logger;
     const address = socket.address();
@@ -188,13 +203,14 @@ export class GatewayServer {
       ...(options.random ? { random: options.random } : {}),
     });
     router = new Router({ service, logger: log, counter, stats: { service, counter, observers: (sensor) => observe.observers(sensor), responseCache: () => responses.stats, clock, startedAtMs: monotonicMs(clock) } });
-    const coap = new GuardedCoapServer(new DatagramGuard(() => randomInt(0x10000)), observe, counter, log, new NonDuplicateFilter(() => monotonicMs(options.clock)), responses);
+    const fast = new FastPath({ readingAt: (path) => router?.observable(path), responses, counter, send: (datagram, peer) => socket.send(datagram, peer.port, peer.address) });
+    const coap = new GuardedCoapServer(new DatagramGuard(() => randomInt(0x10000)), observe, fast, counter, log, new NonDuplicateFilter(() => monotonicMs(options.clock)), responses);
     coap.on('request', (req, res) => router.handle(req, res));
     coap.on('error', (err: Error) => log.error('CoAP socket error', { detail: err.message }));
     // Handing node-coap a bound socket keeps the socket ours: we know its address and port,
     // choose dual stack, and node-coap never closes it behind our back.
     coap.listen(socket);
-    const server = new GatewayServer(coap, observe, responses, socket, log);
+    const server = new GatewayServer(coap, observe, responses, fast, socket, log);
     log.info('CoAP server listening', { host: server.host, port: server.port, resources: router.paths.join(' ') });
     return server;
   }
@@ -207,6 +223,11 @@ export class GatewayServer {
   /** The duplicate-CON response cache: entries held, entries forgotten early, matches. */
   get responseCache(): ResponseCacheStats {
     return this.#responses.stats;
+  }
+
+  /** Requests answered by the fast path (fast-path.ts), without node-coap. */
+  get fastPathAnswers(): number {
+    return this.#fast.answered;
   }
 
   /** True when the socket also takes IPv4 (bound to the IPv6 wildcard with IPV6_V6ONLY off). */

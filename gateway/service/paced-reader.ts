@@ -72,6 +72,20 @@ export class PacedReader {
     this.#generation++;
   }
 
+  /**
+   * The latest reading, if it is still the sensor's latest, without reading or waiting; counted
+   * as a cache hit. Undefined when a read is due, or the last outcome was a failure: then
+   * read() is the way (it reports the failure, or reads).
+   */
+  peek(): FreshReading | undefined {
+    const last = this.#last;
+    if (!this.#enabled || !last?.ok) return undefined;
+    const now = monotonicMs(this.#clock);
+    if (now >= last.until) return undefined;
+    this.#stats.cacheHits++;
+    return { reading: last.reading, freshForMs: last.until - now, fromCache: true };
+  }
+
   async read(): Promise<FreshReading> {
     const now = monotonicMs(this.#clock);
     if (!this.#enabled) return this.#settle(await this.#readOnce(now, this.#generation), monotonicMs(this.#clock), false);

@@ -14,6 +14,7 @@ import type { GatewayConfig, SensorConfig } from './config.ts';
 import { openAlertInputs } from './alert-inputs.ts';
 import { type Hardware, openHardware } from './hardware.ts';
 import { BusThread } from '../host/worker/bus-thread.ts';
+import { workerBundlingFailure } from '../host/worker/spawn.ts';
 import { type Isolation, type ModuleFactoryOptions, loadModule } from './module-factory.ts';
 import { type ReloadResult, reloadModule } from './module-reload.ts';
 import { watchModuleFiles } from './module-watcher.ts';
@@ -131,6 +132,10 @@ export class SensorService {
       hardware.close();
       throw err;
     }
+    const bundling = workerBundlingFailure();
+    if (isolation === 'worker' && bundling !== undefined) {
+      logger.warn('worker code not bundled; workers load TypeScript through tsx (slower start, about 20 MB more each)', { detail: bundling });
+    }
     return new SensorService(hardware, sensors, logger, factory);
   }
 
@@ -154,6 +159,11 @@ export class SensorService {
   /** The current reading and how long it stays the sensor's latest value. */
   async readFresh(name: string): Promise<FreshReading> {
     return this.#entry(name).paced.read();
+  }
+
+  /** The sensor's reading if one is fresh now, without reading (PacedReader.peek); else undefined. */
+  peekFresh(name: string): FreshReading | undefined {
+    return this.#sensors.get(name)?.paced.peek();
   }
 
   /** Follow a sensor: one update per conversion period while subscribed, and at once on ALERT. */

@@ -1,18 +1,74 @@
 /**
- * Starting a gateway worker: every worker goes through boot.mjs, which makes its TypeScript
- * entry loadable whether the gateway runs under `tsx` or `node --import tsx` (neither passes
- * its hooks on to workers). The parent's execArgv is not inherited: the tsx flags in it do
- * not work in a worker and only slow its start, and test-runner flags are refused there.
+ * Starting a gateway worker. A worker gets none of its parent's loader hooks (Node 20), so a
+ * TypeScript entry needs a loader of its own, and a worker that registers tsx also starts
+ * tsx's loader thread: about 20 MB and 200 ms more per worker (measured: docs/threading.md,
+ * "Loading TypeScript in a worker"). So a worker's TypeScript entry is bundled once per
+ * process into one plain JavaScript file with esbuild, the compiler tsx itself runs, and the
+ * worker loads that. The bundle is made from the sources at hand every time the gateway
+ * starts, so it is never stale; its name carries a hash of its content. Should bundling fail
+ * (a read-only tree, no esbuild), boot.mjs registers tsx in the worker as before.
+ *
+ * The parent's execArgv is not inherited: the tsx flags in it do not work in a worker and
+ * only slow its start, and test-runner flags are refused there.
  */
+import { createHash } from 'node:crypto';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
+import { buildSync } from 'esbuild';
 
 const BOOT = new URL('./boot.mjs', import.meta.url);
+/** Inside the project, so the bundle's imports of npm packages resolve from its node_modules. */
+const BUNDLE_DIR = fileURLToPath(new URL('../../../build/workers/', import.meta.url));
+
+const bundles = new Map<string, string>();
+let bundlingFailed: string | undefined;
 
 export function spawnWorker(entry: URL, data: Record<string, unknown>, options: { name: string; resourceLimits?: ResourceLimits }): Worker {
   return new Worker(BOOT, {
-    workerData: { ...data, bootEntry: entry.href },
+    workerData: { ...data, bootEntry: loadableEntry(entry) },
     execArgv: [],
     name: options.name,
     resourceLimits: options.resourceLimits,
   });
+}
+
+/** Why workers boot through tsx instead of a bundle, if they do. */
+export function workerBundlingFailure(): string | undefined {
+  return bundlingFailed;
+}
+
+function loadableEntry(entry: URL): string {
+  if (!entry.pathname.endsWith('.ts') || bundlingFailed !== undefined) return entry.href;
+  const known = bundles.get(entry.href);
+  if (known !== undefined) return known;
+  try {
+    const result = buildSync({
+      entryPoints: [fileURLToPath(entry)],
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      // npm packages stay imports (i2c-bus is a native addon); only our own sources are bundled.
+      packages: 'external',
+      write: false,
+      logLevel: 'silent',
+    });
+    const code = result.outputFiles[0]!.contents;
+    const name = `${path.basename(entry.pathname, '.ts')}.${createHash('sha256').update(code).digest('hex').slice(0, 12)}.mjs`;
+    const file = path.join(BUNDLE_DIR, name);
+    mkdirSync(BUNDLE_DIR, { recursive: true });
+    // Written beside its final name and renamed: a gateway starting at the same moment never
+    // loads half a file.
+    const partial = `${file}.${process.pid}.partial`;
+    writeFileSync(partial, code);
+    renameSync(partial, file);
+    const href = pathToFileURL(file).href;
+    bundles.set(entry.href, href);
+    return href;
+  } catch (err) {
+    bundlingFailed = err instanceof Error ? err.message : String(err);
+    return entry.href;
+  }
 }
