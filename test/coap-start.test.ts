@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { RawClient, pathOptions, requestDatagram } from './helpers/coap-datagram.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const START = ['--import', 'tsx', path.join(ROOT, 'gateway/cli/start.ts')];
+/** As package.json's start script runs it: bundled by the launcher, no loader thread. */
+const START = [path.join(ROOT, 'gateway/cli/launch.mjs'), path.join(ROOT, 'gateway/cli/start.ts')];
 
 function run(args: string[]) {
   const child = spawn(process.execPath, [...START, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -21,7 +22,7 @@ function run(args: string[]) {
   return { child, exited, out: () => stdout, err: () => stderr };
 }
 
-describe('npm start (gateway/cli/start.ts)', () => {
+describe('npm start (gateway/cli/launch.mjs gateway/cli/start.ts)', () => {
   it('says where it listens and what hardware it uses, serves GET /temp, stops on SIGTERM', async () => {
     const p = run(['--host', '127.0.0.1', '--port', '0', '--sim-temp', '-7.5']);
     try {
@@ -36,6 +37,31 @@ describe('npm start (gateway/cli/start.ts)', () => {
         const res = await client.exchange(requestDatagram({ options: pathOptions('/temp') }), 2000);
         assert.equal(res?.code, '2.05');
         assert.equal((res.cbor as { value: number }).value, -7.5);
+      } finally {
+        await client.close();
+      }
+    } finally {
+      p.child.kill('SIGTERM');
+    }
+    assert.equal(await p.exited, 0);
+    // Bundled, main thread and workers: no fallback to tsx (each would cost a loader thread).
+    assert.doesNotMatch(p.out() + p.err(), /could not bundle|not bundled/);
+  });
+
+  it('a worker restarted from its bundle keeps answering: SIGHUP reloads the module in a fresh worker', async () => {
+    const p = run(['--host', '127.0.0.1', '--port', '0']);
+    try {
+      const deadline = Date.now() + 15000;
+      while (!/listening on udp[^]*:(\d+) \(IPv4\)/.test(p.out()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      const port = Number(/listening on udp 127\.0\.0\.1:(\d+)/.exec(p.out())![1]);
+      p.child.kill('SIGHUP');
+      const reloaded = Date.now() + 10000;
+      while (!/module reloaded/.test(p.out() + p.err()) && Date.now() < reloaded) await new Promise((r) => setTimeout(r, 50));
+      assert.match(p.out() + p.err(), /module reloaded/);
+      const client = await RawClient.open('127.0.0.1', port);
+      try {
+        const res = await client.exchange(requestDatagram({ options: pathOptions('/temp') }), 2000);
+        assert.equal(res?.code, '2.05');
       } finally {
         await client.close();
       }

@@ -42,6 +42,8 @@ export interface LoadOptions {
   seconds: number;
   sockets: number;
   inflight?: number;
+  /** Client addresses 127.0.0.1.. the sockets are spread over (default 1). */
+  sources?: number;
   warmupSeconds?: number;
   /** Progress every N seconds, passed to onProgress. */
   intervalSeconds?: number;
@@ -51,6 +53,7 @@ export interface LoadOptions {
 export function runLoad(o: LoadOptions): Promise<LoadResult> {
   const args = ['-target', `127.0.0.1:${o.port}`, '-path', o.path, '-sockets', String(o.sockets), '-inflight', String(o.inflight ?? 1), '-duration', `${o.seconds}s`, '-warmup', `${o.warmupSeconds ?? 1}s`, '-json'];
   if (o.intervalSeconds) args.push('-interval', `${o.intervalSeconds}s`);
+  if (o.sources) args.push('-sources', String(o.sources));
   return new Promise((resolve, reject) => {
     const child = spawn(LOADGEN_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';

@@ -4,7 +4,7 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../../gateway/service/config.ts';
@@ -25,15 +25,23 @@ export interface ServerSpec {
   args: (port: number) => string[];
 }
 
-const NODE_TSX = [process.execPath, '--import', 'tsx'] as const;
+/** `npm start` as package.json has it: node, its flags, the launcher and the entry. */
+function startCommand(): { nodeFlags: string[]; rest: string[] } {
+  const script = (JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
+  const [node, ...words] = script.split(/\s+/);
+  if (node !== 'node') throw new Error(`npm start is not a node command: ${script}`);
+  const launcher = words.findIndex((w) => !w.startsWith('-'));
+  return { nodeFlags: words.slice(0, launcher), rest: words.slice(launcher) };
+}
 
+/** Loaded the way the gateway is (gateway/cli/launch.mjs: bundled, no loader thread), with node's default flags. */
 export function bareNodeCoap(): ServerSpec {
-  return { name: 'node-coap', path: 'temp', command: NODE_TSX[0], args: (port) => [...NODE_TSX.slice(1), 'bench/servers/bare-node-coap.ts', String(port)] };
+  return { name: 'node-coap', path: 'temp', command: process.execPath, args: (port) => ['gateway/cli/launch.mjs', 'bench/servers/bare-node-coap.ts', String(port)] };
 }
 
 /**
  * The gateway on the simulated TMP102, modules in worker threads, info-level logging to the
- * console: `npm start` as a user runs it. `extraArgs` adds e.g. --cpu-prof.
+ * console: exactly `npm start`'s command line. `nodeArgs` adds e.g. --cpu-prof.
  */
 export function gateway(name: string, options: { pacing: boolean; nodeArgs?: string[] }): ServerSpec {
   const dir = mkdtempSync(path.join(tmpdir(), 'gw-bench-'));
@@ -41,11 +49,12 @@ export function gateway(name: string, options: { pacing: boolean; nodeArgs?: str
   // Pacing off takes the bus rate limit away too: otherwise the limit, not the WASM path, is measured.
   const sensor = options.pacing ? { name: 'tmp102' } : { name: 'tmp102', pacing: false, limits: { i2cRateLimit: false } };
   writeFileSync(config, JSON.stringify({ driver: 'simulated', sensors: [sensor] }));
+  const start = startCommand();
   return {
     name,
     path: 'temp',
-    command: NODE_TSX[0],
-    args: (port) => [...(options.nodeArgs ?? []), ...NODE_TSX.slice(1), 'gateway/cli/start.ts', '--host', '127.0.0.1', '--port', String(port), '--config', config, '--no-watch'],
+    command: process.execPath,
+    args: (port) => [...start.nodeFlags, ...(options.nodeArgs ?? []), ...start.rest, '--host', '127.0.0.1', '--port', String(port), '--config', config, '--no-watch'],
   };
 }
 

@@ -30,6 +30,7 @@ type config struct {
 	target, path                        string
 	addr                                *net.UDPAddr
 	accept, sockets, inflight           int
+	sources                             int // client addresses 127.0.0.1.. (IPv4 loopback targets)
 	duration, warmup, timeout, interval time.Duration
 	json                                bool
 }
@@ -96,6 +97,7 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&c.accept, "accept", -1, "Accept option `content-format` (-1: none)")
 	fs.IntVar(&c.sockets, "sockets", 64, "client UDP sockets, each on its own ephemeral port")
 	fs.IntVar(&c.inflight, "inflight", 1, "outstanding confirmable requests per socket")
+	fs.IntVar(&c.sources, "sources", 1, "spread the sockets over this many client addresses 127.0.0.1, 127.0.0.2... (IPv4 loopback target only)")
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "measured period")
 	fs.DurationVar(&c.warmup, "warmup", time.Second, "period before it whose requests are not counted")
 	fs.DurationVar(&c.timeout, "timeout", 2*time.Second, "a request unanswered this long is a timeout (never retransmitted)")
@@ -107,6 +109,8 @@ func parseFlags(args []string) (config, error) {
 		return c, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	case c.sockets < 1 || c.inflight < 1:
 		return c, errors.New("-sockets and -inflight must be at least 1")
+	case c.sources < 1 || c.sources > 254:
+		return c, errors.New("-sources must be 1..254")
 	case c.duration <= 0 || c.timeout <= 0 || c.warmup < 0 || c.interval < 0:
 		return c, errors.New("-duration and -timeout must be > 0, -warmup and -interval >= 0")
 	}
@@ -116,6 +120,9 @@ func parseFlags(args []string) (config, error) {
 	var err error
 	if c.addr, err = net.ResolveUDPAddr("udp", c.target); err != nil {
 		return c, fmt.Errorf("-target: %w", err)
+	}
+	if c.sources > 1 && (c.addr.IP.To4() == nil || !c.addr.IP.IsLoopback()) {
+		return c, errors.New("-sources needs an IPv4 loopback target (127.0.0.0/8 answers on every address)")
 	}
 	return c, nil
 }

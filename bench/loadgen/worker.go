@@ -34,6 +34,8 @@ type runner struct {
 
 	mu     sync.Mutex
 	closed map[int]time.Duration // local port -> when a rotated-out socket closed it
+
+	dials atomic.Uint32 // sockets opened so far, to spread them over -sources addresses
 }
 
 func (r *runner) now() time.Duration { return time.Since(r.start) } // monotonic clock
@@ -49,7 +51,12 @@ func (r *runner) dial() (*net.UDPConn, error) {
 		}
 	}()
 	for {
-		c, err := net.DialUDP("udp", nil, r.cfg.addr)
+		var local *net.UDPAddr
+		if r.cfg.sources > 1 {
+			// Many client hosts, as a server sees them: 127.0.0.1, 127.0.0.2... are all loopback.
+			local = &net.UDPAddr{IP: net.IPv4(127, 0, 0, byte(1+int(r.dials.Add(1))%r.cfg.sources))}
+		}
+		c, err := net.DialUDP("udp", local, r.cfg.addr)
 		if err != nil {
 			return nil, err
 		}

@@ -3,7 +3,7 @@
  * payload of a /temp reading's size: the ceiling for a CoAP server on Node.js, with node-coap's
  * own response cache as it comes. Prints "listening <port>" when ready.
  *
- *   node --import tsx bench/servers/bare-node-coap.ts <port>
+ *   node gateway/cli/launch.mjs bench/servers/bare-node-coap.ts <port>
  */
 import { createServer } from 'coap';
 import { encodeReading } from '../../gateway/coap/reading-formats.ts';

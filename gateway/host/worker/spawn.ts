@@ -4,23 +4,22 @@
  * tsx's loader thread: about 20 MB and 200 ms more per worker (measured: docs/threading.md,
  * "Loading TypeScript in a worker"). So a worker's TypeScript entry is bundled once per
  * process into one plain JavaScript file with esbuild, the compiler tsx itself runs, and the
- * worker loads that. The bundle is made from the sources at hand every time the gateway
- * starts, so it is never stale; its name carries a hash of its content. Should bundling fail
+ * worker loads that (gateway/bundle-file.mjs says where). The bundle is made from the sources
+ * at hand every time the gateway starts, so it is never stale. Worker code locates nothing
+ * from import.meta.url but the i2c-bus addon, which resolves the same from build/bundles/
+ * (gateway/cli/launch.mjs rewrites import.meta.url for the main thread). Should bundling fail
  * (a read-only tree, no esbuild), boot.mjs registers tsx in the worker as before.
  *
  * The parent's execArgv is not inherited: the tsx flags in it do not work in a worker and
  * only slow its start, and test-runner flags are refused there.
  */
-import { createHash } from 'node:crypto';
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import { buildSync } from 'esbuild';
+import { writeBundle } from '../../bundle-file.mjs';
 
 const BOOT = new URL('./boot.mjs', import.meta.url);
-/** Inside the project, so the bundle's imports of npm packages resolve from its node_modules. */
-const BUNDLE_DIR = fileURLToPath(new URL('../../../build/workers/', import.meta.url));
 
 const bundles = new Map<string, string>();
 let bundlingFailed: string | undefined;
@@ -55,15 +54,7 @@ function loadableEntry(entry: URL): string {
       write: false,
       logLevel: 'silent',
     });
-    const code = result.outputFiles[0]!.contents;
-    const name = `${path.basename(entry.pathname, '.ts')}.${createHash('sha256').update(code).digest('hex').slice(0, 12)}.mjs`;
-    const file = path.join(BUNDLE_DIR, name);
-    mkdirSync(BUNDLE_DIR, { recursive: true });
-    // Written beside its final name and renamed: a gateway starting at the same moment never
-    // loads half a file.
-    const partial = `${file}.${process.pid}.partial`;
-    writeFileSync(partial, code);
-    renameSync(partial, file);
+    const file = writeBundle(path.basename(entry.pathname, '.ts'), result.outputFiles[0]!.contents);
     const href = pathToFileURL(file).href;
     bundles.set(entry.href, href);
     return href;

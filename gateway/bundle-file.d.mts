@@ -1,0 +1,2 @@
+export declare const BUNDLE_DIR: string;
+export declare function writeBundle(name: string, code: Uint8Array | string): string;
