@@ -20,7 +20,8 @@
  * request that is idempotent"): a late retransmission is answered again, freshly.
  *
  * Entries that need no retransmission (piggybacked ACKs, NON and RST messages) keep only their
- * bytes: the sender node-coap attaches is stopped and dropped as soon as it has sent.
+ * bytes, as a one-byte string (no Buffer, no backing store: about half the memory per entry);
+ * the sender node-coap attaches is stopped and dropped as soon as it has sent.
  * Confirmable responses (a separate response, section 5.2.2) keep their sender until the
  * client's ACK or RST deletes the entry, or the entry is forgotten; then the sender stops, as
  * with node-coap's own cache.
@@ -53,7 +54,10 @@ export const DEFAULT_RESPONSE_CACHE_LIMITS: ResponseCacheLimits = { perAddress: 
 export type CachedMessage = Buffer & { sender?: { reset(): void }; response?: unknown };
 
 interface Entry {
-  message: CachedMessage;
+  /** A message sent once (ACK, NON, RST): its bytes, latin1. */
+  bytes: string | undefined;
+  /** A confirmable message: node-coap's object, whose sender retransmits it until ACKed. */
+  message: CachedMessage | undefined;
   address: string;
   expiresAt: number;
 }
@@ -107,7 +111,7 @@ export class ResponseCache {
       return undefined;
     }
     this.#matches++;
-    return entry.message;
+    return entry.message ?? (Buffer.from(entry.bytes!, 'latin1') as CachedMessage);
   }
 
   set(key: string, message: CachedMessage): this {
@@ -128,12 +132,13 @@ export class ResponseCache {
     while (keys.size >= this.#limits.perAddress) this.#evict(keys.values().next().value!);
     while (this.#entries.size >= this.#limits.total) this.#evict(this.#entries.keys().next().value!);
 
-    this.#entries.set(key, { message, address, expiresAt: now + this.#limits.lifetimeMs });
+    const confirmable = typeOf(message) === MessageType.CON;
+    this.#entries.set(key, { bytes: confirmable ? undefined : message.toString('latin1'), message: confirmable ? message : undefined, address, expiresAt: now + this.#limits.lifetimeMs });
     keys.add(key);
     // node-coap attaches the sender right after storing the message and sends at once; a
     // message that is never retransmitted needs it no longer (its only timer, MAX_RTT long,
     // would keep it and the message alive for 202 s). One microtask per burst drops them all.
-    if (typeOf(message) !== MessageType.CON && this.#detach.push(message) === 1) queueMicrotask(this.#detachAll);
+    if (!confirmable && this.#detach.push(message) === 1) queueMicrotask(this.#detachAll);
     return this;
   }
 
@@ -154,7 +159,7 @@ export class ResponseCache {
   }
 
   clear(): void {
-    for (const entry of this.#entries.values()) entry.message.sender?.reset();
+    for (const entry of this.#entries.values()) entry.message?.sender?.reset();
     this.#entries.clear();
     this.#byAddress.clear();
   }
@@ -187,7 +192,7 @@ export class ResponseCache {
       if (keys.size === 0) this.#byAddress.delete(entry.address);
     }
     // As node-coap's own cache does on disposal: a confirmable response stops retransmitting.
-    entry.message.sender?.reset();
+    entry.message?.sender?.reset();
   }
 }
 

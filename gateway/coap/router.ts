@@ -6,7 +6,9 @@
  */
 import type { IncomingMessage, OutgoingMessage } from 'coap';
 import { GatewayError } from '../errors.ts';
+import { monotonicMs } from '../../drivers/clock.ts';
 import type { Logger } from '../log.ts';
+import { LogThrottle } from '../log-throttle.ts';
 import type { SensorService } from '../service/sensor-service.ts';
 import { AlertResource } from './alert-resource.ts';
 import { ContentFormat, formatNumber, negotiate } from './content-formats.ts';
@@ -41,8 +43,12 @@ export class Router {
   readonly #log: Logger;
   readonly #counter: ResponseCounter;
 
+  /** 5.xx lines: one per path and code every 10 s, however many requests fail. */
+  readonly #failures: LogThrottle;
+
   constructor(options: RouterOptions) {
     const { service, logger } = options;
+    this.#failures = new LogThrottle(() => monotonicMs(options.stats.clock));
     this.#log = logger;
     this.#counter = options.counter;
     for (const entry of service.list()) {
@@ -103,7 +109,10 @@ export class Router {
     const resource = this.#resources.get(req.path);
     if (!resource) return fromError(errorReply(new GatewayError('GW_ERR_REQUEST_NOT_FOUND')));
     const reply = await resource.handle(req);
-    if (reply.code.startsWith('5.')) this.#log.warn('request failed', { path: req.path, code: reply.code });
+    if (reply.code.startsWith('5.')) {
+      const suppressed = this.#failures.take(`${req.path} ${reply.code}`);
+      if (suppressed !== undefined) this.#log.warn('request failed', { path: req.path, code: reply.code, ...(suppressed > 0 ? { alsoFailedSinceLastLine: suppressed } : {}) });
+    }
     return reply;
   }
 
