@@ -7,7 +7,8 @@
  *                 (a) node-coap   a bare node-coap server answering a constant CBOR payload
  *                 (b) gateway     GET /temp on the simulated TMP102, reads paced by the sensor
  *                 (c) unpaced     the gateway with pacing off: every request runs the WASM
- *                                 module and a bus read
+ *                                 module (in its worker thread, the default) and a bus read
+ *                 (c') the same with the module on the gateway's thread (isolation "in-thread")
  *                 (d) libcoap     coap-server-notls on its own /time resource (native reference)
  *   wasm        module cold start, host->guest call and guest->host import cost, module sizes
  *   payload     /temp payload bytes per content format against the smallest valid encoding
@@ -25,7 +26,7 @@ import { parseArgs } from 'node:util';
 import { PROJECT_ROOT } from '../gateway/service/config.ts';
 import { type LoadResult, buildLoadgen, runLoad } from './lib/loadgen.ts';
 import { MemorySampler } from './lib/process-memory.ts';
-import { type ServerProcess, type ServerSpec, bareNodeCoap, gateway, libcoapAvailable, libcoapServer, startServer } from './lib/servers.ts';
+import { type ServerSpec, bareNodeCoap, gateway, libcoapAvailable, libcoapServer, startServer } from './lib/servers.ts';
 import { measurePayloadBytes } from './payload-bytes.ts';
 import { measureWasmPath } from './wasm-path.ts';
 
@@ -49,9 +50,16 @@ const SOAK_SOURCES = 32;
 /** Past this the soak of bare node-coap stops: the point is made, and the machine is shared. */
 const SOAK_RSS_STOP_MB = 6144;
 
-const PORT = { a: 5791, b: 5792, c: 5793, d: 5794, soak: 5795, profile: 5796 } as const;
-type Scenario = 'a' | 'b' | 'c' | 'd';
-const LABEL: Record<Scenario, string> = { a: '(a) node-coap, constant CBOR', b: '(b) gateway, paced', c: '(c) gateway, pacing off', d: '(d) libcoap coap-server-notls' };
+const PORT = { a: 5791, b: 5792, c: 5793, ct: 5797, d: 5794, soak: 5795, profile: 5796 } as const;
+type Scenario = 'a' | 'b' | 'c' | 'ct' | 'd';
+const SCENARIOS: Scenario[] = ['a', 'b', 'c', 'ct', 'd'];
+const LABEL: Record<Scenario, string> = {
+  a: '(a) node-coap, constant CBOR',
+  b: '(b) gateway, paced',
+  c: '(c) gateway, pacing off',
+  ct: "(c') pacing off, module in-thread",
+  d: '(d) libcoap coap-server-notls',
+};
 
 interface ScenarioResult {
   name: string;
@@ -78,40 +86,44 @@ async function throughput(): Promise<{ scenarios: Partial<Record<Scenario, Scena
     ['a', bareNodeCoap()],
     ['b', gateway('gateway', { pacing: true })],
     ['c', gateway('gateway-unpaced', { pacing: false })],
+    ['ct', gateway('gateway-unpaced-in-thread', { pacing: false, isolation: 'in-thread' })],
   ];
   if (libcoapAvailable()) specs.push(['d', libcoapServer()]);
   else log('coap-server-notls not found (apt-get install libcoap3-bin): scenario (d) skipped');
 
-  const servers = new Map<Scenario, { server: ServerProcess; memory: MemorySampler; rounds: LoadResult[] }>();
-  try {
+  // Each run gets a fresh server, stopped before the next starts: node-coap's cache keeps
+  // growing and its garbage collector keeps working after its run, which would take CPU from
+  // whichever server is measured next.
+  const runs = new Map<Scenario, { name: string; peakMb: number; rounds: LoadResult[] }>();
+  for (let round = 1; round <= ROUNDS; round++) {
     for (const [s, spec] of specs) {
       const server = await startServer(spec, PORT[s]);
-      servers.set(s, { server, memory: new MemorySampler(server.pid, 500), rounds: [] });
-    }
-    for (let round = 1; round <= ROUNDS; round++) {
-      for (const [s, entry] of servers) {
-        const r = await runLoad({ port: entry.server.port, path: entry.server.path, seconds: SECONDS, sockets: SOCKETS });
-        entry.rounds.push(r);
-        log(`round ${round}/${ROUNDS} ${LABEL[s]}: ${Math.round(r.rps)} req/s, p50 ${(r.latency_us.p50 / 1000).toFixed(2)} ms, p99 ${(r.latency_us.p99 / 1000).toFixed(2)} ms, errors ${sum(r.errors)}, timeouts ${r.timeouts}`);
+      const memory = new MemorySampler(server.pid, 500);
+      let r: LoadResult;
+      try {
+        r = await runLoad({ port: server.port, path: server.path, seconds: SECONDS, sockets: SOCKETS });
+      } finally {
+        memory.stop();
+        await server.stop();
       }
-    }
-  } finally {
-    for (const { server, memory } of servers.values()) {
-      memory.stop();
-      await server.stop();
+      const entry = runs.get(s) ?? { name: server.name, peakMb: 0, rounds: [] };
+      entry.rounds.push(r);
+      entry.peakMb = Math.max(entry.peakMb, memory.peakMb);
+      runs.set(s, entry);
+      log(`round ${round}/${ROUNDS} ${LABEL[s]}: ${Math.round(r.rps)} req/s, p50 ${(r.latency_us.p50 / 1000).toFixed(2)} ms, p99 ${(r.latency_us.p99 / 1000).toFixed(2)} ms, errors ${sum(r.errors)}, timeouts ${r.timeouts}, peak RSS ${memory.peakMb} MB`);
     }
   }
   const scenarios: Partial<Record<Scenario, ScenarioResult>> = {};
-  for (const [s, { server, memory, rounds }] of servers) {
+  for (const [s, { name, peakMb, rounds }] of runs) {
     scenarios[s] = {
-      name: server.name,
+      name,
       rounds,
       rps: Math.round(median(rounds.map((r) => r.rps))),
       p50us: Math.round(median(rounds.map((r) => r.latency_us.p50))),
       p99us: Math.round(median(rounds.map((r) => r.latency_us.p99))),
       errors: rounds.reduce((n, r) => n + sum(r.errors), 0),
       timeouts: rounds.reduce((n, r) => n + r.timeouts, 0),
-      peakRssMb: memory.peakMb,
+      peakRssMb: peakMb,
     };
   }
   const ratio = (x?: ScenarioResult, y?: ScenarioResult) => (x && y ? Math.round((x.rps / y.rps) * 100) / 100 : null);
@@ -121,6 +133,7 @@ async function throughput(): Promise<{ scenarios: Partial<Record<Scenario, Scena
     ratios: {
       'b/a': ratio(scenarios.b, scenarios.a),
       'c/a': ratio(scenarios.c, scenarios.a),
+      "c'/a": ratio(scenarios.ct, scenarios.a),
       'b/d': ratio(scenarios.b, scenarios.d),
       'p99 b/a': p99ratio(scenarios.b, scenarios.a),
     },
@@ -230,7 +243,7 @@ async function main(): Promise<void> {
     const t = await throughput();
     results['throughput'] = t;
     const rows: Array<Array<string | number>> = [['scenario', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'timeouts', 'peak RSS MB']];
-    for (const s of ['a', 'b', 'c', 'd'] as const) {
+    for (const s of SCENARIOS) {
       const r = t.scenarios[s];
       if (r) rows.push([LABEL[s], r.rps, (r.p50us / 1000).toFixed(2), (r.p99us / 1000).toFixed(2), r.errors, r.timeouts, r.peakRssMb]);
     }

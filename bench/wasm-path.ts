@@ -67,6 +67,7 @@ export interface WasmPathResult {
     goalMs: number;
     note: string;
   };
+  freshInstance: { medianMs: number; minMs: number; runs: number; note: string };
   coldStartWorker: { medianMs: number; minMs: number; maxMs: number; runs: number; note: string } | null;
   hostToGuestNs: {
     /** bench_nop per call minus the empty JS function per call. */
@@ -136,6 +137,24 @@ async function coldStartInThread(file: Uint8Array) {
   checkReading(sensor.read().value);
   const t5 = performance.now();
   return { compileMs: t1 - t0, validateMs: t2 - t1, instantiateInitMs: t3 - t2, firstReadMs: t5 - t4, totalMs: t3 - t0 + (t5 - t4) };
+}
+
+/**
+ * A fresh instance of a module already compiled and run once: what the gateway pays to
+ * replace an instance after a trap, panic or exit (V8 keeps the functions it compiled lazily
+ * for the first instance, so this is instantiation and Go's start-up code running).
+ */
+async function warmInstance(module: WebAssembly.Module): Promise<number> {
+  const clock = new ManualClock();
+  const options = sensorOptions(clock);
+  const t0 = performance.now();
+  const sensor = SensorModule.fromModule(module, options);
+  sensor.start();
+  const t1 = performance.now();
+  clock.advanceMs(CHIP_CONVERSION_MS);
+  const t2 = performance.now();
+  checkReading(sensor.read().value);
+  return t1 - t0 + (performance.now() - t2);
 }
 
 /** WorkerModule as the gateway starts it: memory ceiling, sync compile and validation here, then a worker boots, instantiates and initialises. */
@@ -265,6 +284,11 @@ export async function measureWasmPath(options: WasmPathOptions = {}): Promise<Wa
   for (let i = 0; i < runs; i++) cold.push(await coldStartInThread(file));
   const totals = cold.map((c) => c.totalMs);
 
+  const compiled = await WebAssembly.compile(withNonce(file, nonce++));
+  await warmInstance(compiled); // the first instance pays the lazy compilation
+  const warm: number[] = [];
+  for (let i = 0; i < runs; i++) warm.push(await warmInstance(compiled));
+
   const workerTotals: number[] = [];
   for (let i = 0; i < workerRuns; i++) workerTotals.push(await coldStartWorker(file));
 
@@ -291,13 +315,19 @@ export async function measureWasmPath(options: WasmPathOptions = {}): Promise<Wa
         'V8 compiles wasm functions lazily (--wasm-lazy-compilation, on by default in Node 20): ' +
         'compileMs is decoding and validation, and the code generation for what Go runtime start-up runs is paid inside _initialize, in instantiateInitMs',
     },
+    freshInstance: {
+      medianMs: round(median(warm)),
+      minMs: round(Math.min(...warm)),
+      runs,
+      note: 'a new instance of the module compiled and run once before (instantiate, _initialize, gw_init, first gw_read): what replacing an instance after a trap costs',
+    },
     coldStartWorker: workerRuns === 0 ? null : {
       medianMs: round(median(workerTotals)),
       minMs: round(Math.min(...workerTotals)),
       maxMs: round(Math.max(...workerTotals)),
       runs: workerRuns,
       note: 'WorkerModule.fromBytes (memory ceiling, sync compile, validation) + start (a new worker thread boots, instantiates, gw_init) + one successful read over the bus channel; ' +
-        'most of it is the worker booting (gateway/host/worker/boot.mjs registers tsx and loads the TypeScript host), which the main-thread figure does not pay',
+        'most of it is the worker thread booting (a new V8 isolate loading the bundled host, gateway/host/worker/spawn.ts), which the main-thread figure does not pay',
     },
     hostToGuestNs: { perCall: round(c.nop - c.js), benchNopCall: round(c.nop), emptyJsCall: round(c.js), calls, rounds },
     guestToHostNs: {
@@ -326,6 +356,7 @@ function printTable(r: WasmPathResult): void {
     ['  instantiate + init / first read', `${ms(cs.phases.instantiateInitMs)} / ${ms(cs.phases.firstReadMs)}`],
     ['  chip conversion excluded', `${cs.chipConversionMsExcluded} ms (ManualClock advanced)`],
   ];
+  rows.push([`fresh instance, compiled module (${r.freshInstance.runs} runs)`, `median ${ms(r.freshInstance.medianMs)}, min ${ms(r.freshInstance.minMs)}`]);
   if (r.coldStartWorker) {
     const w = r.coldStartWorker;
     rows.push([`cold start, worker (${w.runs} runs)`, `median ${ms(w.medianMs)}, min ${ms(w.minMs)}, max ${ms(w.maxMs)}`]);

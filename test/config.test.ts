@@ -75,4 +75,10 @@ describe('configuration', () => {
     assert.equal(parseConfig({ sensors: [sensor({ pacing: false })] }, ROOT).sensors[0]!.pacing, false);
     assert.match(refusal({ sensors: [sensor({ pacing: 'off' })] }), /^sensors\[0\]\.pacing:/);
   });
+
+  it('isolation: the service default unless "worker" or "in-thread" is named; anything else is refused', () => {
+    assert.equal(parseConfig({ sensors: [sensor({})] }, ROOT).sensors[0]!.isolation, undefined);
+    assert.equal(parseConfig({ sensors: [sensor({ isolation: 'in-thread' })] }, ROOT).sensors[0]!.isolation, 'in-thread');
+    assert.match(refusal({ sensors: [sensor({ isolation: 'process' })] }), /^sensors\[0\]\.isolation:/);
+  });
 });

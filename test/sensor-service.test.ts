@@ -9,6 +9,8 @@ import { MemoryLogger } from '../gateway/log.ts';
 import { defaultConfig } from '../gateway/service/config.ts';
 import type { SensorUpdate } from '../gateway/service/sensor-feed.ts';
 import { SensorService } from '../gateway/service/sensor-service.ts';
+import { InThreadModule } from '../gateway/host/in-thread-module.ts';
+import { WorkerModule } from '../gateway/host/worker/worker-module.ts';
 
 async function startService(celsius = 21.5, options: { pacing?: boolean } = {}) {
   const clock = new ManualClock();
@@ -38,6 +40,18 @@ describe('SensorService', () => {
     assert.equal(service.stats().i2cTransactions - before, 1);
     assert.ok(readings[0]!.freshForMs > 0 && readings[0]!.freshForMs <= 250);
     service.close();
+  });
+
+  it('a sensor configured in-thread runs on this thread in a service of workers; the others stay in workers', async () => {
+    const config = defaultConfig({ driver: 'simulated' });
+    config.sensors.push({ ...config.sensors[0]!, name: 'trusted', path: '/temp/2', address: 0x49, grant: { bus: 1, addresses: [0x49] }, isolation: 'in-thread' });
+    const service = await SensorService.start(config, { clock: new ManualClock(), logger: new MemoryLogger(), isolation: 'worker' });
+    try {
+      assert.ok(service.get('tmp102')!.module instanceof WorkerModule);
+      assert.ok(service.get('trusted')!.module instanceof InThreadModule);
+    } finally {
+      await service.close();
+    }
   });
 
   it('with pacing off, every request costs a module call and a bus read', async () => {

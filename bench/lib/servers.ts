@@ -43,11 +43,15 @@ export function bareNodeCoap(): ServerSpec {
  * The gateway on the simulated TMP102, modules in worker threads, info-level logging to the
  * console: exactly `npm start`'s command line. `nodeArgs` adds e.g. --cpu-prof.
  */
-export function gateway(name: string, options: { pacing: boolean; nodeArgs?: string[] }): ServerSpec {
+export function gateway(name: string, options: { pacing: boolean; isolation?: 'worker' | 'in-thread'; nodeArgs?: string[] }): ServerSpec {
   const dir = mkdtempSync(path.join(tmpdir(), 'gw-bench-'));
   const config = path.join(dir, 'gateway.json');
   // Pacing off takes the bus rate limit away too: otherwise the limit, not the WASM path, is measured.
-  const sensor = options.pacing ? { name: 'tmp102' } : { name: 'tmp102', pacing: false, limits: { i2cRateLimit: false } };
+  const sensor = {
+    name: 'tmp102',
+    ...(options.pacing ? {} : { pacing: false, limits: { i2cRateLimit: false } }),
+    ...(options.isolation ? { isolation: options.isolation } : {}),
+  };
   writeFileSync(config, JSON.stringify({ driver: 'simulated', sensors: [sensor] }));
   const start = startCommand();
   return {

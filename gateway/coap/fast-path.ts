@@ -3,7 +3,7 @@
  * GET of a reading resource whose sensor has a fresh reading (pacing keeps one for each
  * conversion period, so under load almost every request finds one). node-coap's per-request
  * work (a parse, a readable and a duplex stream, an event emitter with two timers, a generate)
- * was most of the gateway's CPU time and garbage under load (bench/README.md, "Profile"); here
+ * was most of the gateway's CPU time and garbage under load (README, "Benchmarks"); here
  * the request costs a lookup, a memoised payload and one small encode.
  *
  * The answer is what node-coap would send for the router's Reply: a piggybacked ACK (RFC 7252

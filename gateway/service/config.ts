@@ -42,6 +42,13 @@ export interface SensorConfig {
    * whose every request should start a conversion); the bus rate limit still applies.
    */
   pacing?: boolean;
+  /**
+   * Where the module runs; default the service's (a worker thread under `npm start`).
+   * "in-thread": on the gateway's own thread, without the thread hop (about 10 µs a read
+   * instead of 100) and without the limits that need a worker (deadline, memory ceiling,
+   * restart back-off, quarantine): only for a module you trust not to loop or hog memory.
+   */
+  isolation?: 'worker' | 'in-thread';
 }
 
 export interface GatewayConfig {
@@ -163,7 +170,7 @@ export function parseConfig(json: unknown, baseDir: string): GatewayConfig {
   const sensors = sensorsRaw.map((s, i): SensorConfig => {
     const f = `sensors[${i}]`;
     if (!isObj(s)) throw invalid(f, 'must be an object');
-    onlyKeys(s, f, ['name', 'module', 'path', 'bus', 'address', 'grant', 'settings', 'simulation', 'alertGpio', 'sha256', 'limits', 'pacing']);
+    onlyKeys(s, f, ['name', 'module', 'path', 'bus', 'address', 'grant', 'settings', 'simulation', 'alertGpio', 'sha256', 'limits', 'pacing', 'isolation']);
     const name = s['name'];
     if (typeof name !== 'string' || !/^[a-z0-9][a-z0-9_-]{0,31}$/i.test(name)) throw invalid(`${f}.name`, 'must be 1-32 letters, digits, "-" or "_"');
     const resPath = s['path'] ?? '/temp';
@@ -200,6 +207,8 @@ export function parseConfig(json: unknown, baseDir: string): GatewayConfig {
     }
     const pacing = s['pacing'];
     if (pacing !== undefined && typeof pacing !== 'boolean') throw invalid(`${f}.pacing`, 'must be true (share one read per conversion period) or false (read on every request)');
+    const isolation = s['isolation'];
+    if (isolation !== undefined && isolation !== 'worker' && isolation !== 'in-thread') throw invalid(`${f}.isolation`, 'must be "worker" (the default) or "in-thread" (a trusted module, no worker limits)');
     const limitsRaw = s['limits'] ?? {};
     if (!isObj(limitsRaw)) throw invalid(`${f}.limits`, 'must be an object');
     onlyKeys(limitsRaw, `${f}.limits`, ['deadlineMs', 'bootTimeoutMs', 'backoffInitialMs', 'backoffMaxMs', 'quarantineAfterFaults', 'quarantineMs', 'memoryLimitBytes', 'workerHeapMb', 'i2cRateLimit']);
@@ -209,6 +218,7 @@ export function parseConfig(json: unknown, baseDir: string): GatewayConfig {
       ...(alertGpio === undefined ? {} : { alertGpio: alertGpio as number }),
       ...(sha256 === undefined ? {} : { sha256: (sha256 as string).toLowerCase() }),
       ...(pacing === undefined ? {} : { pacing }),
+      ...(isolation === undefined ? {} : { isolation }),
       name,
       module: path.resolve(baseDir, moduleFile),
       path: resPath,

@@ -56,7 +56,8 @@ export async function loadModule(sensor: SensorConfig, options: ModuleFactoryOpt
     init: { bus: sensor.bus, address: sensor.address, settings: sensor.settings },
     sleepBudgetMs: options.sleepBudgetMs,
   };
-  if (options.isolation === 'worker') {
+  // A sensor may run its (trusted) module on the calling thread in a service of workers.
+  if ((sensor.isolation ?? options.isolation) === 'worker') {
     return { handle: WorkerModule.fromBytes(bytes, { ...options_, limits: sensor.limits }), sha256 };
   }
   return { handle: new InThreadModule(SensorModule.fromBytes(bytes, options_)), sha256 };
