@@ -15,8 +15,8 @@ const STALE_MS = 24 * 3600_000;
 
 /**
  * Writes `code` as build/bundles/<name>.<hash>.mjs and returns the file's path. Other bundles
- * of the same name not written for a day go: a gateway still running one of them has loaded
- * it long ago (a worker it restarts later would not find it, and would start under tsx).
+ * of the same name not written for a day go: a gateway still running one has loaded it long
+ * ago, and writes it again before it starts another worker from it (spawn.ts).
  */
 export function writeBundle(name, code) {
   const hash = createHash('sha256').update(code).digest('hex').slice(0, 12);

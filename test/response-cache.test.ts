@@ -49,6 +49,17 @@ describe('ResponseCache: bounds', () => {
     assert.ok(cache.peek(key('fe80::1', 5683, 1)));
   });
 
+  it('an address whose last entry the total bound took is still counted afresh', () => {
+    const cache = new ResponseCache(() => 0, { perAddress: 2, total: 3 });
+    cache.set(key('10.0.0.1', 1, 1), message('ACK'));
+    cache.set(key('10.0.0.2', 1, 1), message('ACK'));
+    cache.set(key('10.0.0.2', 1, 2), message('ACK'));
+    // Full: 10.0.0.1's only entry goes to make room, then 10.0.0.1 fills its quota again.
+    for (let mid = 2; mid <= 5; mid++) cache.set(key('10.0.0.1', 1, mid), message('ACK'));
+    const held = [1, 2, 3, 4, 5].filter((mid) => cache.peek(key('10.0.0.1', 1, mid)) !== undefined);
+    assert.deepEqual(held, [4, 5], 'never more than perAddress for one address');
+  });
+
   it('at most total entries, the oldest forgotten first', () => {
     const cache = new ResponseCache(() => 0, { perAddress: 10, total: 4 });
     for (let i = 1; i <= 6; i++) cache.set(key(`10.0.0.${i}`, 5683, i), message('ACK'));

@@ -54,6 +54,29 @@ describe('SensorService', () => {
     }
   });
 
+  it('an in-thread module keeps its bus rate limit', async () => {
+    const config = defaultConfig({ driver: 'simulated' });
+    const sensor = config.sensors[0]!;
+    config.sensors[0] = { ...sensor, isolation: 'in-thread', pacing: false, limits: { ...sensor.limits, i2cRateLimit: { perSecond: 1, burst: 10 } } };
+    const clock = new ManualClock();
+    const service = await SensorService.start(config, { clock, logger: new MemoryLogger(), isolation: 'worker' });
+    try {
+      await advance(clock, 40);
+      const codes = new Set<string>();
+      for (let i = 0; i < 20; i++) {
+        try {
+          await service.readFresh('tmp102');
+          codes.add('ok');
+        } catch (err) {
+          codes.add((err as { code: string }).code);
+        }
+      }
+      assert.deepEqual([...codes].sort(), ['GW_ERR_I2C_RATE_LIMITED', 'ok']);
+    } finally {
+      await service.close();
+    }
+  });
+
   it('with pacing off, every request costs a module call and a bus read', async () => {
     const { clock, service } = await startService(21.5, { pacing: false });
     await advance(clock, 40);

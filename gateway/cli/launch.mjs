@@ -15,6 +15,11 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { writeBundle } from '../bundle-file.mjs';
 
+// esbuild's synchronous API (spawn.ts bundles worker entries with it) otherwise serves calls
+// from a worker thread with an esbuild process of its own; with this it runs esbuild once per
+// call and nothing is left behind. Read when esbuild loads, so set before it does.
+process.env.ESBUILD_WORKER_THREADS = '0';
+
 const entry = process.argv[2];
 if (!entry || !entry.endsWith('.ts')) {
   console.error('usage: node gateway/cli/launch.mjs <entry.ts> [arguments]');
@@ -25,7 +30,7 @@ process.argv.splice(2, 1);
 const entryFile = path.resolve(entry);
 
 async function bundle() {
-  const { build } = await import('esbuild');
+  const { build, stop } = await import('esbuild');
   const ownUrl = {
     name: 'own-import-meta-url',
     setup(b) {
@@ -35,6 +40,8 @@ async function bundle() {
       });
     },
   };
+  // build() starts esbuild's service process; stop() ends it, or it would live as long as the
+  // gateway (about 12 MB).
   const result = await build({
     entryPoints: [entryFile],
     bundle: true,
@@ -45,7 +52,7 @@ async function bundle() {
     write: false,
     logLevel: 'silent',
     plugins: [ownUrl],
-  });
+  }).finally(() => stop());
   return writeBundle(path.basename(entryFile, '.ts'), result.outputFiles[0].contents);
 }
 

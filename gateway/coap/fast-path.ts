@@ -24,6 +24,8 @@ import type { ResponseCounter } from './response-counter.ts';
 import { replyDatagram, requestViewOf } from './wire-request.ts';
 
 const GET = codeByte('0.01');
+/** node-coap answers block-wise from 1,024 payload bytes (its maxPayloadSize). */
+const MAX_UNBLOCKED_PAYLOAD = 1023;
 /** The options a plain GET of a reading carries; any other sends the request the long way. */
 const PLAIN_GET_OPTIONS = new Set<number>([Option.URI_HOST, Option.URI_PORT, Option.URI_PATH, Option.URI_QUERY, Option.ACCEPT]);
 
@@ -60,7 +62,8 @@ export class FastPath {
 
     const view = requestViewOf(m);
     const reply = this.#o.readingAt(view.path)?.replyNow(view);
-    if (reply === undefined) return false;
+    // A body that needs Block2 (RFC 7959) is node-coap's to split; no reading comes near it.
+    if (reply === undefined || reply.payload.length > MAX_UNBLOCKED_PAYLOAD) return false;
     const datagram = replyDatagram(reply, { type: MessageType.ACK, messageId: m.messageId, token: m.token });
     this.#o.responses.set(key, datagram);
     this.#o.counter.count('requests', reply.code);

@@ -282,5 +282,3 @@ function registrationKey(peer: Peer, token: Uint8Array): string {
 function routeKey(peer: Peer, mid: number): string {
   return `${peer.address}|${peer.port}|${mid}`;
 }
-
-/** The request as the resources see it, from the wire message (node-coap never sees a registration). */

@@ -124,13 +124,15 @@ export class ResponseCache {
     }
 
     const address = addressOf(key);
+    const own = this.#byAddress.get(address);
+    while (own !== undefined && own.size >= this.#limits.perAddress) this.#evict(own.values().next().value!);
+    while (this.#entries.size >= this.#limits.total) this.#evict(this.#entries.keys().next().value!);
+    // Looked up after evicting: taking this address's last entry out drops its set.
     let keys = this.#byAddress.get(address);
     if (keys === undefined) {
       keys = new Set();
       this.#byAddress.set(address, keys);
     }
-    while (keys.size >= this.#limits.perAddress) this.#evict(keys.values().next().value!);
-    while (this.#entries.size >= this.#limits.total) this.#evict(this.#entries.keys().next().value!);
 
     const confirmable = typeOf(message) === MessageType.CON;
     this.#entries.set(key, { bytes: confirmable ? undefined : message.toString('latin1'), message: confirmable ? message : undefined, address, expiresAt: now + this.#limits.lifetimeMs });

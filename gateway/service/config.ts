@@ -45,8 +45,9 @@ export interface SensorConfig {
   /**
    * Where the module runs; default the service's (a worker thread under `npm start`).
    * "in-thread": on the gateway's own thread, without the thread hop (about 10 µs a read
-   * instead of 100) and without the limits that need a worker (deadline, memory ceiling,
-   * restart back-off, quarantine): only for a module you trust not to loop or hog memory.
+   * instead of 100 on the simulated bus; a Linux bus transfer blocks the thread while it runs)
+   * and without the limits that need a worker (deadline, memory ceiling, restart back-off,
+   * quarantine): only for a module you trust not to loop or hog memory.
    */
   isolation?: 'worker' | 'in-thread';
 }

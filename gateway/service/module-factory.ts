@@ -60,5 +60,7 @@ export async function loadModule(sensor: SensorConfig, options: ModuleFactoryOpt
   if ((sensor.isolation ?? options.isolation) === 'worker') {
     return { handle: WorkerModule.fromBytes(bytes, { ...options_, limits: sensor.limits }), sha256 };
   }
-  return { handle: new InThreadModule(SensorModule.fromBytes(bytes, options_)), sha256 };
+  // The bus rate limit is enforced by the host's imports, on whichever thread they run.
+  const i2cRateLimit = sensor.limits.i2cRateLimit === false ? undefined : sensor.limits.i2cRateLimit;
+  return { handle: new InThreadModule(SensorModule.fromBytes(bytes, { ...options_, i2cRateLimit })), sha256 };
 }

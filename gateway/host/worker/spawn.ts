@@ -13,15 +13,18 @@
  * The parent's execArgv is not inherited: the tsx flags in it do not work in a worker and
  * only slow its start, and test-runner flags are refused there.
  */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
-import { buildSync } from 'esbuild';
+import type { buildSync as BuildSync } from 'esbuild';
 import { writeBundle } from '../../bundle-file.mjs';
 
 const BOOT = new URL('./boot.mjs', import.meta.url);
 
-const bundles = new Map<string, string>();
+/** Per entry: the bundle's code (kept, to write it again if the file goes) and where it is. */
+const bundles = new Map<string, { name: string; code: Uint8Array; file: string }>();
 let bundlingFailed: string | undefined;
 
 export function spawnWorker(entry: URL, data: Record<string, unknown>, options: { name: string; resourceLimits?: ResourceLimits }): Worker {
@@ -40,24 +43,34 @@ export function workerBundlingFailure(): string | undefined {
 
 function loadableEntry(entry: URL): string {
   if (!entry.pathname.endsWith('.ts') || bundlingFailed !== undefined) return entry.href;
-  const known = bundles.get(entry.href);
-  if (known !== undefined) return known;
   try {
-    const result = buildSync({
-      entryPoints: [fileURLToPath(entry)],
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node20',
-      // npm packages stay imports (i2c-bus is a native addon); only our own sources are bundled.
-      packages: 'external',
-      write: false,
-      logLevel: 'silent',
-    });
-    const file = writeBundle(path.basename(entry.pathname, '.ts'), result.outputFiles[0]!.contents);
-    const href = pathToFileURL(file).href;
-    bundles.set(entry.href, href);
-    return href;
+    let known = bundles.get(entry.href);
+    if (known === undefined) {
+      const esbuild = createRequire(import.meta.url)('esbuild') as { buildSync: typeof BuildSync; stop: () => Promise<void> };
+      const result = esbuild.buildSync({
+        entryPoints: [fileURLToPath(entry)],
+        bundle: true,
+        platform: 'node',
+        format: 'esm',
+        target: 'node20',
+        // npm packages stay imports (i2c-bus is a native addon); only our own sources are bundled.
+        packages: 'external',
+        write: false,
+        logLevel: 'silent',
+      });
+      // buildSync leaves a worker thread and an esbuild process behind to serve later calls
+      // (about 25 MB for the gateway's whole life); there are none. Later calls start afresh.
+      void esbuild.stop();
+      const name = path.basename(entry.pathname, '.ts');
+      const code = result.outputFiles[0]!.contents;
+      known = { name, code, file: writeBundle(name, code) };
+      bundles.set(entry.href, known);
+    } else if (!existsSync(known.file)) {
+      // Removed under us (build/ cleaned, or pruned by a process running newer sources): a
+      // worker restarted days after start-up still gets the code this gateway was started with.
+      known.file = writeBundle(known.name, known.code);
+    }
+    return pathToFileURL(known.file).href;
   } catch (err) {
     bundlingFailed = err instanceof Error ? err.message : String(err);
     return entry.href;
