@@ -10,6 +10,12 @@ import { fileURLToPath } from 'node:url';
 
 export const BUNDLE_DIR = fileURLToPath(new URL('../build/bundles/', import.meta.url));
 
+/**
+ * esbuild options of every bundle: one ES module for Node 20 with our sources in it; npm
+ * packages stay imports (i2c-bus is a native addon; all resolve from the project's node_modules).
+ */
+export const BUNDLE_OPTIONS = Object.freeze({ bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', write: false, logLevel: 'silent' });
+
 /** Bundles of older sources are removed once they have not been written for this long. */
 const STALE_MS = 24 * 3600_000;
 

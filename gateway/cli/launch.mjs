@@ -13,7 +13,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { writeBundle } from '../bundle-file.mjs';
+import { BUNDLE_OPTIONS, writeBundle } from '../bundle-file.mjs';
 
 // esbuild's synchronous API (spawn.ts bundles worker entries with it) otherwise serves calls
 // from a worker thread with an esbuild process of its own; with this it runs esbuild once per
@@ -42,17 +42,7 @@ async function bundle() {
   };
   // build() starts esbuild's service process; stop() ends it, or it would live as long as the
   // gateway (about 12 MB).
-  const result = await build({
-    entryPoints: [entryFile],
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    packages: 'external',
-    write: false,
-    logLevel: 'silent',
-    plugins: [ownUrl],
-  }).finally(() => stop());
+  const result = await build({ ...BUNDLE_OPTIONS, entryPoints: [entryFile], plugins: [ownUrl] }).finally(() => stop());
   return writeBundle(path.basename(entryFile, '.ts'), result.outputFiles[0].contents);
 }
 

@@ -19,7 +19,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import type { buildSync as BuildSync } from 'esbuild';
-import { writeBundle } from '../../bundle-file.mjs';
+import { BUNDLE_OPTIONS, writeBundle } from '../../bundle-file.mjs';
 
 const BOOT = new URL('./boot.mjs', import.meta.url);
 
@@ -47,17 +47,7 @@ function loadableEntry(entry: URL): string {
     let known = bundles.get(entry.href);
     if (known === undefined) {
       const esbuild = createRequire(import.meta.url)('esbuild') as { buildSync: typeof BuildSync; stop: () => Promise<void> };
-      const result = esbuild.buildSync({
-        entryPoints: [fileURLToPath(entry)],
-        bundle: true,
-        platform: 'node',
-        format: 'esm',
-        target: 'node20',
-        // npm packages stay imports (i2c-bus is a native addon); only our own sources are bundled.
-        packages: 'external',
-        write: false,
-        logLevel: 'silent',
-      });
+      const result = esbuild.buildSync({ ...BUNDLE_OPTIONS, entryPoints: [fileURLToPath(entry)] });
       // buildSync leaves a worker thread and an esbuild process behind to serve later calls
       // (about 25 MB for the gateway's whole life); there are none. Later calls start afresh.
       void esbuild.stop();
