@@ -7,9 +7,9 @@
 //
 //   node gateway/cli/launch.mjs gateway/cli/start.ts [options of start.ts]
 //
-// In each source file (.ts and .mjs) `import.meta.url` is replaced by that file's own URL, so everything
-// located from it (the project root, worker entries, boot.mjs, native addons found through
-// createRequire) is where it is when the sources run under tsx.
+// In each source file (.ts and .mjs) `import.meta.url` is replaced by that file's own URL, so
+// everything located from it (the project root, worker entries, boot.mjs, native addons found
+// through createRequire) is where it is when the sources run under tsx.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';

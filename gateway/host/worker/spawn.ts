@@ -2,7 +2,7 @@
  * Starting a gateway worker. A worker gets none of its parent's loader hooks (Node 20), so a
  * TypeScript entry needs a loader of its own, and a worker that registers tsx also starts
  * tsx's loader thread: about 20 MB and 200 ms more per worker (measured: docs/threading.md,
- * "Loading TypeScript in a worker"). So a worker's TypeScript entry is bundled once per
+ * "Loading TypeScript: bundles, not loader threads"). So a worker's TypeScript entry is bundled once per
  * process into one plain JavaScript file with esbuild, the compiler tsx itself runs, and the
  * worker loads that (gateway/bundle-file.mjs says where). The bundle is made from the sources
  * at hand every time the gateway starts, so it is never stale. Worker code locates nothing
@@ -48,8 +48,9 @@ function loadableEntry(entry: URL): string {
     if (known === undefined) {
       const esbuild = createRequire(import.meta.url)('esbuild') as { buildSync: typeof BuildSync; stop: () => Promise<void> };
       const result = esbuild.buildSync({ ...BUNDLE_OPTIONS, entryPoints: [fileURLToPath(entry)] });
-      // buildSync leaves a worker thread and an esbuild process behind to serve later calls
-      // (about 25 MB for the gateway's whole life); there are none. Later calls start afresh.
+      // Unless ESBUILD_WORKER_THREADS=0 (the launcher sets it), buildSync keeps a worker thread
+      // and an esbuild process for later calls: about 25 MB for the gateway's whole life.
+      // stop() ends them; a later call would start afresh.
       void esbuild.stop();
       const name = path.basename(entry.pathname, '.ts');
       const code = result.outputFiles[0]!.contents;
