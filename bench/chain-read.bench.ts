@@ -12,6 +12,7 @@ import { createSimulatedTmp102Bus } from '../drivers/sim/simulated-tmp102-bus.ts
 import { silentLogger } from '../gateway/log.ts';
 import { SensorModule } from '../gateway/host/sensor-module.ts';
 import { DEFAULT_TMP102_MODULE } from '../gateway/service/config.ts';
+import { median } from './lib/median.ts';
 
 const READS = Number(process.env['BENCH_READS'] ?? 20_000);
 const ROUNDS = 5;
@@ -32,11 +33,6 @@ function opsPerSecond(n: number, fn: () => void): number {
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < n; i++) fn();
   return n / (Number(process.hrtime.bigint() - t0) / 1e9);
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
 }
 
 const direct = setup();

@@ -6,10 +6,9 @@
  * text/plain has no smaller form of the same text.
  */
 import { execFileSync } from 'node:child_process';
-import { createSocket } from 'node:dgram';
-import { generate, parse } from 'coap-packet';
 import { ContentFormat } from '../gateway/coap/content-formats.ts';
 import { READING_FORMATS } from '../gateway/coap/reading-formats.ts';
+import { RawClient, pathOptions, requestDatagram, uint } from '../test/helpers/coap-datagram.ts';
 
 export interface PayloadBytes {
   format: number;
@@ -62,33 +61,14 @@ export async function measurePayloadBytes(port: number, resource = 'temp'): Prom
   return payloads.map(({ format, payload }, i) => ({ format, name: NAMES[format]!, bytes: payload.length, smallest: smallest[i] ?? null }));
 }
 
+/** One CON GET with Accept, over a real socket, with the tests' raw client. */
 async function get(port: number, resource: string, accept: number): Promise<Buffer> {
-  const socket = createSocket('udp4');
-  await new Promise<void>((r) => socket.bind(0, '127.0.0.1', r));
-  const messageId = Math.floor(Math.random() * 0x10000);
-  const request = generate({
-    confirmable: true,
-    messageId,
-    token: Buffer.from([1, 2, 3, 4]),
-    code: '0.01',
-    options: [
-      { name: 'Uri-Path', value: Buffer.from(resource) },
-      { name: 'Accept', value: accept === 0 ? Buffer.alloc(0) : Buffer.from([accept]) },
-    ],
-  });
+  const client = await RawClient.open('127.0.0.1', port);
   try {
-    return await new Promise<Buffer>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no answer to GET /${resource} Accept ${accept}`)), 3000);
-      socket.on('message', (m) => {
-        const p = parse(m);
-        if (p.messageId !== messageId) return;
-        clearTimeout(timer);
-        if (p.code !== '2.05') reject(new Error(`GET /${resource} Accept ${accept}: ${p.code}`));
-        else resolve(p.payload);
-      });
-      socket.send(request, port, '127.0.0.1');
-    });
+    const res = await client.exchange(requestDatagram({ options: [...pathOptions(`/${resource}`), { name: 'Accept', value: uint(accept) }] }), 3000);
+    if (res?.code !== '2.05') throw new Error(`GET /${resource} Accept ${accept}: ${res?.code ?? 'no answer'}`);
+    return res.packet.payload;
   } finally {
-    socket.close();
+    await client.close();
   }
 }

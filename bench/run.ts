@@ -29,6 +29,7 @@ import { MemorySampler } from './lib/process-memory.ts';
 import { type ServerSpec, bareNodeCoap, gateway, libcoapAvailable, libcoapServer, startServer } from './lib/servers.ts';
 import { measurePayloadBytes } from './payload-bytes.ts';
 import { measureWasmPath } from './wasm-path.ts';
+import { median } from './lib/median.ts';
 
 const { values: opts } = parseArgs({
   options: {
@@ -70,11 +71,6 @@ interface ScenarioResult {
   errors: number;
   timeouts: number;
   peakRssMb: number;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 }
 
 function log(line: string): void {

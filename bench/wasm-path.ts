@@ -19,15 +19,12 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ManualClock } from '../drivers/clock.ts';
 import { createSimulatedTmp102Bus } from '../drivers/sim/simulated-tmp102-bus.ts';
-import { GW_NAMESPACE, WASI_NAMESPACE } from '../gateway/host/abi.ts';
-import { GuestMemory } from '../gateway/host/guest-memory.ts';
-import { CallState, createGwImports } from '../gateway/host/gw-imports.ts';
-import { LogBudget } from '../gateway/host/log-budget.ts';
+import { hostImports } from '../gateway/host/module-instance.ts';
 import { compileModule, validateModule } from '../gateway/host/module-validator.ts';
 import { SensorModule } from '../gateway/host/sensor-module.ts';
-import { WasiPreview1 } from '../gateway/host/wasi-preview1.ts';
 import { WorkerModule } from '../gateway/host/worker/worker-module.ts';
 import { silentLogger } from '../gateway/log.ts';
+import { median } from './lib/median.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const GO_DIR = path.join(ROOT, 'build', 'wasm', 'go');
@@ -82,12 +79,6 @@ export interface WasmPathResult {
 }
 
 // ---- statistics ------------------------------------------------------------------------------
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
 
 const round = (x: number, digits = 2): number => Number(x.toFixed(digits));
 
@@ -184,9 +175,8 @@ export interface CallCostExports {
 }
 
 /**
- * The callcost test module instantiated as ModuleInstance.create does it: the gateway's own
- * WasiPreview1 and createGwImports over a GuestMemory, so an import costs what it costs a real
- * module. `wrapImports` lets a test see the calls (test/wasm-callcost.test.ts); the bench
+ * The callcost test module instantiated with the gateway's own imports (hostImports, as
+ * ModuleInstance.create links them), so an import costs what it costs a real module. `wrapImports` lets a test see the calls (test/wasm-callcost.test.ts); the bench
  * passes none.
  */
 export function instantiateCallCost(wrapImports: (imports: WebAssembly.Imports) => WebAssembly.Imports = (i) => i): CallCostExports {
@@ -194,23 +184,11 @@ export function instantiateCallCost(wrapImports: (imports: WebAssembly.Imports) 
   const module = compileModule(bytes, 'callcost');
   validateModule(module, bytes, 'callcost');
   const clock = new ManualClock();
-  const logBudget = new LogBudget();
-  const wasi = new WasiPreview1({ clock, logger: silentLogger, sleepBudgetMs: 1000, logBudget });
-  const state = new CallState();
-  let memory: GuestMemory | undefined;
-  const gw = createGwImports({
-    memory: () => memory!,
-    state,
-    capabilities: { i2c: { bus: 1, addresses: [0x48] } },
-    bus: createSimulatedTmp102Bus({ clock }).bus,
-    logger: silentLogger,
-    logBudget,
-  });
-  const instance = new WebAssembly.Instance(module, wrapImports({ [WASI_NAMESPACE]: wasi.imports(), [GW_NAMESPACE]: gw }));
-  memory = new GuestMemory(instance.exports['memory'] as WebAssembly.Memory);
-  wasi.bindMemory(memory);
+  const host = hostImports({ capabilities: { i2c: { bus: 1, addresses: [0x48] } }, bus: createSimulatedTmp102Bus({ clock }).bus, clock, logger: silentLogger, sleepBudgetMs: 1000 });
+  const instance = new WebAssembly.Instance(module, wrapImports(host.imports));
+  host.bind(instance);
   (instance.exports['_initialize'] as () => void)();
-  state.begin(new Uint8Array(0)); // an empty call input: input_read(ptr, 0) answers 0
+  host.state.begin(new Uint8Array(0)); // an empty call input: input_read(ptr, 0) answers 0
   const fn = <T>(name: string) => instance.exports[name] as T;
   return { benchNop: fn('bench_nop'), benchImports: fn('bench_imports'), benchInputRead: fn('bench_input_read') };
 }

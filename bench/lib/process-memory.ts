@@ -49,6 +49,6 @@ export class MemorySampler {
   }
 }
 
-export function round1(x: number): number {
+function round1(x: number): number {
   return Math.round(x * 10) / 10;
 }

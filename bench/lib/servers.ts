@@ -3,11 +3,11 @@
  * server (a), the gateway as `npm start` runs it (b, c), and libcoap's example server (d).
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../../gateway/service/config.ts';
+import { RawClient, pathOptions, requestDatagram } from '../../test/helpers/coap-datagram.ts';
 
 export interface ServerProcess {
   name: string;
@@ -103,29 +103,15 @@ export async function startServer(spec: ServerSpec, port: number): Promise<Serve
 
 /** Sends a CON GET every 200 ms until anything comes back from the port. */
 async function waitUntilAnswering(port: number, resource: string, timeoutMs: number, dead: () => boolean): Promise<void> {
-  const socket = createSocket('udp4');
-  await new Promise<void>((r) => socket.bind(0, '127.0.0.1', r));
-  const seg = Buffer.from(resource);
-  // CON GET, MID 1, no token, one Uri-Path option (number 11) shorter than 13 bytes.
-  const probe = Buffer.concat([Buffer.from([0x40, 0x01, 0x00, 0x01, 0xb0 | seg.length]), seg]);
+  const client = await RawClient.open('127.0.0.1', port);
   try {
-    await new Promise<void>((resolve, reject) => {
-      const deadline = Date.now() + timeoutMs;
-      socket.once('message', () => {
-        clearInterval(timer);
-        resolve();
-      });
-      const timer = setInterval(() => {
-        if (dead()) {
-          clearInterval(timer);
-          reject(new Error('the process exited'));
-        } else if (Date.now() > deadline) {
-          clearInterval(timer);
-          reject(new Error(`no answer on port ${port} within ${timeoutMs} ms`));
-        } else socket.send(probe, port, '127.0.0.1');
-      }, 200);
-    });
+    const probe = requestDatagram({ options: pathOptions(`/${resource}`) });
+    for (const deadline = Date.now() + timeoutMs; ; ) {
+      if (dead()) throw new Error('the process exited');
+      if (Date.now() > deadline) throw new Error(`no answer on port ${port} within ${timeoutMs} ms`);
+      if (await client.exchange(probe, 200)) return;
+    }
   } finally {
-    socket.close();
+    await client.close();
   }
 }

@@ -48,6 +48,48 @@ export interface CallResult {
 
 type ExportName = 'gw_init' | 'gw_read';
 
+/** The host side of one instance (hostImports). */
+export interface HostImports {
+  /** What the instance is linked against: the WASI subset and the `gw` namespace. */
+  imports: WebAssembly.Imports;
+  wasi: WasiPreview1;
+  state: CallState;
+  /** Points the imports at the instance's memory, once the instance exists. */
+  bind(instance: WebAssembly.Instance): GuestMemory;
+}
+
+/**
+ * The imports an instance gets, with the per-call state and log budget they share. Used by
+ * ModuleInstance.create, and by the call-cost benchmark (bench/wasm-path.ts) so that an import
+ * costs there what it costs a real module.
+ */
+export function hostImports(options: Pick<InstanceOptions, 'capabilities' | 'bus' | 'clock' | 'logger' | 'sleepBudgetMs' | 'rateLimiter'>): HostImports {
+  const { logger } = options;
+  const logBudget = new LogBudget();
+  const wasi = new WasiPreview1({ clock: options.clock, logger, sleepBudgetMs: options.sleepBudgetMs, logBudget });
+  const state = new CallState();
+  let memory: GuestMemory | undefined;
+  const gw = createGwImports({
+    memory: () => memory!,
+    state,
+    capabilities: options.capabilities,
+    bus: options.bus,
+    logger,
+    rateLimiter: options.rateLimiter,
+    logBudget,
+  });
+  return {
+    imports: { [WASI_NAMESPACE]: wasi.imports(), [GW_NAMESPACE]: gw },
+    wasi,
+    state,
+    bind(instance) {
+      memory = new GuestMemory(instance.exports['memory'] as WebAssembly.Memory);
+      wasi.bindMemory(memory);
+      return memory;
+    },
+  };
+}
+
 export class ModuleInstance {
   readonly #name: string;
   readonly #exports: WebAssembly.Exports;
@@ -67,31 +109,17 @@ export class ModuleInstance {
   }
 
   static create(options: InstanceOptions): ModuleInstance {
-    const { name, logger } = options;
-    const logBudget = new LogBudget();
-    const wasi = new WasiPreview1({ clock: options.clock, logger, sleepBudgetMs: options.sleepBudgetMs, logBudget });
-    const state = new CallState();
-    let memory: GuestMemory | undefined;
-    const gw = createGwImports({
-      memory: () => memory!,
-      state,
-      capabilities: options.capabilities,
-      bus: options.bus,
-      logger,
-      rateLimiter: options.rateLimiter,
-      logBudget,
-    });
-
+    const { name } = options;
+    const host = hostImports(options);
     let instance: WebAssembly.Instance;
     try {
-      instance = new WebAssembly.Instance(options.module, { [WASI_NAMESPACE]: wasi.imports(), [GW_NAMESPACE]: gw });
+      instance = new WebAssembly.Instance(options.module, host.imports);
     } catch (err) {
       // A start function that traps, or a link error the validator did not foresee.
       throw new GatewayError('GW_ERR_MODULE_INVALID', { sensor: name, detail: (err as Error).message }, { cause: err });
     }
-    memory = new GuestMemory(instance.exports['memory'] as WebAssembly.Memory);
-    wasi.bindMemory(memory);
-    const self = new ModuleInstance(name, instance.exports, wasi, state, memory, options.memoryLimitBytes);
+    const memory = host.bind(instance);
+    const self = new ModuleInstance(name, instance.exports, host.wasi, host.state, memory, options.memoryLimitBytes);
 
     self.#guarded('_initialize', () => (instance.exports['_initialize'] as () => void)());
     const version = self.#guarded('gw_abi_version', () => (instance.exports['gw_abi_version'] as () => number)());
