@@ -29,7 +29,7 @@ import { median } from './lib/median.ts';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const GO_DIR = path.join(ROOT, 'build', 'wasm', 'go');
 const TINYGO_DIR = path.join(ROOT, 'build', 'wasm', 'tinygo');
-const TMP102_FILE = path.join(GO_DIR, 'tmp102.wasm');
+const TMP102_FILE = path.join(ROOT, 'modules', 'tmp102.wasm');
 const CALLCOST_FILE = path.join(GO_DIR, 'test', 'callcost.wasm');
 
 /** The TMP102's longest conversion (SBOS397, 35 ms max): the module answers NOT_READY until it is over. */
@@ -245,7 +245,7 @@ function wasmSizes(dir: string): Record<string, number> {
 }
 
 function requireFile(file: string): string {
-  if (!existsSync(file)) throw new Error(`${file} missing: run npm install (or node wasm-src/build.mjs) first`);
+  if (!existsSync(file)) throw new Error(`${file} missing: run node wasm-src/build.mjs --test (test modules) first`);
   return file;
 }
 
@@ -317,7 +317,7 @@ export async function measureWasmPath(options: WasmPathOptions = {}): Promise<Wa
       note: `${CHEAP_IMPORT} with address 0x80 returns BAD_ARGUMENT at the first argument check (no memory access, allocation, log or state): the crossing alone. inputReadLen0 is gw.input_read(ptr, 0), the cheapest import real modules make (bounds checks plus two empty typed-array views)`,
     },
     moduleBytes: {
-      go: wasmSizes(GO_DIR),
+      go: wasmSizes(path.join(ROOT, 'modules')),
       tinygo,
       note: tinygo ? 'build/wasm/tinygo' : 'tinygo is not on the PATH here, so wasm-src/build.mjs built no TinyGo modules: not measured',
     },

@@ -1,6 +1,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { type Board, detectBoard } from './board.ts';
 import { SystemClock, type Clock } from './clock.ts';
+import { I2CError } from './i2c-error.ts';
 import type { I2CBus } from './i2c-bus.ts';
 import { LinuxI2CBus, type I2cBusModule } from './linux-i2c-bus.ts';
 import { createSimulatedTmp102Bus, TMP102_DEFAULT_ADDRESS } from './sim/simulated-tmp102-bus.ts';
@@ -10,7 +12,10 @@ import type { SimulatedTmp102 } from './sim/tmp102.ts';
 export type I2CDriverChoice = 'auto' | 'linux' | 'simulated';
 
 export interface OpenI2CBusOptions {
-  /** auto: Linux when /dev/i2c-<busNumber> exists, the simulation otherwise. */
+  /**
+   * auto: Linux when /dev/i2c-<busNumber> exists; otherwise the simulation, except on a
+   * Raspberry Pi, where a missing adapter means I2C is not enabled and is refused.
+   */
   driver: I2CDriverChoice;
   /** N of /dev/i2c-N (header pins 3 and 5 are bus 1 on a Raspberry Pi). */
   busNumber: number;
@@ -27,6 +32,8 @@ export interface OpenI2CBusOptions {
   linuxBus?: (busNumber: number, forceAccess: boolean) => I2CBus;
   /** Where adapters appear (default /dev); a test seam for the auto choice only. */
   devDirectory?: string;
+  /** The board (default: detectBoard()); a test seam for the auto choice only. */
+  board?: Board;
 }
 
 export interface OpenedI2CBus {
@@ -48,7 +55,19 @@ export function openI2CBus(options: OpenI2CBusOptions): OpenedI2CBus {
   const devicePath = join(options.devDirectory ?? '/dev', `i2c-${busNumber}`);
   const present = existsSync(devicePath);
   const useLinux = driver === 'linux' || (driver === 'auto' && present);
-  const why = driver === 'auto' ? (present ? `found ${devicePath}` : `no ${devicePath}`) : `driver: ${driver}`;
+  if (driver === 'auto' && !present) {
+    // On the board that should measure, a missing adapter is a set-up fault (I2C not enabled,
+    // or the service started before udev made the device), never a reason to serve simulated
+    // readings. The simulation there must be asked for by name.
+    const board = options.board ?? detectBoard();
+    if (board.isRaspberryPi) {
+      throw new I2CError('GW_ERR_I2C_NO_ADAPTER', busNumber, options.simulated?.address ?? TMP102_DEFAULT_ADDRESS, {
+        errno: 'ENOENT',
+        detail: `this is a ${board.model} and ${devicePath} does not exist, so no reading would be a measurement (npm run doctor checks the set-up); to run on the simulated TMP102 instead, ask for it: --driver simulated`,
+      });
+    }
+  }
+  const why = driver === 'auto' ? (present ? `found ${devicePath}` : `no ${devicePath}, and this is not a Raspberry Pi`) : `driver: ${driver}`;
 
   if (useLinux) {
     const forceAccess = options.linux?.forceAccess ?? false;

@@ -38,6 +38,15 @@ export const ERROR_CODES = {
 
   // Configuration of the gateway itself.
   GW_ERR_CONFIG_INVALID: 'The gateway configuration is invalid',
+
+  // Starting the gateway (gateway/cli/launch.mjs, gateway/coap/bind-socket.ts); never sent to a client.
+  GW_ERR_NODE_VERSION: 'The Node.js running the gateway is older than it needs',
+  GW_ERR_BUILD_MISSING: 'The gateway has not been built (no bundles in build/bundles)',
+  GW_ERR_BUILD_STALE: 'The sources changed since the gateway was built',
+  GW_ERR_LISTEN_IN_USE: 'The UDP port is already in use',
+  GW_ERR_LISTEN_ADDRESS_UNAVAILABLE: 'The address to listen on is not one of this machine',
+  GW_ERR_LISTEN_HOST_UNKNOWN: 'The host name to listen on does not resolve',
+  GW_ERR_LISTEN_PERMISSION: 'Not allowed to listen on this port',
   /** Thrown by drivers/sim/temperature-trace.ts for a bad recorded trace. */
   GW_ERR_SIM_TRACE_FILE: 'The simulated temperature trace file is invalid',
 

@@ -4,7 +4,8 @@ import { defaultConfig } from '../gateway/service/config.ts';
 import { RawClient, pathOptions, requestDatagram, uint } from './helpers/coap-datagram.ts';
 import { type TestGateway, startTestGateway } from './helpers/gateway.ts';
 
-const READING = (href: string) => `<${href}>;rt="temperature";if="core.s";ct="60 112 110 50 0";obs`;
+// /temp is the simulated chip; /temp/outside stands for real hardware (asRealHardware).
+const READING = (href: string) => `<${href}>;rt="temperature";if="core.s";ct="60 112 110 50 0";obs${href === '/temp' ? ';sim=1' : ''}`;
 const ALERT = (href: string) => `<${href}>;rt="gw.alert";if="core.p";ct="60 50"`;
 const STATS = '</gw/stats>;rt="gw.stats";ct="60 50"';
 const LINK = (href: string) => (href === '/gw/stats' ? STATS : href.endsWith('/alert') ? ALERT(href) : READING(href));
@@ -15,7 +16,7 @@ describe('/.well-known/core (RFC 6690)', () => {
   before(async () => {
     const config = defaultConfig({ driver: 'simulated', simCelsius: 20 });
     config.sensors.push({ ...config.sensors[0]!, name: 'outside', path: '/temp/outside', address: 0x49, grant: { bus: 1, addresses: [0x49] }, simulation: { kind: 'constant', celsius: -3.5 } });
-    gw = await startTestGateway({ config });
+    gw = await startTestGateway({ config, simulated: { real: ['outside'] } });
     client = await RawClient.open('127.0.0.1', gw.port);
   });
   after(async () => {
@@ -58,12 +59,20 @@ describe('/.well-known/core (RFC 6690)', () => {
       ['?rt=gw.stats', ['/gw/stats']],
       ['?rt=gw.*', ['/temp/alert', '/temp/outside/alert', '/gw/stats']],
       ['?rt=temperature&href=/temp/outside', ['/temp/outside']],
+      ['?sim=1', ['/temp']],
+      ['?sim=*', ['/temp']],
+      ['?rt=temperature&sim=1', ['/temp']],
     ];
     for (const [q, hrefs] of cases) {
       const res = await discover(q);
       assert.equal(res.code, '2.05', q);
       assert.equal(res.packet.payload.toString(), hrefs.map(LINK).join(','), q);
     }
+  });
+
+  it('marks the sensor a simulated chip answers for with sim=1, and only that one', async () => {
+    const links = (await discover()).packet.payload.toString().split(',');
+    assert.deepEqual(links.filter((l) => /;sim=1(;|$)/.test(l)).map((l) => l.slice(1, l.indexOf('>'))), ['/temp']);
   });
 
   it('answers 4.06 to an Accept other than link-format', async () => {

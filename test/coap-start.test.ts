@@ -9,8 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { RawClient, pathOptions, requestDatagram } from './helpers/coap-datagram.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-/** As package.json's start script runs it: bundled by the launcher, no loader thread. */
-const START = [path.join(ROOT, 'gateway/cli/launch.mjs'), path.join(ROOT, 'gateway/cli/start.ts')];
+/** As package.json's start script runs it: the launcher runs the bundle npm run build made. */
+const START = [path.join(ROOT, 'gateway/cli/launch.mjs'), 'start'];
 
 function run(args: string[]) {
   const child = spawn(process.execPath, [...START, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -22,7 +22,7 @@ function run(args: string[]) {
   return { child, exited, out: () => stdout, err: () => stderr };
 }
 
-describe('npm start (gateway/cli/launch.mjs gateway/cli/start.ts)', () => {
+describe('npm start (gateway/cli/launch.mjs start)', () => {
   it('says where it listens and what hardware it uses, serves GET /temp, stops on SIGTERM', async () => {
     const p = run(['--host', '127.0.0.1', '--port', '0', '--sim-temp', '-7.5']);
     try {
@@ -49,7 +49,7 @@ describe('npm start (gateway/cli/launch.mjs gateway/cli/start.ts)', () => {
   });
 
   it('a worker restarted from its bundle keeps answering: SIGHUP reloads the module in a fresh worker', async () => {
-    const p = run(['--host', '127.0.0.1', '--port', '0']);
+    const p = run(['--host', '127.0.0.1', '--port', '0', '--driver', 'simulated']);
     try {
       const deadline = Date.now() + 15000;
       while (!/listening on udp[^]*:(\d+) \(IPv4\)/.test(p.out()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
@@ -78,5 +78,64 @@ describe('npm start (gateway/cli/launch.mjs gateway/cli/start.ts)', () => {
     const p = run(['--config', file, '--port', '0']);
     assert.equal(await p.exited, 2);
     assert.match(p.err(), /GW_ERR_CONFIG_INVALID.*sensors\[0\]\.path/);
+  });
+
+  it('announces a simulated sensor in its start-up banner', async () => {
+    const p = run(['--host', '127.0.0.1', '--port', '0', '--driver', 'simulated']);
+    try {
+      const deadline = Date.now() + 15000;
+      while (!/SIMULATED/.test(p.out()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      assert.match(p.out(), /^ {2}SIMULATED: tmp102 is not measured/m);
+    } finally {
+      p.child.kill('SIGTERM');
+    }
+    assert.equal(await p.exited, 0);
+  });
+});
+
+describe('npm start: errors a person can act on', () => {
+  const lines = (text: string) => text.trim().split('\n');
+
+  it('a host that is not this machine: one coded line with a hint, exit 1', async () => {
+    // 192.0.2.1 is TEST-NET-1 (RFC 5737): never an address of this machine. Nothing is sent.
+    const p = run(['--host', '192.0.2.1', '--port', '0']);
+    assert.equal(await p.exited, 1);
+    assert.deepEqual(lines(p.err()).length, 1, p.err());
+    assert.match(p.err(), /^error GW_ERR_LISTEN_ADDRESS_UNAVAILABLE: .*192\.0\.2\.1.*ip -brief address/);
+  });
+
+  it('a host name that does not resolve: GW_ERR_LISTEN_HOST_UNKNOWN, exit 1', async () => {
+    // .invalid never resolves (RFC 6761 section 6.4).
+    const p = run(['--host', 'gateway.invalid', '--port', '0']);
+    assert.equal(await p.exited, 1);
+    assert.match(p.err(), /^error GW_ERR_LISTEN_HOST_UNKNOWN: .*gateway\.invalid/);
+    assert.equal(lines(p.err()).length, 1, p.err());
+  });
+
+  it('a port in use is found before any module loads', async () => {
+    const { createSocket } = await import('node:dgram');
+    const taken = createSocket('udp4');
+    await new Promise<void>((resolve) => taken.bind(0, '127.0.0.1', resolve));
+    const port = taken.address().port;
+    // A module that does not exist: loaded first, it would be GW_ERR_MODULE_NOT_FOUND.
+    const dir = mkdtempSync(path.join(tmpdir(), 'gw-port-'));
+    const file = path.join(dir, 'gateway.json');
+    writeFileSync(file, JSON.stringify({ driver: 'simulated', sensors: [{ name: 'tmp102', path: '/temp', module: path.join(dir, 'missing.wasm'), bus: 1, address: 0x48 }] }));
+    try {
+      const p = run(['--config', file, '--host', '127.0.0.1', '--port', String(port)]);
+      assert.equal(await p.exited, 1);
+      assert.match(p.err(), /^error GW_ERR_LISTEN_IN_USE: .*127\.0\.0\.1:\d+.*ss -ulpn/);
+      assert.doesNotMatch(p.err(), /GW_ERR_MODULE_NOT_FOUND/);
+    } finally {
+      taken.close();
+    }
+  });
+
+  it('out-of-range flags are usage errors (exit 2)', async () => {
+    for (const args of [['--sim-temp', '200'], ['--sim-temp', '-60'], ['--port', '70000']]) {
+      const p = run([...args, '--host', '127.0.0.1']);
+      assert.equal(await p.exited, 2, args.join(' '));
+      assert.match(p.err(), /^--(sim-temp|port) must be/);
+    }
   });
 });

@@ -13,7 +13,7 @@ import { ManualClock, SystemClock, type Clock } from '../drivers/clock.ts';
 import { MemoryLogger } from '../gateway/log.ts';
 import { defaultConfig } from '../gateway/service/config.ts';
 import { SensorService } from '../gateway/service/sensor-service.ts';
-import { wasmPath } from './helpers/chain.ts';
+import { wasmPath, TEST_MODULES_SKIP } from './helpers/chain.ts';
 
 /** A copy of the TMP102 module in a scratch directory, so tests can replace it. */
 function scratchModule(): string {
@@ -96,7 +96,7 @@ describe('hot reload', () => {
     service.close();
   });
 
-  it('rolls back a new module that fails its first reading, logging why', async () => {
+  it('rolls back a new module that fails its first reading, logging why', { skip: TEST_MODULES_SKIP }, async () => {
     const file = scratchModule();
     const clock = new ManualClock();
     const { service, logger } = await start(file, clock);
@@ -111,7 +111,7 @@ describe('hot reload', () => {
     service.close();
   });
 
-  it('after a rollback the running module sets the chip up again (the failed one had shut it down)', async () => {
+  it('after a rollback the running module sets the chip up again (the failed one had shut it down)', { skip: TEST_MODULES_SKIP }, async () => {
     const file = scratchModule();
     const clock = new ManualClock();
     const { service } = await start(file, clock);
@@ -126,7 +126,7 @@ describe('hot reload', () => {
     service.close();
   });
 
-  it('rolls back a file that is not a module, and a module with the wrong ABI', async () => {
+  it('rolls back a file that is not a module, and a module with the wrong ABI', { skip: TEST_MODULES_SKIP }, async () => {
     const file = scratchModule();
     const { service } = await start(file);
     replace(file, new TextEncoder().encode('not wasm'));

@@ -1,6 +1,7 @@
 /**
- * `npm run read` as a person at a Pi without I2C uses it: a real child process, the real
- * module, the simulated TMP102 on the system clock.
+ * `npm run read` as a person at a Pi without I2C uses it: a real child process (the launcher
+ * and its bundle, as package.json runs it), the real module, the simulated TMP102 on the system
+ * clock.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -12,7 +13,7 @@ const root = new URL('..', import.meta.url).pathname;
 
 async function read(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'gateway/cli/read.ts', ...args], { cwd: root, timeout: 30_000 });
+    const { stdout, stderr } = await run(process.execPath, ['gateway/cli/launch.mjs', 'read', ...args], { cwd: root, timeout: 30_000 });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };
@@ -32,12 +33,13 @@ describe('npm run read', () => {
     assert.equal(reading.bits, 12);
     assert.ok(Math.abs(Date.parse(reading.time) - Date.now()) < 60_000);
     assert.match(reading.source, /^simulated TMP102 at 0x48/);
+    assert.equal(reading.simulated, true);
   });
 
   it('prints a human line by default', async () => {
     const { code, stdout, stderr } = await read('--sim-temp', '21.5');
     assert.equal(code, 0);
-    assert.match(stdout, /^tmp102: 21\.5 °C/);
+    assert.match(stdout, /^tmp102: 21\.5 °C {2}\(SIMULATED, not a measurement; /);
     assert.match(stderr, /simulated TMP102/);
   });
 
@@ -47,8 +49,25 @@ describe('npm run read', () => {
     assert.equal(JSON.parse(stdout).error.code, 'GW_ERR_I2C_NO_ADAPTER');
   });
 
-  it('rejects a bad address as a usage error (exit 2)', async () => {
-    const { code } = await read('--address', '0x99');
+  it('rejects a bad address as a usage error (exit 2), and one a TMP102 cannot have', async () => {
+    for (const address of ['0x99', '0x50', '0x47']) {
+      const { code, stderr } = await read('--address', address);
+      assert.equal(code, 2, address);
+      assert.match(stderr, /^--address must be/);
+    }
+  });
+
+  it('refuses --bus, --address or --module beside --config, which names them (exit 2)', async () => {
+    for (const flag of [['--bus', '1'], ['--address', '0x49'], ['--module', 'modules/tmp102.wasm']]) {
+      const { code, stderr } = await read('--config', 'fixtures/gateway.example.json', ...flag);
+      assert.equal(code, 2, flag.join(' '));
+      assert.match(stderr, /cannot be combined with --config/);
+    }
+  });
+
+  it('refuses a simulated temperature outside the TMP102 range (exit 2)', async () => {
+    const { code, stderr } = await read('--sim-temp', '200');
     assert.equal(code, 2);
+    assert.match(stderr, /^--sim-temp must be within the TMP102's range/);
   });
 });

@@ -10,7 +10,7 @@ import { ManualClock, SystemClock } from '../drivers/clock.ts';
 import { type CachedMessage, ResponseCache } from '../gateway/coap/response-cache.ts';
 import { defaultConfig } from '../gateway/service/config.ts';
 import { resolveModuleLimits } from '../gateway/host/worker/module-limits.ts';
-import { wasmPath } from './helpers/chain.ts';
+import { wasmPath, TEST_MODULES_SKIP } from './helpers/chain.ts';
 import { RawClient, emptyMessage, pathOptions, requestDatagram, toResponse } from './helpers/coap-datagram.ts';
 import { type TestGateway, startTestGateway } from './helpers/gateway.ts';
 
@@ -195,7 +195,7 @@ describe('the gateway under many exchanges from one host (real UDP)', () => {
   });
 });
 
-describe('a separate response (RFC 7252 section 5.2.2) through the bounded cache (workers, real time)', () => {
+describe('a separate response (RFC 7252 section 5.2.2) through the bounded cache (workers, real time)', { skip: TEST_MODULES_SKIP }, () => {
   let gw: TestGateway;
 
   before(async () => {

@@ -158,10 +158,10 @@ describe('openI2CBus', () => {
   it('auto picks the simulation when /dev/i2c-N is missing, and says so', () => {
     const dir = mkdtempSync(join(tmpdir(), 'dev-'));
     try {
-      const opened = openI2CBus({ driver: 'auto', busNumber: 1, clock: new ManualClock(), devDirectory: dir });
+      const opened = openI2CBus({ driver: 'auto', busNumber: 1, clock: new ManualClock(), devDirectory: dir, board: { model: undefined, isRaspberryPi: false } });
       assert.equal(opened.bus.kind, 'simulated');
       assert.ok(opened.simulatedTmp102);
-      assert.match(opened.description, /^simulated TMP102 at 0x48 on simulated bus 1 \(no .*i2c-1; constant 21\.5 °C\)$/);
+      assert.match(opened.description, /^simulated TMP102 at 0x48 on simulated bus 1 \(no .*i2c-1, and this is not a Raspberry Pi; constant 21\.5 °C\)$/);
     } finally {
       rmSync(dir, { recursive: true });
     }

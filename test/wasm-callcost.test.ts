@@ -13,7 +13,7 @@ import { compileModule, validateModule } from '../gateway/host/module-validator.
 import { SensorModule } from '../gateway/host/sensor-module.ts';
 import { MemoryLogger } from '../gateway/log.ts';
 import { instantiateCallCost } from '../bench/wasm-path.ts';
-import { wasmPath } from './helpers/chain.ts';
+import { wasmPath, TEST_MODULES_SKIP } from './helpers/chain.ts';
 
 type Fn = (...args: unknown[]) => unknown;
 
@@ -38,7 +38,7 @@ function counted() {
   return { calls, results, wrap, total, reset: () => { calls.clear(); results.length = 0; } };
 }
 
-describe('callcost benchmark module', () => {
+describe('callcost benchmark module', { skip: TEST_MODULES_SKIP }, () => {
   it('passes the gateway validator and starts like a sensor module', () => {
     const bytes = new Uint8Array(readFileSync(wasmPath('test/callcost')));
     validateModule(compileModule(bytes, 'callcost'), bytes, 'callcost');

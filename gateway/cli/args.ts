@@ -74,3 +74,19 @@ export function addressOption(args: ParsedArgs, name: string): number | undefine
   if (!Number.isInteger(n) || n < 0 || n > 0x7f) throw new UsageError(`--${name} must be a 7-bit I2C address such as 0x48, got ${JSON.stringify(v)}`);
   return n;
 }
+
+/** A TMP102 address: ADD0 to GND 0x48, V+ 0x49, SDA 0x4a, SCL 0x4b (datasheet SBOS397 table 4). */
+export function tmp102AddressOption(args: ParsedArgs, name: string): number | undefined {
+  const n = addressOption(args, name);
+  if (n !== undefined && (n < 0x48 || n > 0x4b)) {
+    throw new UsageError(`--${name} must be a TMP102 address, 0x48..0x4b (ADD0 to GND, V+, SDA or SCL), got ${args.options[name] as string}`);
+  }
+  return n;
+}
+
+/** An I2C adapter number N of /dev/i2c-N. */
+export function busOption(args: ParsedArgs, name: string): number | undefined {
+  const n = numberOption(args, name);
+  if (n !== undefined && (!Number.isInteger(n) || n < 0 || n > 255)) throw new UsageError(`--${name} must be an I2C adapter number 0..255 (N of /dev/i2c-N), got ${n}`);
+  return n;
+}

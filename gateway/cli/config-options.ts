@@ -1,7 +1,8 @@
 /**
  * The configuration a command-line tool runs with: `--config <file>` or the embedded default,
- * then `--driver` and `--sim-temp` on top. Shared by `npm start` and `npm run read`, so both
- * read the same options the same way.
+ * then `--driver` and `--sim-temp` on top. Shared by `npm start`, `npm run read` and `npm run
+ * doctor`, so all read the same options the same way. `--bus`, `--address` and `--module`
+ * shape the embedded default only, and are refused beside `--config`.
  */
 import { type DriverChoice, type GatewayConfig, defaultConfig, loadConfigFile } from '../service/config.ts';
 import { type OptionSpec, type ParsedArgs, UsageError, numberOption } from './args.ts';
@@ -14,14 +15,30 @@ export const CONFIG_OPTIONS: Record<string, OptionSpec> = {
 
 const DRIVERS: readonly string[] = ['auto', 'linux', 'simulated'];
 
+/**
+ * The TMP102's operating range (datasheet SBOS397, "Absolute maximum ratings" and section 7.5.3):
+ * a simulated chip outside it would be a chip that cannot exist. Above 127.9375 °C the chip
+ * reads that value in 12-bit mode, and up to 150 °C in extended (13-bit) mode, as a real one does.
+ */
+export const SIM_CELSIUS_RANGE = { min: -55, max: 150 } as const;
+
 /** `defaults` apply without `--config`: the embedded single TMP102's bus, address, module. */
 export async function configFromOptions(args: ParsedArgs, defaults: { bus?: number; address?: number; module?: string } = {}): Promise<GatewayConfig> {
   const simCelsius = numberOption(args, 'sim-temp');
+  if (simCelsius !== undefined && (simCelsius < SIM_CELSIUS_RANGE.min || simCelsius > SIM_CELSIUS_RANGE.max)) {
+    throw new UsageError(`--sim-temp must be within the TMP102's range, ${SIM_CELSIUS_RANGE.min}..${SIM_CELSIUS_RANGE.max} °C, got ${simCelsius}`);
+  }
   const driver = args.options['driver'] as string | undefined;
   if (driver !== undefined && !DRIVERS.includes(driver)) throw new UsageError('--driver must be auto, linux or simulated');
   if (simCelsius !== undefined && driver === 'linux') throw new UsageError('--sim-temp sets the simulated TMP102; it cannot be combined with --driver linux');
 
   const file = args.options['config'];
+  // A configuration file names each sensor's bus, address and module; a flag that would be
+  // silently overridden by it (or silently override it) is refused instead.
+  const overridden = Object.entries(defaults).filter(([, v]) => v !== undefined).map(([k]) => `--${k}`);
+  if (typeof file === 'string' && overridden.length > 0) {
+    throw new UsageError(`${overridden.join(', ')} cannot be combined with --config: the configuration file names each sensor's bus, address and module (choose one with --sensor)`);
+  }
   if (typeof file !== 'string') {
     return defaultConfig({ ...defaults, driver: simCelsius !== undefined ? 'simulated' : (driver as DriverChoice | undefined), simCelsius });
   }

@@ -1,61 +1,28 @@
-// How `npm start` runs the gateway: its TypeScript bundled by esbuild (the compiler tsx itself
-// runs) into one plain ES module, loaded by plain Node. Run under `node --import tsx`, the
-// gateway would keep tsx's loader thread for its whole life: about 35 MB of RSS, a quarter of
-// the gateway's memory budget on a Pi (README, "Benchmarks"). The bundle is made from the
-// sources at hand on every start (a few hundred ms), so it is never stale; if it cannot be made,
-// the gateway starts under tsx as before, and says so.
+// How `npm start`, `npm run read` and `npm run doctor` run: the Node version is checked first,
+// then the bundle `npm run build` made of the command (gateway/cli/build-bundles.mjs) is checked
+// against its sources and loaded by plain Node. Nothing is built or written here, so the
+// project may be read-only (a service's tree owned by root). Run under `node --import tsx`
+// instead, the gateway would keep tsx's loader thread for its whole life: about 35 MB of RSS
+// (docs/threading.md).
 //
-//   node gateway/cli/launch.mjs gateway/cli/start.ts [options of start.ts]
+//   node gateway/cli/launch.mjs <start|read|doctor|client> [options of that command]
 //
-// In each source file (.ts and .mjs) `import.meta.url` is replaced by that file's own URL, so
-// everything located from it (the project root, worker entries, boot.mjs, native addons found
-// through createRequire) is where it is when the sources run under tsx.
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { BUNDLE_OPTIONS, writeBundle } from '../bundle-file.mjs';
+// Exit status 1 with one coded line when Node is too old (GW_ERR_NODE_VERSION) or the bundles
+// are missing or older than the sources (GW_ERR_BUILD_MISSING, GW_ERR_BUILD_STALE); 2 for an
+// unknown command. Written in plain, old JavaScript so that an old Node reaches the version
+// check instead of failing on syntax.
+import { nodeVersionProblem } from './node-version.mjs';
 
-// esbuild's synchronous API (spawn.ts bundles worker entries with it) otherwise serves calls
-// from a worker thread with an esbuild process of its own; with this it runs esbuild once per
-// call and nothing is left behind. Read when esbuild loads, so set before it does.
+var problem = nodeVersionProblem(process.versions.node);
+if (problem) {
+  // At error priority under systemd (sd-daemon(3)), as every other start-up failure.
+  console.error((process.env.JOURNAL_STREAM ? '<3>' : '') + problem);
+  process.exit(1);
+}
+
+// esbuild is not used at run time, but a module that loads it keeps no worker thread for it.
 process.env.ESBUILD_WORKER_THREADS = '0';
 
-const entry = process.argv[2];
-if (!entry || !entry.endsWith('.ts')) {
-  console.error('usage: node gateway/cli/launch.mjs <entry.ts> [arguments]');
-  process.exit(2);
-}
-// The entry reads its own arguments from process.argv.slice(2), as when run directly.
-process.argv.splice(2, 1);
-const entryFile = path.resolve(entry);
-
-async function bundle() {
-  const { build, stop } = await import('esbuild');
-  const ownUrl = {
-    name: 'own-import-meta-url',
-    setup(b) {
-      b.onLoad({ filter: /\.(ts|mjs)$/ }, async (args) => {
-        const source = await readFile(args.path, 'utf8');
-        return { contents: source.replaceAll('import.meta.url', JSON.stringify(pathToFileURL(args.path).href)), loader: args.path.endsWith('.ts') ? 'ts' : 'js' };
-      });
-    },
-  };
-  // build() starts esbuild's service process; stop() ends it, or it would live as long as the
-  // gateway (about 12 MB).
-  const result = await build({ ...BUNDLE_OPTIONS, entryPoints: [entryFile], plugins: [ownUrl] }).finally(() => stop());
-  return writeBundle(path.basename(entryFile, '.ts'), result.outputFiles[0].contents);
-}
-
-let file;
-try {
-  file = await bundle();
-} catch (err) {
-  console.error(`launch: could not bundle ${entry} (${err instanceof Error ? err.message.split('\n')[0] : err}); starting it under tsx instead`);
-}
-if (file) {
-  await import(pathToFileURL(file).href);
-} else {
-  const { register } = await import('tsx/esm/api');
-  register();
-  await import(pathToFileURL(entryFile).href);
-}
+import('./launch-bundle.mjs').then(function (m) {
+  return m.launch(process.argv);
+});

@@ -10,23 +10,25 @@
  */
 import { SystemClock } from '../../drivers/clock.ts';
 import { GatewayError } from '../errors.ts';
-import { createConsoleLogger } from '../log.ts';
 import type { Reading } from '../host/sensor-module.ts';
 import { SensorService } from '../service/sensor-service.ts';
-import { UsageError, addressOption, numberOption, parseCommandLine } from './args.ts';
+import { UsageError, busOption, parseCommandLine, tmp102AddressOption } from './args.ts';
 import { CONFIG_OPTIONS, configFromOptions } from './config-options.ts';
+import { LOG_OPTIONS, loggerFromOptions, logOptionsUsage } from './log-options.ts';
 import { runCli } from './run-cli.ts';
 
 const USAGE = `usage: npm run read -- [options]
   --bus <n>           I2C adapter number (default 1: header pins 3 and 5 on a Raspberry Pi)
   --address <addr>    TMP102 address, 0x48..0x4b (default 0x48)
-  --driver <d>        auto (default: /dev/i2c-<bus> if present, else simulated), linux, simulated
-  --sim-temp <°C>     temperature of the simulated TMP102 (implies --driver simulated)
-  --module <file>     sensor module (default build/wasm/go/tmp102.wasm)
-  --config <file>     gateway configuration file (reads its first sensor, or --sensor)
+  --driver <d>        auto (default: /dev/i2c-<bus> if present; else simulated, except on a
+                      Raspberry Pi, where a missing adapter is an error), linux, simulated
+  --sim-temp <°C>     temperature of the simulated TMP102, -55..150 (implies --driver simulated)
+  --module <file>     sensor module (default modules/tmp102.wasm)
+  --config <file>     gateway configuration file (reads its first sensor, or --sensor);
+                      not with --bus, --address or --module
   --sensor <name>     which configured sensor to read
   --json              print the reading as JSON
-  --verbose           log what the gateway and the module do`;
+${logOptionsUsage({ level: 'error' })}`;
 
 /** Reads before the first conversion is done get NOT_READY with a retry time: wait and retry. */
 const MAX_ATTEMPTS = 4;
@@ -39,7 +41,7 @@ async function main(argv: string[]): Promise<number> {
     module: { value: true },
     sensor: { value: true },
     json: {},
-    verbose: {},
+    ...LOG_OPTIONS,
     help: { short: 'h' },
   });
   if (args.options['help']) {
@@ -48,11 +50,11 @@ async function main(argv: string[]): Promise<number> {
   }
   if (args.positionals.length > 0) throw new UsageError(`unexpected argument ${args.positionals[0]}`);
   const json = args.options['json'] === true;
-  const logger = createConsoleLogger(args.options['verbose'] ? 'debug' : 'error');
+  const logger = loggerFromOptions(args, { level: 'error' });
 
   const config = await configFromOptions(args, {
-    bus: numberOption(args, 'bus'),
-    address: addressOption(args, 'address'),
+    bus: busOption(args, 'bus'),
+    address: tmp102AddressOption(args, 'address'),
     module: args.options['module'] as string | undefined,
   });
   const wanted = (args.options['sensor'] as string | undefined) ?? config.sensors[0]!.name;
@@ -65,9 +67,10 @@ async function main(argv: string[]): Promise<number> {
   try {
     service = await SensorService.start(config, { clock, logger });
     const source = service.hardware.descriptions[0] ?? '';
+    const simulated = service.list().find((e) => e.config.name === sensorConfig.name)?.simulated === true;
     if (!json) console.error(`reading ${sensorConfig.name} via ${source}`);
     const reading = await readWithRetry(service, sensorConfig.name, clock);
-    console.log(json ? JSON.stringify(toJson(reading, source)) : formatReading(reading));
+    console.log(json ? JSON.stringify(toJson(reading, source, simulated)) : formatReading(reading, simulated));
     return 0;
   } catch (err) {
     if (!(err instanceof GatewayError)) throw err;
@@ -90,11 +93,12 @@ async function readWithRetry(service: SensorService, name: string, clock: System
   }
 }
 
-function toJson(r: Reading, source: string) {
+function toJson(r: Reading, source: string, simulated: boolean) {
   return {
     sensor: r.sensor,
     value: r.value,
     unit: r.unit,
+    simulated,
     time: new Date(r.timeMs).toISOString(),
     raw: '0x' + r.raw.toString(16).padStart(4, '0'),
     bits: r.bits,
@@ -102,10 +106,12 @@ function toJson(r: Reading, source: string) {
   };
 }
 
-function formatReading(r: Reading): string {
+function formatReading(r: Reading, simulated: boolean): string {
   // Register values are multiples of 0.0625 °C, so String() prints them exactly and briefly.
   const value = String(r.value);
-  return `${r.sensor}: ${value} °C  (${r.bits}-bit, register 0x${r.raw.toString(16).padStart(4, '0')}, ${new Date(r.timeMs).toISOString()})`;
+  // On stdout, the one line a script keeps: a simulated value says so in it, not only on stderr.
+  const what = simulated ? 'SIMULATED, not a measurement; ' : '';
+  return `${r.sensor}: ${value} °C  (${what}${r.bits}-bit, register 0x${r.raw.toString(16).padStart(4, '0')}, ${new Date(r.timeMs).toISOString()})`;
 }
 
 function pick(d: GatewayError['details']) {

@@ -1,9 +1,12 @@
 /**
  * How every command-line tool of the gateway ends: its exit status, and how an error that
  * escaped `main` is shown. 2 for a usage error (with the usage text), the catalogue code for a
- * GatewayError (2 for an invalid configuration, 1 otherwise), 1 for anything else.
+ * GatewayError (2 for an invalid configuration, 1 otherwise), 1 for anything else. Under
+ * journald the error line carries the error priority (sd-daemon(3)), so `journalctl -p warning`
+ * shows why a service stopped.
  */
 import { GatewayError } from '../errors.ts';
+import { journalPrefix } from '../log.ts';
 import { UsageError } from './args.ts';
 
 export function runCli(main: () => Promise<number>, usage: string): void {
@@ -13,14 +16,14 @@ export function runCli(main: () => Promise<number>, usage: string): void {
     },
     (err: unknown) => {
       if (err instanceof UsageError) {
-        console.error(`${err.message}\n\n${usage}`);
+        console.error(`${journalPrefix('error')}${err.message}\n\n${usage}`);
         process.exitCode = 2;
       } else if (err instanceof GatewayError) {
-        console.error(`error ${err.code}: ${err.message}`);
+        console.error(`${journalPrefix('error')}error ${err.code}: ${err.message}`);
         process.exitCode = err.code === 'GW_ERR_CONFIG_INVALID' ? 2 : 1;
       } else {
-        const e = err as NodeJS.ErrnoException;
-        console.error(e?.code === 'EADDRINUSE' || e?.code === 'EACCES' ? `cannot listen: ${e.message}` : err);
+        // A bug, not an operator's mistake: the stack is what a report needs.
+        console.error(`${journalPrefix('error')}${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
         process.exitCode = 1;
       }
     },

@@ -14,22 +14,24 @@
  * 2 for a usage error or an invalid configuration file (the message names the field).
  */
 import { SystemClock } from '../../drivers/clock.ts';
+import { bindCoapSocket } from '../coap/bind-socket.ts';
 import { DEFAULT_COAP_PORT, DEFAULT_HOST, GatewayServer } from '../coap/server.ts';
-import { createConsoleLogger } from '../log.ts';
 import { type GatewayConfig, loadConfigFile } from '../service/config.ts';
 import { SensorService } from '../service/sensor-service.ts';
 import { UsageError, numberOption, parseCommandLine } from './args.ts';
 import { CONFIG_OPTIONS, configFromOptions } from './config-options.ts';
+import { LOG_OPTIONS, loggerFromOptions, logOptionsUsage } from './log-options.ts';
 import { runCli } from './run-cli.ts';
 
 const USAGE = `usage: npm start -- [options]
   --host <addr>       address to listen on (default :: = every IPv6 and IPv4 interface)
   --port <n>          UDP port (default 5683; 0 = any free port)
-  --driver <d>        auto (default: /dev/i2c-N if present, else simulated), linux, simulated
-  --sim-temp <°C>     temperature of the simulated TMP102 (implies --driver simulated)
+  --driver <d>        auto (default: /dev/i2c-N if present; else simulated, except on a
+                      Raspberry Pi, where a missing adapter is an error), linux, simulated
+  --sim-temp <°C>     temperature of the simulated TMP102, -55..150 (implies --driver simulated)
   --config <file>     gateway configuration file (docs/configuration.md)
   --no-watch          do not reload a sensor when its module file changes (SIGHUP still does)
-  --verbose           log every request decision and module message`;
+${logOptionsUsage({ level: 'info' })}`;
 
 async function main(argv: string[]): Promise<number> {
   const args = parseCommandLine(argv, {
@@ -37,7 +39,7 @@ async function main(argv: string[]): Promise<number> {
     port: { value: true },
     ...CONFIG_OPTIONS,
     'no-watch': {},
-    verbose: {},
+    ...LOG_OPTIONS,
     help: { short: 'h' },
   });
   if (args.options['help']) {
@@ -49,17 +51,26 @@ async function main(argv: string[]): Promise<number> {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0..65535, got ${port}`);
   const host = (args.options['host'] as string | undefined) ?? DEFAULT_HOST;
   const config = await configFromOptions(args);
-  const logger = createConsoleLogger(args.options['verbose'] ? 'debug' : 'info');
+  const logger = loggerFromOptions(args, { level: 'info' });
 
+  // The socket first: a taken port or a wrong --host is reported before any module loads.
+  const socket = await bindCoapSocket(host, port);
   const clock = new SystemClock();
-  const service = await SensorService.start(config, { clock, logger });
+  let service: SensorService;
   let server: GatewayServer;
   try {
-    server = await GatewayServer.start({ service, logger, clock, host, port });
+    service = await SensorService.start(config, { clock, logger });
+  } catch (err) {
+    socket.close();
+    throw err;
+  }
+  try {
+    server = await GatewayServer.start({ service, logger, clock, socket });
   } catch (err) {
     await service.close();
     throw err;
   }
+  const simulated = service.list().filter((e) => e.simulated).map((e) => e.config.name);
   const where = server.host.includes(':') ? `[${server.host}]:${server.port}` : `${server.host}:${server.port}`;
   const family = server.dualStack ? 'IPv4 and IPv6' : server.host.includes(':') ? 'IPv6' : 'IPv4';
   const urlHost = host.includes(':') ? `[${host === '::' ? '::1' : host}]` : host;
@@ -69,6 +80,7 @@ async function main(argv: string[]): Promise<number> {
       `coap-sensor-gateway listening on udp ${where} (${family})`,
       ...service.hardware.descriptions.map((line) => `  ${line}`),
       ...service.list().map((e) => `  coap://${urlHost}:${server.port}${e.config.path}  sensor ${e.config.name}`),
+      ...(simulated.length > 0 ? [`  SIMULATED: ${simulated.join(', ')} ${simulated.length > 1 ? 'are' : 'is'} not measured; every reading of ${simulated.length > 1 ? 'them' : 'it'} says so ("sim": true; in SenML "sim_": true)`] : []),
     ].join('\n'),
   );
 

@@ -7,13 +7,13 @@
  * encoded exactly like a plain GET.
  */
 import { GatewayError } from '../errors.ts';
-import type { Reading } from '../host/sensor-module.ts';
 import type { FreshReading } from '../service/paced-reader.ts';
+import type { SensorReading } from '../service/sensor-reading.ts';
 import type { SensorService } from '../service/sensor-service.ts';
 import { ContentFormat, negotiate } from './content-formats.ts';
 import { errorReply } from './error-response.ts';
 import { type ObserveConditions, splitConditions } from './observe-conditions.ts';
-import { READING_FORMATS, type ReadingFormat, encodeReading } from './reading-formats.ts';
+import { READING_FORMATS, type ReadingFormat, encodeReading, viewOf } from './reading-formats.ts';
 import { type Reply, type RequestView, Method, fromError } from './reply.ts';
 import { MAX_BODY_BYTES, type ReadingParams, convert, mergeParams, paramsFromCbor, paramsFromQuery } from './request-params.ts';
 
@@ -50,9 +50,10 @@ export class ReadingResource {
    * The representations of the latest reading. Pacing hands one Reading object to every request
    * of its conversion period and the feed hands one to every observer, so a representation is
    * encoded once per variant and reading, not once per request (the encoder was a tenth of the
-   * CPU time under load before this).
+   * CPU time under load before this). Whether the value is simulated is part of the reading
+   * object, so it is in every payload encoded from it and needs no place in the variant key.
    */
-  #memo: { reading: Reading; quantity: string; variants: Map<string, Representation> } | undefined;
+  #memo: { reading: SensorReading; quantity: string; variants: Map<string, Representation> } | undefined;
 
   constructor(service: SensorService, sensor: string) {
     this.#service = service;
@@ -98,13 +99,13 @@ export class ReadingResource {
   }
 
   /** The 2.05 for a reading; `ageMs` is how long ago `fresh` was taken (a notification sent later). */
-  reply(fresh: FreshReading, req: ReadingRequest, ageMs = 0): Reply {
+  reply(fresh: FreshReading<SensorReading>, req: ReadingRequest, ageMs = 0): Reply {
     const { payload } = this.represent(fresh.reading, req);
     return { code: '2.05', contentFormat: req.format, maxAge: freshMaxAge(fresh.freshForMs - ageMs), payload };
   }
 
   /** The reading as `req` asks for it. The payload may be shared: callers must not modify it. */
-  represent(reading: Reading, req: ReadingRequest): Representation {
+  represent(reading: SensorReading, req: ReadingRequest): Representation {
     const quantity = this.#service.info(this.#sensor)?.quantity ?? 'temperature';
     let memo = this.#memo;
     if (memo?.reading !== reading || memo.quantity !== quantity) this.#memo = memo = { reading, quantity, variants: new Map() };
@@ -112,7 +113,7 @@ export class ReadingResource {
     let rep = memo.variants.get(key);
     if (rep === undefined) {
       const { value, unit } = convert(reading.value, reading.unit, req.params);
-      rep = { value, payload: encodeReading({ sensor: reading.sensor, quantity, value, unit, timeMs: reading.timeMs }, req.format) };
+      rep = { value, payload: encodeReading(viewOf(reading, quantity, value, unit), req.format) };
       if (memo.variants.size < MAX_VARIANTS) memo.variants.set(key, rep);
     }
     return rep;

@@ -18,7 +18,7 @@ import { ReadingResource } from './reading-resource.ts';
 import { type Reply, type RequestView, Method, fromError } from './reply.ts';
 import type { ResponseCounter } from './response-counter.ts';
 import { STATS_PATH, type StatsSources, StatsResource } from './stats-resource.ts';
-import { type LinkTarget, filterLinks, linkFormat, parseFilters } from './well-known-core.ts';
+import { type LinkTarget, filterLinks, linkFormat, parseFilters, readingLink } from './well-known-core.ts';
 
 export const WELL_KNOWN_CORE = '/.well-known/core';
 
@@ -57,8 +57,7 @@ export class Router {
       this.#resources.set(path, reading);
       this.#readings.set(path, reading);
       const quantity = service.info(name)?.quantity ?? 'temperature';
-      // obs: the resource is observable (RFC 7641 section 6).
-      this.#links.push({ href: path, attributes: { rt: quantity, if: 'core.s', ct: READING_FORMATS.join(' '), obs: '' } });
+      this.#links.push(readingLink(path, quantity, READING_FORMATS, entry.simulated));
     }
     for (const entry of service.list()) {
       const { name, path } = entry.config;

@@ -10,24 +10,29 @@
  *                        │ reset / reply (RST, 4.02, 4.15, 5.05) straight back to the sender
  *                        └ drop
  *
+ * At debug level each request gets one log line when its response leaves the socket, whichever
+ * layer answered it (request-log.ts); at other levels none of that code runs.
+ *
  * Dual stack: the default host '::' binds an IPv6 socket with IPV6_V6ONLY off, so IPv4 peers
  * arrive as ::ffff:a.b.c.d and are answered on the same socket.
  */
-import { type Socket, createSocket } from 'node:dgram';
+import type { Socket } from 'node:dgram';
 import { randomInt } from 'node:crypto';
-import { isIPv6 } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { Server as CoapServer } from 'coap';
 import { type Clock, monotonicMs } from '../../drivers/clock.ts';
-import type { Logger } from '../log.ts';
+import { type Logger, isLevelEnabled } from '../log.ts';
 import type { SensorService } from '../service/sensor-service.ts';
-import { MessageType, codeClass } from './coap-wire.ts';
+import { MessageType, codeClass, parseMessage } from './coap-wire.ts';
+import { bindCoapSocket } from './bind-socket.ts';
 import { DatagramGuard } from './datagram-guard.ts';
 import { FastPath } from './fast-path.ts';
 import { ObserveLayer } from './observe-layer.ts';
 import type { ObserveTiming } from './observe-timing.ts';
 import { NonDuplicateFilter } from './non-duplicates.ts';
 import { ResponseCache, type ResponseCacheLimits, type ResponseCacheStats } from './response-cache.ts';
+import { RequestLog } from './request-log.ts';
 import { ResponseCounter } from './response-counter.ts';
 import { Router } from './router.ts';
 
@@ -45,6 +50,8 @@ export interface GatewayServerOptions {
   random?: () => number;
   /** Bounds of the duplicate-CON response cache (response-cache.ts has the defaults). */
   responseCache?: Partial<ResponseCacheLimits>;
+  /** A socket already bound by bindCoapSocket (npm start binds before modules load); host and port are then unused. */
+  socket?: Socket;
 }
 
 export const DEFAULT_COAP_PORT = 5683;
@@ -68,8 +75,11 @@ class GuardedCoapServer extends CoapServer {
   readonly #fast: FastPath;
   readonly #counter: ResponseCounter;
   readonly #log: Logger;
+  readonly #responses: ResponseCache;
+  /** Set only at debug level: one line per request (request-log.ts). */
+  readonly #requests: RequestLog | undefined;
 
-  constructor(guard: DatagramGuard, observe: ObserveLayer, fast: FastPath, counter: ResponseCounter, logger: Logger, nonDuplicates: NonDuplicateFilter, responses: ResponseCache) {
+  constructor(guard: DatagramGuard, observe: ObserveLayer, fast: FastPath, counter: ResponseCounter, logger: Logger, nonDuplicates: NonDuplicateFilter, responses: ResponseCache, requests: RequestLog | undefined) {
     super({ piggybackReplyMs: PIGGYBACK_REPLY_MS, sendAcksForNonConfirmablePackets: true });
     // node-coap's own cache grows without bound under load (response-cache.ts says why); it
     // reaches the cache only through this field.
@@ -80,11 +90,14 @@ class GuardedCoapServer extends CoapServer {
     this.#fast = fast;
     this.#counter = counter;
     this.#log = logger;
+    this.#responses = responses;
+    this.#requests = requests;
   }
 
   override handleRequest(): (msg: Buffer, rsinfo: AddressInfo) => void {
     const inner = super.handleRequest();
     return (msg, rsinfo) => {
+      const startedMs = this.#requests === undefined ? 0 : performance.now();
       let verdict;
       try {
         verdict = this.#guard.vet(msg);
@@ -100,31 +113,49 @@ class GuardedCoapServer extends CoapServer {
             this.#log.debug('duplicate NON request ignored', { peer: `${rsinfo.address}:${rsinfo.port}`, messageId: m.messageId });
             return;
           }
+          const request = this.#requests?.arrived(m, rsinfo, startedMs);
           let onward: Buffer | undefined;
           try {
             onward = this.#observe.intercept(verdict.message, verdict.datagram, rsinfo);
           } catch (err) {
+            request?.abandon();
             this.#log.error('observe layer failed', { detail: err instanceof Error ? err.message : String(err) });
             return;
           }
-          if (!onward) return;
+          if (!onward) {
+            request?.servedBy('observe');
+            return;
+          }
           // A request the Observe layer passed unchanged may be one the fast path answers.
           if (onward === verdict.datagram) {
             try {
-              if (this.#fast.tryAnswer(m, rsinfo)) return;
+              const answered = this.#fast.answered;
+              if (this.#fast.tryAnswer(m, rsinfo)) {
+                // It counts what it answered afresh; a duplicate was resent from the response cache.
+                request?.servedBy(this.#fast.answered > answered ? 'fast-path' : 'response-cache');
+                return;
+              }
             } catch (err) {
               this.#log.error('fast path failed; node-coap answers', { detail: err instanceof Error ? err.message : String(err) });
             }
           }
+          // node-coap looks a duplicate up in the response cache synchronously, within inner().
+          const matches = request === undefined ? 0 : this.#responses.stats.matches;
           inner(onward, rsinfo);
+          request?.servedBy(request !== undefined && this.#responses.stats.matches > matches ? 'response-cache' : 'node-coap');
           return;
         }
-        case 'reply':
-          this.#log.debug('datagram answered by the guard', { peer: `${rsinfo.address}:${rsinfo.port}`, reason: verdict.reason });
+        case 'reply': {
+          // The guard's 4.02, 4.15 and 5.05 answer requests (its RSTs do not); at debug level the request line says so.
+          const parsed = this.#requests !== undefined && codeClass(verdict.datagram[1]!) !== 0 ? parseMessage(msg) : undefined;
+          const request = parsed?.ok ? this.#requests?.arrived(parsed.message, rsinfo, startedMs) : undefined;
+          if (request === undefined) this.#log.debug('datagram answered by the guard', { peer: `${rsinfo.address}:${rsinfo.port}`, reason: verdict.reason });
           // A RST is not a response; 4.02, 4.15 and 5.05 are (the code byte is the second).
           if (codeClass(verdict.datagram[1]!) !== 0) this.#counter.count('requests', `${verdict.datagram[1]! >> 5}.${String(verdict.datagram[1]! & 0x1f).padStart(2, '0')}`);
           (this._sock as Socket | null)?.send(verdict.datagram, rsinfo.port, rsinfo.address);
+          request?.servedBy('guard', verdict.reason);
           return;
+        }
         case 'drop':
           this.#log.debug('datagram dropped', { peer: `${rsinfo.address}:${rsinfo.port}`, reason: verdict.reason });
           return;
@@ -170,15 +201,7 @@ export class GatewayServer {
     const log = options.logger.child({ component: 'coap' });
     const { service, clock } = options;
 
-    const socket = createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', ipv6Only: false });
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: Error) => reject(err);
-      socket.once('error', onError);
-      socket.bind(port, host, () => {
-        socket.off('error', onError);
-        resolve();
-      });
-    });
+    const socket = options.socket ?? (await bindCoapSocket(host, port));
 
     // Every observer of a sensor is notified in the same instant, and confirmable
     // notifications come back as a burst of ACKs: room for a thousand of them (the kernel caps
@@ -204,7 +227,10 @@ export class GatewayServer {
     });
     router = new Router({ service, logger: log, counter, stats: { service, counter, observers: (sensor) => observe.observers(sensor), responseCache: () => responses.stats, clock, startedAtMs: monotonicMs(clock) } });
     const fast = new FastPath({ readingAt: (path) => router?.observable(path), responses, counter, send: (datagram, peer) => socket.send(datagram, peer.port, peer.address) });
-    const coap = new GuardedCoapServer(new DatagramGuard(() => randomInt(0x10000)), observe, fast, counter, log, new NonDuplicateFilter(() => monotonicMs(options.clock)), responses);
+    // Real elapsed time, whatever clock the gateway runs on (a test's ManualClock would say 0 ms).
+    const requests = isLevelEnabled(log, 'debug') ? new RequestLog(log, () => performance.now()) : undefined;
+    requests?.watchSends(socket);
+    const coap = new GuardedCoapServer(new DatagramGuard(() => randomInt(0x10000)), observe, fast, counter, log, new NonDuplicateFilter(() => monotonicMs(options.clock)), responses, requests);
     coap.on('request', (req, res) => router.handle(req, res));
     coap.on('error', (err: Error) => log.error('CoAP socket error', { detail: err.message }));
     // Handing node-coap a bound socket keeps the socket ours: we know its address and port,

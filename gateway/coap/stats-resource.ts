@@ -2,11 +2,14 @@
  * GET /gw/stats: what the gateway has done since it started. CBOR (60) by default, JSON (50) on
  * request, 4.06 otherwise.
  *
- *   {"requests": {"2.05": 10, "4.04": 1}, "notifications": {"2.05": 40}, "i2cTransactions": 12,
- *    "moduleCalls": 13, "cacheHits": 7, "observers": 2,
+ *   {"simulatedSensors": ["tmp102"], "requests": {"2.05": 10, "4.04": 1}, "notifications": {"2.05": 40},
+ *    "i2cTransactions": 12, "moduleCalls": 13, "cacheHits": 7, "observers": 2,
  *    "responseCache": {"entries": 11, "evicted": 0, "matches": 1}, "uptimeSeconds": 61,
- *    "sensors": {"tmp102": {"observers": 2, "feedSubscribers": 1, "moduleReads": 12, ...}}}
+ *    "sensors": {"tmp102": {"simulated": true, "observers": 2, "feedSubscribers": 1, "moduleReads": 12, ...}}}
  *
+ * `simulatedSensors` comes first so that an operator sees at a glance whether any value the
+ * gateway serves is not a measurement: the sensors a simulated chip answers for, [] when every
+ * sensor is real hardware. Each sensor says the same in its `simulated`.
  * `observers` counts CoAP observers (RFC 7641 registrations); `feedSubscribers` is the service's
  * count of feed subscriptions, which is 1 per observed sensor however many observers share it.
  * `responseCache` is the duplicate-CON cache (response-cache.ts): exchanges held, exchanges
@@ -61,13 +64,16 @@ export class StatsResource {
     const s = this.#s;
     const service = s.service.stats();
     const sensors: CborMap = {};
+    const simulatedSensors: string[] = [];
     for (const [name, st] of Object.entries(service.sensors)) {
-      const { observers: feedSubscribers, ...rest } = st;
-      sensors[name] = { observers: s.observers(name), feedSubscribers, ...(rest as unknown as CborMap) };
+      const { simulated, observers: feedSubscribers, ...rest } = st;
+      if (simulated) simulatedSensors.push(name);
+      sensors[name] = { simulated, observers: s.observers(name), feedSubscribers, ...(rest as unknown as CborMap) };
     }
     // i2cTransactions, moduleCalls, cacheHits and whatever else the service totals.
     const { sensors: _perSensor, ...totals } = service;
     return {
+      simulatedSensors,
       requests: s.counter.snapshot('requests'),
       notifications: s.counter.snapshot('notifications'),
       ...(totals as unknown as CborMap),

@@ -2,13 +2,18 @@
  * Resource discovery, /.well-known/core in CoRE Link Format (RFC 6690). One link per configured
  * sensor, then each sensor's thermostat settings and the gateway's statistics:
  *
- *   </temp>;rt="temperature";if="core.s";ct="60 112 110 50 0";obs,</temp/alert>;rt="gw.alert";if="core.p";ct="60 50",
+ *   </temp>;rt="temperature";if="core.s";ct="60 112 110 50 0";obs;sim=1,</temp/alert>;rt="gw.alert";if="core.p";ct="60 50",
  *   </gw/stats>;rt="gw.stats";ct="60 50"
  *
  * rt is the module's quantity; if="core.s" is the sensor interface of the CoRE interfaces
  * draft (core.p its parameter interface); ct lists the Content-Formats a GET can ask for,
  * default first (RFC 7252 section 7.2.1 allows a space-separated list); obs marks an
- * observable resource (RFC 7641 section 6), a flag attribute without a value.
+ * observable resource (RFC 7641 section 6), a flag attribute without a value. sim=1 marks a
+ * sensor a simulated chip answers for (its readings are not measurements): a link-extension
+ * (RFC 6690 section 2) with a value, so that the standard filter `?sim=1` finds them
+ * (section 4.1 filters on name=value); absent for real hardware. rt stays the quantity, so a
+ * client that looks for rt="temperature" still finds the sensor and then sees `sim` in the
+ * payload as well.
  *
  * Query filtering (RFC 6690 section 4.1): `?rt=temp*`, `?if=core.s`, `?href=/temp*`, and any
  * other attribute name (`ct=60`). A value ending in `*` matches by prefix; an attribute with
@@ -18,6 +23,14 @@
 export interface LinkTarget {
   href: string;
   attributes: Record<string, string>;
+}
+
+/** The link of a sensor's reading resource. */
+export function readingLink(href: string, quantity: string, formats: readonly number[], simulated: boolean): LinkTarget {
+  // obs: the resource is observable (RFC 7641 section 6).
+  const attributes: Record<string, string> = { rt: quantity, if: 'core.s', ct: formats.join(' '), obs: '' };
+  if (simulated) attributes['sim'] = '1';
+  return { href, attributes };
 }
 
 export function linkFormat(links: LinkTarget[]): string {

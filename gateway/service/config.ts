@@ -58,7 +58,8 @@ export interface GatewayConfig {
 }
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const DEFAULT_TMP102_MODULE = path.join(PROJECT_ROOT, 'build', 'wasm', 'go', 'tmp102.wasm');
+/** Shipped in the repository, built reproducibly from wasm-src/modules/tmp102 (wasm-src/build.mjs). */
+export const DEFAULT_TMP102_MODULE = path.join(PROJECT_ROOT, 'modules', 'tmp102.wasm');
 export const DEFAULT_SIM_CELSIUS = 21.5;
 
 /** The embedded default: one TMP102 at 0x48 on bus 1, served at /temp. */

@@ -1,16 +1,20 @@
 /**
  * Opens the I2C buses the configured sensors need, once, at start-up. On a bus without
- * /dev/i2c-N (driver "auto") every configured sensor gets a simulated TMP102 at its address,
- * following the sensor's configured temperature profile.
+ * /dev/i2c-N (driver "auto", on a machine that is not a Raspberry Pi) every configured sensor
+ * gets a simulated TMP102 at its address, following the sensor's configured temperature
+ * profile; on a Raspberry Pi a missing adapter is refused (drivers/open-i2c-bus.ts) unless the
+ * simulation is asked for (driver "simulated").
  */
 import type { Clock } from '../../drivers/clock.ts';
 import type { I2CBus } from '../../drivers/i2c-bus.ts';
+import type { Board } from '../../drivers/board.ts';
+import { I2CError } from '../../drivers/i2c-error.ts';
 import { openI2CBus } from '../../drivers/open-i2c-bus.ts';
 import { SimulatedI2CBus } from '../../drivers/sim/sim-i2c-bus.ts';
 import { type TemperatureProfile, constantProfile, rampProfile, sineProfile } from '../../drivers/sim/temperature-profile.ts';
 import { loadTraceProfile } from '../../drivers/sim/temperature-trace.ts';
 import { SimulatedTmp102 } from '../../drivers/sim/tmp102.ts';
-import { GatewayError } from '../errors.ts';
+import { GatewayError, fromI2CError } from '../errors.ts';
 import type { GatewayConfig, ProfileConfig } from './config.ts';
 
 export interface Hardware {
@@ -42,6 +46,9 @@ export function profileFromConfig(p: ProfileConfig, field: string): TemperatureP
 export interface HardwareOptions {
   /** Makes a Linux bus (the service passes one that runs on a bus thread). */
   linuxBus?: (busNumber: number, forceAccess: boolean) => I2CBus;
+  /** The board and where adapters appear, for the auto choice (tests; default: this machine). */
+  board?: Board;
+  devDirectory?: string;
 }
 
 export function openHardware(config: GatewayConfig, clock: Clock, options: HardwareOptions = {}): Hardware {
@@ -53,12 +60,23 @@ export function openHardware(config: GatewayConfig, clock: Clock, options: Hardw
     const profile = profileFromConfig(sensor.simulation, `sensors[${i}].simulation`);
     const existing = buses.get(sensor.bus);
     if (!existing) {
-      const opened = openI2CBus({ driver: config.driver, busNumber: sensor.bus, clock, simulated: { address: sensor.address, profile }, linuxBus: options.linuxBus });
+      let opened;
+      try {
+        opened = openI2CBus({ driver: config.driver, busNumber: sensor.bus, clock, simulated: { address: sensor.address, profile }, linuxBus: options.linuxBus, board: options.board, devDirectory: options.devDirectory });
+      } catch (err) {
+        for (const bus of buses.values()) bus.close();
+        throw err instanceof I2CError ? fromI2CError(err, { sensor: sensor.name }) : err;
+      }
       buses.set(sensor.bus, opened.bus);
       descriptions.push(opened.description);
       if (opened.simulatedTmp102) simulated.set(sensor.name, opened.simulatedTmp102);
     } else if (existing instanceof SimulatedI2CBus) {
-      if (existing.device(sensor.address)) return; // two sensors sharing one chip read the same device
+      const shared = existing.device(sensor.address);
+      if (shared) {
+        // Two sensors sharing one chip read the same device; the second is just as simulated.
+        if (shared instanceof SimulatedTmp102) simulated.set(sensor.name, shared);
+        return;
+      }
       const chip = new SimulatedTmp102({ clock, profile });
       existing.attach(sensor.address, chip);
       simulated.set(sensor.name, chip);

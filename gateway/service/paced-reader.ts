@@ -13,8 +13,8 @@ import { type Clock, monotonicMs } from '../../drivers/clock.ts';
 import { GatewayError } from '../errors.ts';
 import type { Reading } from '../host/sensor-module.ts';
 
-export interface FreshReading {
-  reading: Reading;
+export interface FreshReading<R extends Reading = Reading> {
+  reading: R;
   /** How much longer the value is the sensor's latest (milliseconds from now). */
   freshForMs: number;
   /** True when served without a bus read. */
@@ -38,20 +38,21 @@ export interface PacedReaderOptions {
   enabled?: boolean;
 }
 
-type Outcome = { ok: true; reading: Reading; at: number; until: number } | { ok: false; error: GatewayError; until: number };
+type Outcome<R> = { ok: true; reading: R; at: number; until: number } | { ok: false; error: GatewayError; until: number };
 
-export class PacedReader {
-  readonly #read: () => Reading | Promise<Reading>;
+/** `R`: what the read function returns (the service's readings carry where they came from). */
+export class PacedReader<R extends Reading = Reading> {
+  readonly #read: () => R | Promise<R>;
   readonly #clock: Clock;
   readonly #periodMs: () => number | undefined;
   readonly #enabled: boolean;
-  #last: Outcome | undefined;
-  #inFlight: { promise: Promise<Outcome>; generation: number } | undefined;
+  #last: Outcome<R> | undefined;
+  #inFlight: { promise: Promise<Outcome<R>>; generation: number } | undefined;
   /** Bumped by invalidate(): a read begun before it must not be taken for one begun after. */
   #generation = 0;
   #stats: PacingStats = { sourceReads: 0, cacheHits: 0, sharedReads: 0 };
 
-  constructor(read: () => Reading | Promise<Reading>, options: PacedReaderOptions) {
+  constructor(read: () => R | Promise<R>, options: PacedReaderOptions) {
     this.#read = read;
     this.#clock = options.clock;
     this.#periodMs = options.periodMs;
@@ -77,7 +78,7 @@ export class PacedReader {
    * as a cache hit. Undefined when a read is due, or the last outcome was a failure: then
    * read() is the way (it reports the failure, or reads).
    */
-  peek(): FreshReading | undefined {
+  peek(): FreshReading<R> | undefined {
     const last = this.#last;
     if (!this.#enabled || !last?.ok) return undefined;
     const now = monotonicMs(this.#clock);
@@ -86,7 +87,7 @@ export class PacedReader {
     return { reading: last.reading, freshForMs: last.until - now, fromCache: true };
   }
 
-  async read(): Promise<FreshReading> {
+  async read(): Promise<FreshReading<R>> {
     const now = monotonicMs(this.#clock);
     if (!this.#enabled) return this.#settle(await this.#readOnce(now, this.#generation), monotonicMs(this.#clock), false);
     const last = this.#last;
@@ -109,10 +110,10 @@ export class PacedReader {
     }
   }
 
-  async #readOnce(startedAt: number, generation: number): Promise<Outcome> {
+  async #readOnce(startedAt: number, generation: number): Promise<Outcome<R>> {
     this.#stats.sourceReads++;
     const period = this.#periodMs();
-    let outcome: Outcome;
+    let outcome: Outcome<R>;
     try {
       const reading = await this.#read();
       const p = this.#periodMs() ?? period ?? 0;
@@ -130,7 +131,7 @@ export class PacedReader {
     return outcome;
   }
 
-  #settle(outcome: Outcome, now: number, fromCache: boolean): FreshReading {
+  #settle(outcome: Outcome<R>, now: number, fromCache: boolean): FreshReading<R> {
     if (outcome.ok) return { reading: outcome.reading, freshForMs: Math.max(0, outcome.until - now), fromCache };
     const left = Math.max(0, outcome.until - now);
     const e = outcome.error;

@@ -8,11 +8,12 @@ import type { Clock } from '../../drivers/clock.ts';
 import { GatewayError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { FreshReading, PacedReader } from './paced-reader.ts';
+import type { SensorReading } from './sensor-reading.ts';
 
 export type UpdateCause = 'period' | 'alert' | 'subscribe';
 
 export type SensorUpdate =
-  | { sensor: string; cause: UpdateCause; ok: true; reading: FreshReading }
+  | { sensor: string; cause: UpdateCause; ok: true; reading: FreshReading<SensorReading> }
   | { sensor: string; cause: UpdateCause; ok: false; error: GatewayError };
 
 export type UpdateListener = (update: SensorUpdate) => void;
@@ -22,7 +23,7 @@ const FALLBACK_PERIOD_MS = 1000;
 
 export class SensorFeed {
   readonly #sensor: string;
-  readonly #paced: PacedReader;
+  readonly #paced: PacedReader<SensorReading>;
   readonly #clock: Clock;
   readonly #periodMs: () => number | undefined;
   readonly #log: Logger;
@@ -31,7 +32,7 @@ export class SensorFeed {
   #reading = false;
   #pendingCause: UpdateCause | undefined;
 
-  constructor(sensor: string, paced: PacedReader, options: { clock: Clock; periodMs: () => number | undefined; logger: Logger }) {
+  constructor(sensor: string, paced: PacedReader<SensorReading>, options: { clock: Clock; periodMs: () => number | undefined; logger: Logger }) {
     this.#sensor = sensor;
     this.#paced = paced;
     this.#clock = options.clock;

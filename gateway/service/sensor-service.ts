@@ -9,7 +9,7 @@ import type { GpioInput } from '../../drivers/gpio.ts';
 import { GatewayError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { ModuleHandle } from '../host/module-handle.ts';
-import type { AlertInfo as AlertSettings, ModuleInfo, Reading } from '../host/sensor-module.ts';
+import type { AlertInfo as AlertSettings, ModuleInfo } from '../host/sensor-module.ts';
 import type { GatewayConfig, SensorConfig } from './config.ts';
 import { openAlertInputs } from './alert-inputs.ts';
 import { type Hardware, openHardware } from './hardware.ts';
@@ -20,9 +20,17 @@ import { type ReloadResult, reloadModule } from './module-reload.ts';
 import { watchModuleFiles } from './module-watcher.ts';
 import { type FreshReading, PacedReader } from './paced-reader.ts';
 import { SensorFeed, type UpdateListener } from './sensor-feed.ts';
+import type { SensorReading } from './sensor-reading.ts';
+
+export type { SensorReading } from './sensor-reading.ts';
 
 export interface SensorEntry {
   config: SensorConfig;
+  /**
+   * True when a simulated chip answers for this sensor (its name is in `Hardware.simulated`):
+   * its readings are not measurements, and every reading of it carries `simulated: true`.
+   */
+  readonly simulated: boolean;
   /** Replaced by a hot reload; everything else about the sensor (feed, observers) stays. */
   module: ModuleHandle;
   /** SHA-256 of the module file now running. */
@@ -32,7 +40,7 @@ export interface SensorEntry {
    * reading the chip): reads wait for it rather than let two modules drive one chip at once.
    */
   deviceHeld?: Promise<void> | undefined;
-  paced: PacedReader;
+  paced: PacedReader<SensorReading>;
   feed: SensorFeed;
   alertInput: GpioInput | undefined;
 }
@@ -44,9 +52,16 @@ export interface ServiceOptions {
   sleepBudgetMs?: number;
   /** Where modules run (default `worker`: one worker thread each, with limits). */
   isolation?: Isolation;
+  /**
+   * Opens the buses (default `openHardware`). A seam for tests: a wrapper that reports no
+   * simulated chips stands a sensor on a bus the service takes for real hardware.
+   */
+  openHardware?: typeof openHardware;
 }
 
 export interface SensorStats {
+  /** A simulated chip answers for this sensor: its values are not measurements. */
+  simulated: boolean;
   /** Reads that reached the module (and so the bus). */
   moduleReads: number;
   cacheHits: number;
@@ -99,7 +114,7 @@ export class SensorService {
     const isolation = options.isolation ?? 'worker';
     // With workers, a Linux adapter is served from its own bus thread: its blocking ioctls
     // (up to the adapter timeout) never run on the event loop that serves CoAP.
-    const hardware = openHardware(config, clock, isolation === 'worker' ? { linuxBus: (n, forceAccess) => new BusThread(n, { forceAccess }) } : {});
+    const hardware = (options.openHardware ?? openHardware)(config, clock, isolation === 'worker' ? { linuxBus: (n, forceAccess) => new BusThread(n, { forceAccess }) } : {});
     const sensors = new Map<string, SensorEntry>();
     const factory: ModuleFactoryOptions = { clock, logger, hardware, isolation, sleepBudgetMs: options.sleepBudgetMs };
     try {
@@ -107,12 +122,14 @@ export class SensorService {
       const alertInputs = await openAlertInputs(config, hardware, clock, logger);
       for (const sensor of config.sensors) {
         const { handle: module, sha256 } = await loadModule(sensor, factory);
-        const entry = { config: sensor, module, moduleSha256: sha256, alertInput: alertInputs.get(sensor.name) } as SensorEntry;
+        const simulated = hardware.simulated.has(sensor.name);
+        const entry = { config: sensor, simulated, module, moduleSha256: sha256, alertInput: alertInputs.get(sensor.name) } as SensorEntry;
         // Through `entry`, not `module`: a hot reload swaps entry.module under the same feed.
         const periodMs = () => entry.module.info?.periodMs;
-        entry.paced = new PacedReader(async () => {
+        entry.paced = new PacedReader<SensorReading>(async () => {
           while (entry.deviceHeld) await entry.deviceHeld;
-          return entry.module.read();
+          // Where the value came from travels with it, into every representation made of it.
+          return { ...(await entry.module.read()), simulated };
         }, { clock, periodMs, enabled: sensor.pacing ?? true });
         entry.feed = new SensorFeed(sensor.name, entry.paced, { clock, periodMs, logger });
         sensors.set(sensor.name, entry);
@@ -151,18 +168,21 @@ export class SensorService {
     return this.#sensors.get(name)?.module.info;
   }
 
-  /** The current reading (shared with concurrent requests, reused within one conversion period). */
-  async read(name: string): Promise<Reading> {
+  /**
+   * The current reading (shared with concurrent requests, reused within one conversion period);
+   * `simulated` says whether a simulated chip answered.
+   */
+  async read(name: string): Promise<SensorReading> {
     return (await this.readFresh(name)).reading;
   }
 
   /** The current reading and how long it stays the sensor's latest value. */
-  async readFresh(name: string): Promise<FreshReading> {
+  async readFresh(name: string): Promise<FreshReading<SensorReading>> {
     return this.#entry(name).paced.read();
   }
 
   /** The sensor's reading if one is fresh now, without reading (PacedReader.peek); else undefined. */
-  peekFresh(name: string): FreshReading | undefined {
+  peekFresh(name: string): FreshReading<SensorReading> | undefined {
     return this.#sensors.get(name)?.paced.peek();
   }
 
@@ -217,6 +237,7 @@ export class SensorService {
       moduleCalls += m.calls;
       cacheHits += p.cacheHits;
       sensors[name] = {
+        simulated: e.simulated,
         moduleReads: p.sourceReads,
         cacheHits: p.cacheHits,
         sharedReads: p.sharedReads,

@@ -18,12 +18,25 @@ import type { I2CGrant } from '../../gateway/host/capabilities.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-/** A module built by wasm-src/build.mjs: `tmp102` or `test/<name>`. */
+/**
+ * A module file: `tmp102` is the shipped production module (modules/tmp102.wasm); `test/<name>`
+ * is a test module that `npm test` builds with Go (node wasm-src/build.mjs --test).
+ */
 export function wasmPath(name: string): string {
-  const file = path.join(root, 'build', 'wasm', 'go', `${name}.wasm`);
-  if (!existsSync(file)) throw new Error(`${file} missing: run npm install (or npm run build:wasm) first`);
+  const file = name.startsWith('test/') ? path.join(root, 'build', 'wasm', 'go', `${name}.wasm`) : path.join(root, 'modules', `${name}.wasm`);
+  if (!existsSync(file)) throw new Error(`${file} missing: ${name.startsWith('test/') ? 'build the test modules with node wasm-src/build.mjs --test (needs Go)' : 'it is shipped in the repository'}`);
   return file;
 }
+
+/**
+ * Why tests that need Go-built test modules are skipped, or undefined when they run. Without
+ * Go (a Raspberry Pi, the arm64 tier) `npm test` cannot build them and skips those tests with
+ * this reason; with GW_GO_REQUIRED=1 (CI) they always run, and a missing module fails them.
+ */
+export const TEST_MODULES_SKIP: string | undefined =
+  process.env['GW_GO_REQUIRED'] === '1' || existsSync(path.join(root, 'build', 'wasm', 'go', 'test', 'trap.wasm'))
+    ? undefined
+    : 'needs the Go-built test modules (no Go on the PATH: node wasm-src/build.mjs --test builds them)';
 
 export interface Chain {
   clock: ManualClock;

@@ -10,12 +10,17 @@
  * within the step of simulated time that triggered it and timing tests are deterministic; with
  * a SystemClock they run in worker threads, as `npm start` runs them. test/isolation.test.ts
  * covers the worker path end to end over CoAP.
+ *
+ * `simulated: false` stands the gateway on the same simulated chips but tells the service none
+ * is simulated, as openHardware does on real I2C hardware (asRealHardware): the one way to see
+ * what a measurement looks like without a TMP102 on this machine.
  */
 import { type Clock, ManualClock } from '../../drivers/clock.ts';
 import type { SimulatedTmp102 } from '../../drivers/sim/tmp102.ts';
 import { GatewayServer, type GatewayServerOptions } from '../../gateway/coap/server.ts';
 import { type Logger, silentLogger } from '../../gateway/log.ts';
 import { type GatewayConfig, defaultConfig } from '../../gateway/service/config.ts';
+import { type Hardware, openHardware } from '../../gateway/service/hardware.ts';
 import type { Isolation } from '../../gateway/service/module-factory.ts';
 import { SensorService } from '../../gateway/service/sensor-service.ts';
 
@@ -37,6 +42,11 @@ export interface TestGatewayOptions {
   isolation?: Isolation;
   /** Default: silent. A MemoryLogger lets a test assert what the gateway logged. */
   logger?: Logger;
+  /**
+   * Default true. False: the service is told no chip is simulated (asRealHardware); a list of
+   * sensor names: only those are taken for real hardware.
+   */
+  simulated?: boolean | { real: string[] };
 }
 
 export interface TestGateway {
@@ -44,9 +54,33 @@ export interface TestGateway {
   service: SensorService;
   /** The simulated chip of the first configured sensor. */
   sim: SimulatedTmp102;
+  /** Every simulated chip by sensor name, those the service takes for real hardware included. */
+  chips: Map<string, SimulatedTmp102>;
   clock: Clock;
   port: number;
   close(): Promise<void>;
+}
+
+/**
+ * openHardware, except that it does not report the chips of the sensors named in `real` (default:
+ * all) as simulated: the service takes them for real hardware, as it would with /dev/i2c-N. The
+ * chips still answer; `chips` holds every one for the test to drive (filled when the service
+ * opens the hardware).
+ */
+export function asRealHardware(real?: string[]): { openHardware: typeof openHardware; chips: Map<string, SimulatedTmp102> } {
+  const chips = new Map<string, SimulatedTmp102>();
+  return {
+    chips,
+    openHardware: (...args: Parameters<typeof openHardware>): Hardware => {
+      const hardware = openHardware(...args);
+      const reported = new Map<string, SimulatedTmp102>();
+      for (const [name, chip] of hardware.simulated) {
+        chips.set(name, chip);
+        if (real !== undefined && !real.includes(name)) reported.set(name, chip);
+      }
+      return { ...hardware, simulated: reported };
+    },
+  };
 }
 
 /** Time the TMP102 needs for its first conversion (datasheet: 26 ms typical, 35 ms max) plus margin. */
@@ -59,7 +93,8 @@ export async function startTestGateway(opts: TestGatewayOptions = {}): Promise<T
     : defaultConfig({ driver: 'simulated', simCelsius: opts.simCelsius });
   const isolation = opts.isolation ?? (clock instanceof ManualClock ? 'in-thread' : 'worker');
   const logger = opts.logger ?? silentLogger;
-  const service = await SensorService.start(config, { clock, logger, isolation });
+  const real = opts.simulated === false ? asRealHardware() : typeof opts.simulated === 'object' ? asRealHardware(opts.simulated.real) : undefined;
+  const service = await SensorService.start(config, { clock, logger, isolation, ...(real ? { openHardware: real.openHardware } : {}) });
   let server: GatewayServer;
   try {
     server = await GatewayServer.start({
@@ -79,7 +114,8 @@ export async function startTestGateway(opts: TestGatewayOptions = {}): Promise<T
   if (clock instanceof ManualClock) clock.advanceMs(FIRST_CONVERSION_MS);
   else await new Promise((resolve) => setTimeout(resolve, FIRST_CONVERSION_MS));
   const first = config.sensors[0]!.name;
-  const sim = service.hardware.simulated.get(first);
+  const chips = real?.chips ?? service.hardware.simulated;
+  const sim = chips.get(first);
   if (!sim) {
     await server.close();
     await service.close();
@@ -90,6 +126,7 @@ export async function startTestGateway(opts: TestGatewayOptions = {}): Promise<T
     server,
     service,
     sim,
+    chips,
     clock,
     port: server.port,
     async close() {

@@ -164,6 +164,28 @@ export async function aiocoapRequest(bin: string, req: PeerRequest & { cborDiagn
   return { code, payload: code?.startsWith('2.') ? result.stdout : Buffer.alloc(0), process: result };
 }
 
+/** A link as aiocoap's link-format parser reads it: href and attributes in order (a flag as null). */
+export interface AiocoapLink {
+  href: string;
+  attributes: [string, string | null][];
+}
+
+const PARSE_LINKS_PY = `
+import json, sys
+from aiocoap.util.linkformat import parse
+print(json.dumps([{"href": l.href, "attributes": l.attr_pairs} for l in parse(sys.argv[1]).links]))
+`;
+
+/**
+ * Parses CoRE link-format (RFC 6690) with aiocoap's own parser (aiocoap.util.linkformat) in
+ * python3, the interpreter .ci/run installs aiocoap into. Throws when aiocoap cannot parse it.
+ */
+export async function aiocoapParseLinks(text: string): Promise<AiocoapLink[]> {
+  const result = await runProcess('python3', ['-c', PARSE_LINKS_PY, text]);
+  if (result.exitCode !== 0) throw new Error(`aiocoap's link-format parser failed: ${result.stderr}`);
+  return JSON.parse(result.stdout.toString('utf8')) as AiocoapLink[];
+}
+
 export interface RunningPeerServer {
   port: number;
   close(): Promise<void>;

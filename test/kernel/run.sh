@@ -51,7 +51,7 @@ command -v i2cset >/dev/null || skip "i2cset not found (test/kernel/install-deps
 
 # The project must be installed: the guest runs it as it is on the host.
 [ -f node_modules/i2c-bus/build/Release/i2c.node ] || fail "node_modules/i2c-bus is not built: run npm install first"
-[ -f build/wasm/go/tmp102.wasm ] || fail "build/wasm/go/tmp102.wasm missing: run npm install (or npm run build:wasm) first"
+[ -f modules/tmp102.wasm ] || fail "modules/tmp102.wasm missing (it is shipped in the repository: check out the whole tree)"
 
 mkdir -p "$out"
 initramfs=$out/initramfs-$kver.cpio
