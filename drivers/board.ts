@@ -8,7 +8,8 @@
  *
  * /proc/device-tree is a link to /sys/firmware/devicetree/base; both are read because a
  * container may show one and not the other. The string ends with a NUL (it is a device-tree
- * property), which is dropped.
+ * property), which is dropped. A container may hide /sys/firmware altogether (Docker masks it),
+ * so the `Model` line that Raspberry Pi kernels add to /proc/cpuinfo is the last resort.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -31,6 +32,12 @@ export function detectBoard(root = '/'): Board {
       continue;
     }
     if (model) return { model, isRaspberryPi: /^Raspberry Pi\b/.test(model) };
+  }
+  try {
+    const model = /^Model\s*:\s*(.+)$/m.exec(readFileSync(path.join(root, 'proc/cpuinfo'), 'latin1'))?.[1]?.trim();
+    if (model) return { model, isRaspberryPi: /^Raspberry Pi\b/.test(model) };
+  } catch {
+    // no /proc/cpuinfo: not Linux, or a test root
   }
   return { model: undefined, isRaspberryPi: false };
 }

@@ -42,9 +42,18 @@ export function checkedManifest() {
   } catch (err) {
     throw new BundleProblem('GW_ERR_BUILD_MISSING', `${path.relative(PROJECT_ROOT, MANIFEST_FILE)} is unreadable (${err.message}): ${FIX}`);
   }
+  if (manifest.format !== 1 || Object.keys(manifest.inputs ?? {}).length === 0) {
+    throw new BundleProblem('GW_ERR_BUILD_MISSING', `${path.relative(PROJECT_ROOT, MANIFEST_FILE)} is not one this version writes: ${FIX}`);
+  }
   for (const name of Object.keys(BUNDLE_ENTRIES)) {
     const file = manifest.bundles?.[name];
-    if (!file || !existsSync(path.join(BUNDLE_DIR, file))) throw new BundleProblem('GW_ERR_BUILD_MISSING', `the ${name} bundle is missing from build/bundles: ${FIX}`);
+    const at = file ? path.join(BUNDLE_DIR, file) : undefined;
+    if (!at || !existsSync(at)) throw new BundleProblem('GW_ERR_BUILD_MISSING', `the ${name} bundle is missing from build/bundles: ${FIX}`);
+    // A bundle's name carries the start of its content's sha256 (bundle-file.mjs): a file cut
+    // short by a full disk or an interrupted copy is caught here, not as a syntax error later.
+    if (!file.endsWith(`.${sha256Hex(readFileSync(at)).slice(0, 12)}.mjs`)) {
+      throw new BundleProblem('GW_ERR_BUILD_MISSING', `build/bundles/${file} does not match its content (damaged or cut short): ${FIX}`);
+    }
   }
   const changed = [];
   for (const [rel, hash] of Object.entries(manifest.inputs ?? {})) {

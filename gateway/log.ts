@@ -12,7 +12,7 @@
  * with its syslog priority, `<4>` for a warning, so `journalctl -p warning` filters; text lines
  * then leave the time to journald, which stamps every line it receives.
  */
-import { fstatSync } from 'node:fs';
+import { isJournalStream } from './journal-stream.mjs';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type LogFields = Record<string, unknown>;
@@ -219,24 +219,9 @@ export function renderLine(e: LogEntry, o: RenderOptions): string {
 
 // ---- journald detection ---------------------------------------------------------------------
 
-/**
- * True when `fd` is the stream systemd connected to the journal. sd-daemon(3): systemd sets
- * JOURNAL_STREAM to the device and inode numbers (`dev:inode`, decimal) of the stdout/stderr
- * it connected; a child whose stderr was redirected elsewhere inherits the variable, so the
- * numbers are compared with fstat of the descriptor rather than trusting the variable alone.
- */
-export function isJournalStream(env: NodeJS.ProcessEnv, fd: number | undefined): boolean {
-  const value = env['JOURNAL_STREAM'];
-  if (!value || fd === undefined) return false;
-  const m = /^(\d+):(\d+)$/.exec(value);
-  if (!m) return false;
-  try {
-    const st = fstatSync(fd, { bigint: true });
-    return st.dev === BigInt(m[1]!) && st.ino === BigInt(m[2]!);
-  } catch {
-    return false;
-  }
-}
+// isJournalStream (gateway/journal-stream.mjs, shared with the launcher) compares JOURNAL_STREAM
+// with fstat of the descriptor (sd-daemon(3)); re-exported for the tests and the CLIs.
+export { isJournalStream };
 
 /**
  * The priority prefix (`<3>` for 'error') when `stream` (default stderr) is the journal, else ''.

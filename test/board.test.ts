@@ -43,6 +43,13 @@ describe('detectBoard', () => {
     assert.deepEqual(detectBoard(rootWithModel('Raspberry Pi Zero 2 W Rev 1.0', 'sys/firmware/devicetree/base')).isRaspberryPi, true);
   });
 
+  it('in a container that hides /sys/firmware, reads the Model line of /proc/cpuinfo', () => {
+    const root = tmp('root-');
+    mkdirSync(path.join(root, 'proc'));
+    writeFileSync(path.join(root, 'proc/cpuinfo'), 'processor\t: 0\nBogoMIPS\t: 108.00\n\nRevision\t: c03115\nSerial\t\t: 10000000abcdef01\nModel\t\t: Raspberry Pi 4 Model B Rev 1.5\n');
+    assert.deepEqual(detectBoard(root), PI4);
+  });
+
   it('another board with a device tree is not a Pi; no device tree at all is not a Pi', () => {
     assert.deepEqual(detectBoard(rootWithModel('Pine64 RockPro64 v2.1')), { model: 'Pine64 RockPro64 v2.1', isRaspberryPi: false });
     assert.deepEqual(detectBoard(tmp('root-')), { model: undefined, isRaspberryPi: false });

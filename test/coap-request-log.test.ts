@@ -188,19 +188,6 @@ describe('no request line below debug', () => {
     await turn();
     assert.deepEqual(spy.calls.filter((m) => m === 'request'), []);
   });
-
-  it('a MemoryLogger at info records none', async () => {
-    const logger = new MemoryLogger('info');
-    const gw2 = await startTestGateway({ simCelsius: 21.5, logger });
-    try {
-      await client.exchange(gw2.port, requestDatagram({ options: pathOptions('/temp') }));
-      await client.exchange(gw2.port, requestDatagram({ options: pathOptions('/temp') }));
-      await turn();
-      assert.equal(logger.entries.filter((e) => e.msg === 'request').length, 0);
-    } finally {
-      await gw2.close();
-    }
-  });
 });
 
 describe('the request line as an operator reads it', () => {

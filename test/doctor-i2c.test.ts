@@ -266,5 +266,6 @@ describe('doctor: what answers at the address is not a TMP102', () => {
     assert.equal(c['sensor-identity'].status, 'fail');
     assert.equal(c['sensor-identity'].code, 'GW_ERR_MODULE_NOT_FOUND');
     assert.equal(c['sensor-identity'].reason, 'module');
+    assert.match(c['sensor-identity'].fix ?? '', /modules\/tmp102\.wasm/);
   });
 });

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -123,6 +123,29 @@ describe('launcher: bundles made at install, checked at start', () => {
       assert.match(r.stderr, /^error GW_ERR_BUILD_MISSING: /);
     } finally {
       writeFileSync(manifest, kept);
+    }
+  });
+
+  it('refuses a bundle that does not match its content, and names a missing npm package in one coded line', () => {
+    const manifest = JSON.parse(readFileSync(path.join(tree, 'build/bundles/manifest.json'), 'utf8')) as { bundles: Record<string, string> };
+    const bundle = path.join(tree, 'build/bundles', manifest.bundles['read']!);
+    const kept = readFileSync(bundle);
+    writeFileSync(bundle, kept.subarray(0, kept.length >> 1));
+    try {
+      const r = spawnSync(process.execPath, [path.join(tree, 'gateway/cli/launch.mjs'), 'read', '--driver', 'simulated'], { encoding: 'utf8' });
+      assert.equal(r.status, 1);
+      assert.match(r.stderr, /^error GW_ERR_BUILD_MISSING: build\/bundles\/read\.[0-9a-f]{12}\.mjs does not match its content/);
+    } finally {
+      writeFileSync(bundle, kept);
+    }
+    const pkg = path.join(tree, 'node_modules/cbor-x');
+    renameSync(pkg, `${pkg}.away`);
+    try {
+      const r = spawnSync(process.execPath, [path.join(tree, 'gateway/cli/launch.mjs'), 'read', '--driver', 'simulated'], { encoding: 'utf8' });
+      assert.equal(r.status, 1);
+      assert.equal(r.stderr, 'error GW_ERR_BUILD_MISSING: the package cbor-x is not installed: run `npm ci` in the project\n');
+    } finally {
+      renameSync(`${pkg}.away`, pkg);
     }
   });
 

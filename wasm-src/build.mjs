@@ -70,7 +70,9 @@ function parseArgs(argv) {
 // Environment for the compilers. An install may run without HOME (some CI containers); Go then
 // has no cache directory, so give it one under build/.
 function compilerEnv(extra) {
-  const env = { ...process.env, CGO_ENABLED: '0', ...extra };
+  // GOWORK and GOFLAGS from the caller's environment could change what is built (a go.work
+  // elsewhere, -tags): the build depends on the tree and the toolchain only.
+  const env = { ...process.env, CGO_ENABLED: '0', GOWORK: 'off', GOFLAGS: '', ...extra };
   if (!env.GOCACHE && !env.HOME && !env.XDG_CACHE_HOME) env.GOCACHE = join(ROOT, 'build', '.gocache');
   if (!env.GOMODCACHE && !env.GOPATH && !env.HOME) env.GOMODCACHE = join(ROOT, 'build', '.gomodcache');
   return env;
@@ -271,15 +273,23 @@ async function checkModules() {
 
 async function buildTestModules(opts) {
   const required = process.env.GW_GO_REQUIRED === '1';
-  const go = checkGo(undefined);
-  if (!go) {
-    if (required) fail(`Go is not on the PATH and GW_GO_REQUIRED=1. ${WHERE_GO}`);
-    console.log('wasm-src/build.mjs --test: Go is not on the PATH: test modules not built; the tests that need them are skipped');
+  const text = toolVersion('go', ['version'], compilerEnv({ GOTOOLCHAIN: 'local' }));
+  const local = text === null ? null : goVersionOf(text);
+  // A Go that can switch toolchains (>= 1.21) builds with the pinned one when it is itself too
+  // old for //go:wasmexport (bookworm-backports' 1.23); an older Go is as good as none.
+  const usable = local !== null && atLeast(local, MIN_GO_SWITCH);
+  if (!usable) {
+    const why = local === null ? 'Go is not on the PATH' : `${local.name} is too old (needs >= 1.21)`;
+    if (required) fail(`${why} and GW_GO_REQUIRED=1. ${WHERE_GO}`);
+    console.log(`wasm-src/build.mjs --test: ${why}: test modules not built; the tests that need them are skipped`);
     return;
   }
+  const toolchain = atLeast(local, MIN_GO) ? 'local' : readManifest().toolchain;
+  if (!toolchain) fail(`${local.name} needs the toolchain pinned in ${relative(ROOT, MANIFEST)}, which names none`);
+  const go = toolchain === 'local' ? local : goVersionOf(toolchain);
   const tinygo = toolVersion('tinygo', ['version']);
   const newest = newestSource();
-  const jobs = modulesIn('testmodules').map((name) => goJob(`testmodules/${name}`, join(TEST_OUT, 'go', 'test', `${name}.wasm`), 'local'));
+  const jobs = modulesIn('testmodules').map((name) => goJob(`testmodules/${name}`, join(TEST_OUT, 'go', 'test', `${name}.wasm`), toolchain));
   if (tinygo !== null) {
     for (const [sub, outSub] of [['modules', ''], ['testmodules', 'test']]) {
       for (const name of modulesIn(sub)) {

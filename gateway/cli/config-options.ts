@@ -4,8 +4,8 @@
  * doctor`, so all read the same options the same way. `--bus`, `--address` and `--module`
  * shape the embedded default only, and are refused beside `--config`.
  */
-import { type DriverChoice, type GatewayConfig, defaultConfig, loadConfigFile } from '../service/config.ts';
-import { type OptionSpec, type ParsedArgs, UsageError, numberOption } from './args.ts';
+import { type DriverChoice, type GatewayConfig, type SensorConfig, defaultConfig, loadConfigFile } from '../service/config.ts';
+import { type OptionSpec, type ParsedArgs, UsageError, busOption, numberOption, tmp102AddressOption } from './args.ts';
 
 export const CONFIG_OPTIONS: Record<string, OptionSpec> = {
   driver: { value: true },
@@ -49,4 +49,30 @@ export async function configFromOptions(args: ParsedArgs, defaults: { bus?: numb
     for (const s of config.sensors) s.simulation = { kind: 'constant', celsius: simCelsius };
   }
   return config;
+}
+
+/** The options of the one-sensor tools (`npm run read`, `npm run doctor`) on top of CONFIG_OPTIONS. */
+export const ONE_SENSOR_OPTIONS: Record<string, OptionSpec> = {
+  ...CONFIG_OPTIONS,
+  bus: { value: true },
+  address: { value: true },
+  module: { value: true },
+  sensor: { value: true },
+};
+
+/**
+ * The configuration and the one sensor a one-sensor tool works on: `--sensor <name>` of the
+ * configuration, or its first sensor; `--bus`, `--address` and `--module` shape the embedded
+ * default (and are refused beside `--config`).
+ */
+export async function oneSensorFromOptions(args: ParsedArgs): Promise<{ config: GatewayConfig; sensor: SensorConfig }> {
+  const config = await configFromOptions(args, {
+    bus: busOption(args, 'bus'),
+    address: tmp102AddressOption(args, 'address'),
+    module: args.options['module'] as string | undefined,
+  });
+  const wanted = (args.options['sensor'] as string | undefined) ?? config.sensors[0]!.name;
+  const sensor = config.sensors.find((s) => s.name === wanted);
+  if (!sensor) throw new UsageError(`no sensor named ${wanted} in the configuration (${config.sensors.map((s) => s.name).join(', ')})`);
+  return { config, sensor };
 }

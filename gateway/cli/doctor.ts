@@ -16,8 +16,8 @@ import { DEFAULT_COAP_PORT, DEFAULT_HOST } from '../coap/server.ts';
 import { defaultEnvironment } from '../service/doctor/environment.ts';
 import { runDoctor } from '../service/doctor/run-doctor.ts';
 import { formatReport, reportJson } from '../service/doctor/format-report.ts';
-import { UsageError, busOption, numberOption, parseCommandLine, tmp102AddressOption } from './args.ts';
-import { CONFIG_OPTIONS, configFromOptions } from './config-options.ts';
+import { UsageError, numberOption, parseCommandLine } from './args.ts';
+import { ONE_SENSOR_OPTIONS, oneSensorFromOptions } from './config-options.ts';
 import { runCli } from './run-cli.ts';
 
 const USAGE = `usage: npm run doctor -- [options]
@@ -39,11 +39,7 @@ Exit status: 0 when no check failed, 1 when one did, 2 for a usage error.`;
 
 async function main(argv: string[]): Promise<number> {
   const args = parseCommandLine(argv, {
-    ...CONFIG_OPTIONS,
-    bus: { value: true },
-    address: { value: true },
-    module: { value: true },
-    sensor: { value: true },
+    ...ONE_SENSOR_OPTIONS,
     host: { value: true },
     port: { value: true },
     json: {},
@@ -63,10 +59,7 @@ async function main(argv: string[]): Promise<number> {
   const host = (args.options['host'] as string | undefined) ?? DEFAULT_HOST;
 
   // --bus, --address and --module shape the embedded default; beside --config they are refused.
-  const config = await configFromOptions(args, { bus: busOption(args, 'bus'), address: tmp102AddressOption(args, 'address'), module: args.options['module'] as string | undefined });
-  const wanted = (args.options['sensor'] as string | undefined) ?? config.sensors[0]!.name;
-  const sensor = config.sensors.find((s) => s.name === wanted);
-  if (!sensor) throw new UsageError(`no sensor named ${wanted} in the configuration (${config.sensors.map((s) => s.name).join(', ')})`);
+  const { config, sensor } = await oneSensorFromOptions(args);
   // --sim-temp and a configuration's "driver": "simulated" ask for the simulation; "auto" means the real bus here.
   const driver = config.driver === 'simulated' ? 'simulated' : 'linux';
 

@@ -3,6 +3,7 @@
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { BUNDLE_DIR } from '../bundle-file.mjs';
+import { stderrErrorPrefix } from '../journal-stream.mjs';
 import { BundleProblem, COMMANDS, INSTALLED_BUNDLES, checkedManifest } from '../bundle-manifest.mjs';
 
 export async function launch(argv) {
@@ -18,7 +19,7 @@ export async function launch(argv) {
     if (!(err instanceof BundleProblem)) throw err;
     // Under systemd the line goes to the journal at error priority (sd-daemon(3)), so
     // `journalctl -p warning` shows why the service did not start.
-    console.error(`${process.env.JOURNAL_STREAM ? '<3>' : ''}error ${err.code}: ${err.message}`);
+    console.error(`${stderrErrorPrefix()}error ${err.code}: ${err.message}`);
     process.exit(1);
   }
   // spawn.ts starts workers from these bundles, checked above with the rest.

@@ -11,18 +11,31 @@
 // are missing or older than the sources (GW_ERR_BUILD_MISSING, GW_ERR_BUILD_STALE); 2 for an
 // unknown command. Written in plain, old JavaScript so that an old Node reaches the version
 // check instead of failing on syntax.
+import { stderrErrorPrefix } from '../journal-stream.mjs';
 import { nodeVersionProblem } from './node-version.mjs';
 
 var problem = nodeVersionProblem(process.versions.node);
 if (problem) {
   // At error priority under systemd (sd-daemon(3)), as every other start-up failure.
-  console.error((process.env.JOURNAL_STREAM ? '<3>' : '') + problem);
+  console.error(stderrErrorPrefix() + problem);
   process.exit(1);
 }
 
 // esbuild is not used at run time, but a module that loads it keeps no worker thread for it.
 process.env.ESBUILD_WORKER_THREADS = '0';
 
-import('./launch-bundle.mjs').then(function (m) {
-  return m.launch(process.argv);
-});
+import('./launch-bundle.mjs')
+  .then(function (m) {
+    return m.launch(process.argv);
+  })
+  .catch(function (err) {
+    // A bundle that cannot load: most often an npm package missing (a tree copied without its
+    // node_modules, or `npm ci` not run for this Node). One coded line, not a stack trace.
+    var missing = err && err.code === 'ERR_MODULE_NOT_FOUND' && /Cannot find package '([^']+)'/.exec(err.message);
+    if (missing) {
+      console.error(stderrErrorPrefix() + 'error GW_ERR_BUILD_MISSING: the package ' + missing[1] + ' is not installed: run `npm ci` in the project');
+    } else {
+      console.error(stderrErrorPrefix() + (err && err.stack ? err.stack : String(err)));
+    }
+    process.exit(1);
+  });

@@ -11,9 +11,10 @@
 import { SystemClock } from '../../drivers/clock.ts';
 import { GatewayError } from '../errors.ts';
 import type { Reading } from '../host/sensor-module.ts';
+import { readWhenReady } from '../service/read-when-ready.ts';
 import { SensorService } from '../service/sensor-service.ts';
-import { UsageError, busOption, parseCommandLine, tmp102AddressOption } from './args.ts';
-import { CONFIG_OPTIONS, configFromOptions } from './config-options.ts';
+import { UsageError, parseCommandLine } from './args.ts';
+import { ONE_SENSOR_OPTIONS, oneSensorFromOptions } from './config-options.ts';
 import { LOG_OPTIONS, loggerFromOptions, logOptionsUsage } from './log-options.ts';
 import { runCli } from './run-cli.ts';
 
@@ -30,16 +31,10 @@ const USAGE = `usage: npm run read -- [options]
   --json              print the reading as JSON
 ${logOptionsUsage({ level: 'error' })}`;
 
-/** Reads before the first conversion is done get NOT_READY with a retry time: wait and retry. */
-const MAX_ATTEMPTS = 4;
 
 async function main(argv: string[]): Promise<number> {
   const args = parseCommandLine(argv, {
-    ...CONFIG_OPTIONS,
-    bus: { value: true },
-    address: { value: true },
-    module: { value: true },
-    sensor: { value: true },
+    ...ONE_SENSOR_OPTIONS,
     json: {},
     ...LOG_OPTIONS,
     help: { short: 'h' },
@@ -52,14 +47,7 @@ async function main(argv: string[]): Promise<number> {
   const json = args.options['json'] === true;
   const logger = loggerFromOptions(args, { level: 'error' });
 
-  const config = await configFromOptions(args, {
-    bus: busOption(args, 'bus'),
-    address: tmp102AddressOption(args, 'address'),
-    module: args.options['module'] as string | undefined,
-  });
-  const wanted = (args.options['sensor'] as string | undefined) ?? config.sensors[0]!.name;
-  const sensorConfig = config.sensors.find((s) => s.name === wanted);
-  if (!sensorConfig) throw new UsageError(`no sensor named ${wanted} in the configuration`);
+  const { config, sensor: sensorConfig } = await oneSensorFromOptions(args);
   config.sensors = [sensorConfig];
 
   const clock = new SystemClock();
@@ -69,7 +57,7 @@ async function main(argv: string[]): Promise<number> {
     const source = service.hardware.descriptions[0] ?? '';
     const simulated = service.list().find((e) => e.config.name === sensorConfig.name)?.simulated === true;
     if (!json) console.error(`reading ${sensorConfig.name} via ${source}`);
-    const reading = await readWithRetry(service, sensorConfig.name, clock);
+    const reading = await readWhenReady(() => service!.read(sensorConfig.name), clock);
     console.log(json ? JSON.stringify(toJson(reading, source, simulated)) : formatReading(reading, simulated));
     return 0;
   } catch (err) {
@@ -79,17 +67,6 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   } finally {
     await service?.close();
-  }
-}
-
-async function readWithRetry(service: SensorService, name: string, clock: SystemClock): Promise<Reading> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await service.read(name);
-    } catch (err) {
-      if (!(err instanceof GatewayError) || err.code !== 'GW_ERR_SENSOR_NOT_READY' || attempt >= MAX_ATTEMPTS) throw err;
-      clock.sleep(BigInt(Math.ceil(err.details.retryAfterMs ?? 35)) * 1_000_000n);
-    }
   }
 }
 

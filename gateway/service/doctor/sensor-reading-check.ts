@@ -4,12 +4,11 @@
  * the doctor waits that long and tries again, a few times.
  */
 import { GatewayError } from '../../errors.ts';
-import type { Reading } from '../../host/sensor-module.ts';
+import { readWhenReady } from '../read-when-ready.ts';
 import { adviceFor } from './advice.ts';
 import type { Check } from './check.ts';
 import type { DoctorContext } from './context.ts';
 
-const MAX_ATTEMPTS = 4;
 
 export const sensorReadingCheck: Check = {
   id: 'sensor-reading',
@@ -19,7 +18,7 @@ export const sensorReadingCheck: Check = {
     const module = ctx.module;
     if (!module) return { status: 'skip', reason: 'no-module', detail: 'the module did not start' };
     try {
-      const r = await readWithRetry(ctx);
+      const r = await readWhenReady(() => ctx.module!.read(), ctx.env.clock);
       const register = `0x${r.raw.toString(16).padStart(4, '0')}`;
       const simulated = ctx.target.driver === 'simulated' ? ' from the simulated chip' : '';
       return {
@@ -41,14 +40,3 @@ export const sensorReadingCheck: Check = {
     }
   },
 };
-
-async function readWithRetry(ctx: DoctorContext): Promise<Reading> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await ctx.module!.read();
-    } catch (err) {
-      if (!(err instanceof GatewayError) || err.code !== 'GW_ERR_SENSOR_NOT_READY' || attempt >= MAX_ATTEMPTS) throw err;
-      ctx.env.clock.sleep(BigInt(Math.ceil(err.details.retryAfterMs ?? 35)) * 1_000_000n);
-    }
-  }
-}

@@ -50,8 +50,9 @@ export const udpPortCheck: Check = {
             detail: `${where}: binding refused [${errno}]${port < 1024 ? ': ports below 1024 need privilege' : ''}`,
             fix: 'use a port >= 1024 (the CoAP default 5683), or give node CAP_NET_BIND_SERVICE (AmbientCapabilities=CAP_NET_BIND_SERVICE in the service unit)',
           };
-        case 'EADDRNOTAVAIL':
         case 'EAFNOSUPPORT':
+          return { ...base, reason: 'no-address-family', detail: `${where}: this machine has no ${host.includes(':') ? 'IPv6' : 'IPv4'} stack [${errno}]`, fix: host.includes(':') ? 'IPv6 is disabled here: use --host 0.0.0.0 (every IPv4 interface)' : 'use --host :: (every interface)' };
+        case 'EADDRNOTAVAIL':
           return { ...base, reason: 'not-local', detail: `${where}: ${host} is not an address of this machine [${errno}]`, fix: "ip -brief address lists this machine's addresses; --host :: listens on all of them" };
         case 'ENOTFOUND':
         case 'EAI_AGAIN':
