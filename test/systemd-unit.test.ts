@@ -323,7 +323,8 @@ describe('install-service.sh refuses, with a message, what would not run', () =>
     const fake = fakeCheckout('stale');
     mkdirSync(path.join(fake, 'modules'));
     writeFileSync(path.join(fake, 'modules/tmp102.wasm'), '');
-    const bundles = Object.fromEntries(Object.keys(BUNDLE_ENTRIES).map((name) => [name, `${name}.mjs`]));
+    // Empty bundles, named as build-bundles names them: <name>.<sha256 of the content, 12 hex>.mjs.
+    const bundles = Object.fromEntries(Object.keys(BUNDLE_ENTRIES).map((name) => [name, `${name}.e3b0c44298fc.mjs`]));
     for (const file of Object.values(bundles)) writeFileSync(path.join(fake, 'build/bundles', file), '');
     const inputs = { 'gateway/cli/launch.mjs': '0'.repeat(64) }; // built from another launch.mjs
     writeFileSync(path.join(fake, 'build/bundles/manifest.json'), JSON.stringify({ format: 1, bundles, entries: BUNDLE_ENTRIES, inputs }));
