@@ -4,13 +4,13 @@
  * on /dev/i2c-N (group i2c, and a group added after login), the Node version.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, closeSync, openSync } from 'node:fs';
+import { chmodSync, closeSync, openSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { i2cArmEnabled, i2cEnabledCheck } from '../gateway/service/doctor/i2c-enabled-check.ts';
 import { i2cPermissionCheck } from '../gateway/service/doctor/i2c-permission-check.ts';
 import type { Check, CheckOutcome } from '../gateway/service/doctor/check.ts';
-import { hostFiles, type DoctorEnvironment } from '../gateway/service/doctor/environment.ts';
+import { hostFiles, type DoctorEnvironment, type HostFiles } from '../gateway/service/doctor/environment.ts';
 import { MIN_NODE_MAJOR, nodeVersionCheck } from '../gateway/service/doctor/node-version-check.ts';
 import { REQUIRED_NODE_MAJOR } from '../gateway/cli/node-version.mjs';
 import { modeString } from '../gateway/service/doctor/groups.ts';
@@ -113,20 +113,27 @@ describe('doctor: I2C permission', () => {
   const GROUPS = 'root:x:0:\ni2c:x:998:\ngpio:x:997:\npi:x:1000:\n';
   const PASSWD = 'root:x:0:0:root:/root:/bin/bash\npi:x:1000:1000:,,,:/home/pi:/bin/bash\n';
 
-  /** /dev/i2c-1 as Raspberry Pi OS has it: crw-rw---- root:i2c (here a regular file, root:998, 0660). */
+  /** /dev/i2c-1 as Raspberry Pi OS has it: crw-rw---- root:i2c (here a regular file, mode 0660). */
   function piRoot(groups = GROUPS) {
     const fake = rootWith({ 'dev/i2c-1': '', 'etc/group': groups, 'etc/passwd': PASSWD });
-    chownSync(path.join(fake.root, 'dev/i2c-1'), 0, 998);
     chmodSync(path.join(fake.root, 'dev/i2c-1'), 0o660);
     return fake;
   }
 
-  /** The recording fake of the file layer: opening the device fails with EACCES, as for a user outside group i2c. */
-  function refusing(root: string): DoctorEnvironment {
+  /**
+   * The file layer with the device owned by root and group `gid` (998 = i2c in GROUPS), as stat
+   * reports it: a chown would need root, and the tests run as any user.
+   */
+  function ownedFiles(root: string, gid = 998): HostFiles {
     const files = hostFiles(root);
+    return { ...files, stat: (file) => (file.endsWith('dev/i2c-1') ? { ...files.stat(file), uid: 0, gid } : files.stat(file)) };
+  }
+
+  /** The recording fake of the file layer: opening the device fails with EACCES, as for a user outside group i2c. */
+  function refusing(root: string, gid = 998): DoctorEnvironment {
     return testEnvironment(root, {
       files: {
-        ...files,
+        ...ownedFiles(root, gid),
         openReadWrite: (file) => {
           throw Object.assign(new Error(`EACCES: permission denied, open '${file}'`), { code: 'EACCES' });
         },
@@ -136,7 +143,7 @@ describe('doctor: I2C permission', () => {
 
   it('ok when the device opens read-write, showing its owner, group and mode', async () => {
     const fake = piRoot();
-    const r = await check(i2cPermissionCheck, testEnvironment(fake.root));
+    const r = await check(i2cPermissionCheck, testEnvironment(fake.root, { files: ownedFiles(fake.root) }));
     assert.equal(r.status, 'ok');
     assert.equal(r.data?.['ownership'], '-rw-rw---- root:i2c');
   });
@@ -163,7 +170,7 @@ describe('doctor: I2C permission', () => {
     const fake = piRoot();
     const env = testEnvironment(fake.root, {
       files: {
-        ...hostFiles(fake.root),
+        ...ownedFiles(fake.root),
         openReadWrite: () => {
           throw Object.assign(new Error('EPERM'), { code: 'EPERM' });
         },
@@ -176,8 +183,7 @@ describe('doctor: I2C permission', () => {
 
   it('a device left to group root: the fix is a udev rule for group i2c', async () => {
     const fake = piRoot();
-    chownSync(path.join(fake.root, 'dev/i2c-1'), 0, 0);
-    const r = await check(i2cPermissionCheck, refusing(fake.root));
+    const r = await check(i2cPermissionCheck, refusing(fake.root, 0));
     assert.equal(r.reason, 'device-group');
   });
 
