@@ -206,7 +206,9 @@ stale_bundles() {
   done
 }
 
-looks_installed() { [ -f "$1/$INSTALL_INFO" ] || [ -f "$1/gateway/cli/launch.mjs" ]; }
+# Only a directory this script wrote (it leaves .install-info) is ever replaced or removed; a git
+# checkout is never one, even one cloned into the prefix: its .git would go with it.
+looks_installed() { [ -f "$1/$INSTALL_INFO" ] && [ ! -e "$1/.git" ]; }
 
 copy_tree() {
   local new=$1 args=(--anchored --no-wildcards-match-slash) p
@@ -219,7 +221,7 @@ copy_tree() {
   {
     echo "installed=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
     echo "source=$SRC"
-    if command -v git >/dev/null && [ -d "$SRC/.git" ]; then echo "commit=$(git -C "$SRC" rev-parse HEAD 2>/dev/null || echo unknown)"; fi
+    if command -v git >/dev/null && [ -d "$SRC/.git" ]; then echo "commit=$(git -c safe.directory="$SRC" -C "$SRC" rev-parse HEAD 2>/dev/null || echo unknown)"; fi
     echo "node=$NODE $NODE_VERSION"
   } >"$new/$INSTALL_INFO"
 }
@@ -268,7 +270,7 @@ check_copy() {
 install_tree() {
   local new=$DEST.new old=$DEST.old
   if [ -e "$DEST" ] && ! looks_installed "$DEST"; then
-    die "$DEST exists and is not an installation of the gateway: choose another --prefix or remove it"
+    die "$DEST exists and is not an installation made by this script (no $INSTALL_INFO, or a git checkout): choose another --prefix, or move it away"
   fi
   mkdir -p "$(dirname "$DEST")"
   copy_tree "$new"
@@ -440,7 +442,7 @@ The gateway is installed as $SERVICE.service.
   configuration:  $CONFIG_FILE   (docs/configuration.md; then: systemctl restart $SERVICE)
   reload modules: systemctl reload $SERVICE
   upgrade:        git pull && npm ci && sudo deploy/install-service.sh
-  uninstall:      sudo $PREFIX/deploy/install-service.sh --uninstall
+  uninstall:      sudo $PREFIX/deploy/install-service.sh --uninstall --prefix $PREFIX
 EOF
 }
 

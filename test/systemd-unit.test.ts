@@ -279,6 +279,21 @@ describe('install-service.sh refuses, with a message, what would not run', () =>
   before(() => (dir = mkdtempSync(path.join(tmpdir(), 'gw-refuse-'))));
   after(() => rmSync(dir, { recursive: true, force: true }));
 
+  it('never replaces or removes a git checkout at the prefix (someone cloned into /opt)', () => {
+    const stage = path.join(dir, 'clone-at-prefix');
+    const clone = path.join(stage, PREFIX);
+    mkdirSync(path.join(clone, '.git'), { recursive: true });
+    mkdirSync(path.join(clone, 'gateway/cli'), { recursive: true });
+    writeFileSync(path.join(clone, 'gateway/cli/launch.mjs'), '');
+    writeFileSync(path.join(clone, '.install-info'), 'installed=never\n');
+    for (const args of [['--uninstall'], ['--no-start']]) {
+      const r = install(['--root', stage, ...args]);
+      assert.equal(r.status, 1, args.join(' '));
+      assert.match(r.stderr, /not an installation/);
+      assert.ok(existsSync(path.join(clone, '.git')), `${args.join(' ')} left the checkout alone`);
+    }
+  });
+
   it('checks the Node version it installs for, as the launcher does', () => {
     assert.match(readFileSync(SCRIPT, 'utf8'), new RegExp(`^readonly REQUIRED_NODE_MAJOR=${REQUIRED_NODE_MAJOR}$`, 'm'));
     const oldNode = path.join(dir, 'node18');

@@ -70,9 +70,13 @@ function parseArgs(argv) {
 // Environment for the compilers. An install may run without HOME (some CI containers); Go then
 // has no cache directory, so give it one under build/.
 function compilerEnv(extra) {
-  // GOWORK and GOFLAGS from the caller's environment could change what is built (a go.work
-  // elsewhere, -tags): the build depends on the tree and the toolchain only.
-  const env = { ...process.env, CGO_ENABLED: '0', GOWORK: 'off', GOFLAGS: '', ...extra };
+  // The caller's Go settings could change what is built: a go.work elsewhere, GOFLAGS (-tags),
+  // GOWASM and GOEXPERIMENT (other instructions), and the same kept by `go env -w`, which an
+  // empty variable falls back to. GOENV=off ignores that file. The build depends on the tree
+  // and the toolchain only.
+  const env = { ...process.env, CGO_ENABLED: '0', GOWORK: 'off', GOFLAGS: '', GOENV: 'off', ...extra };
+  delete env.GOWASM;
+  delete env.GOEXPERIMENT;
   if (!env.GOCACHE && !env.HOME && !env.XDG_CACHE_HOME) env.GOCACHE = join(ROOT, 'build', '.gocache');
   if (!env.GOMODCACHE && !env.GOPATH && !env.HOME) env.GOMODCACHE = join(ROOT, 'build', '.gomodcache');
   return env;

@@ -177,9 +177,13 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# One run at a time: a second one would unmount the first one's /proc and /dev and delete its root.
+exec 9>"$cache/.lock"
+flock -n 9 || fail "another arm64 run holds $cache/.lock (wait for it to finish)"
 cleanup
 [ -z "$(mounted_under "$guest")" ] || fail "could not unmount an earlier run's mounts under $guest"
-rm -rf "$work"
+# --one-file-system: should a bind mount have survived, rm stops at it instead of walking into the host.
+rm -rf --one-file-system "$work"
 mkdir -p "$guest"
 step "unpacking the root"
 tar -C "$guest" -xf "$tarball" || fail "could not unpack $tarball"
