@@ -58,6 +58,12 @@ EOF
 
 die() {
   echo "install-service: error: $*" >&2
+  # An upgrade that fails after it stopped the gateway (a unit that does not verify, a config
+  # that cannot be written) must not leave it down: start what is installed again.
+  if [ "${WAS_RUNNING:-0}" -eq 1 ] && [ "${RESTARTED:-0}" -eq 0 ] && [ -z "${ROOT:-}" ]; then
+    RESTARTED=1
+    systemctl start "$SERVICE" >/dev/null 2>&1 && echo "install-service: started $SERVICE again" >&2
+  fi
   exit 1
 }
 note() { echo "install-service: $*"; }
@@ -282,7 +288,7 @@ install_tree() {
   if ! check_relocatable "$DEST" || ! check_copy "$DEST"; then
     rm -rf "$DEST"
     if [ -e "$old" ]; then mv "$old" "$DEST"; fi
-    if [ "${WAS_RUNNING:-0}" -eq 1 ]; then systemctl start "$SERVICE" || true; fi
+    if [ "${WAS_RUNNING:-0}" -eq 1 ]; then systemctl start "$SERVICE" || true; RESTARTED=1; fi
     die "the new installation in $DEST does not work (above); $( [ -e "$DEST" ] && echo "the previous one is back in place" || echo "nothing is installed")"
   fi
   fix_permissions "$DEST"
@@ -415,6 +421,8 @@ enable_and_start() {
     if [ "${WAS_RUNNING:-0}" -eq 1 ]; then note "--no-start: the gateway was stopped for the upgrade; start it with: systemctl start $SERVICE"; fi
     return 0
   fi
+  # From here this function starts the new installation itself; die must not start it again.
+  RESTARTED=1
   local missing
   missing=$(missing_adapters)
   if [ -n "$missing" ]; then
