@@ -214,6 +214,21 @@ describe('doctor: UDP port', () => {
     assert.equal(r.errno, 'EADDRINUSE');
   });
 
+  it('EAFNOSUPPORT (IPv6 disabled, default host ::): the fix is an IPv4 host, not :: again', async () => {
+    const fake = fakeRoot();
+    after(fake.remove);
+    const noIpv6 = testEnvironment(fake.root, {
+      bindUdp: async () => {
+        throw Object.assign(new Error('bind EAFNOSUPPORT ::'), { code: 'EAFNOSUPPORT' });
+      },
+    });
+    const r = await runCheck(udpPortCheck, noIpv6, target({ host: '::', port: 5683 }));
+    assert.equal(r.status, 'fail');
+    assert.equal(r.errno, 'EAFNOSUPPORT');
+    assert.equal(r.reason, 'no-address-family');
+    assert.match(r.fix ?? '', /--host 0\.0\.0\.0/);
+  });
+
   it('EACCES (a port below 1024 without privilege): the fix says so', async () => {
     const fake = fakeRoot();
     after(fake.remove);
