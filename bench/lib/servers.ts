@@ -4,8 +4,10 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { BUNDLE_OPTIONS } from '../../gateway/bundle-file.mjs';
 import { PROJECT_ROOT } from '../../gateway/service/config.ts';
 import { RawClient, pathOptions, requestDatagram } from '../../test/helpers/coap-datagram.ts';
 
@@ -34,9 +36,29 @@ function startCommand(): { nodeFlags: string[]; rest: string[] } {
   return { nodeFlags: words.slice(0, launcher), rest: words.slice(launcher) };
 }
 
-/** Loaded the way the gateway is (gateway/cli/launch.mjs: bundled, no loader thread), with node's default flags. */
+/**
+ * Loaded the way the gateway is (bundled by esbuild, plain node, no loader thread), with node's
+ * default flags. The launcher runs only the gateway's own commands, so the bench bundles this
+ * server itself, into build/bench/ (npm packages resolve from the project's node_modules).
+ */
 export function bareNodeCoap(): ServerSpec {
-  return { name: 'node-coap', path: 'temp', command: process.execPath, args: (port) => ['gateway/cli/launch.mjs', 'bench/servers/bare-node-coap.ts', String(port)] };
+  let file: string | undefined;
+  return {
+    name: 'node-coap',
+    path: 'temp',
+    command: process.execPath,
+    args: (port) => {
+      file ??= bundleBareServer();
+      return [file, String(port)];
+    },
+  };
+}
+
+function bundleBareServer(): string {
+  const outfile = path.join(PROJECT_ROOT, 'build', 'bench', 'bare-node-coap.mjs');
+  const esbuild = createRequire(import.meta.url)('esbuild') as typeof import('esbuild');
+  esbuild.buildSync({ ...BUNDLE_OPTIONS, write: true, outfile, entryPoints: [path.join(PROJECT_ROOT, 'bench', 'servers', 'bare-node-coap.ts')] });
+  return outfile;
 }
 
 /**
