@@ -74,16 +74,6 @@ async function main(argv: string[]): Promise<number> {
   const where = server.host.includes(':') ? `[${server.host}]:${server.port}` : `${server.host}:${server.port}`;
   const family = server.dualStack ? 'IPv4 and IPv6' : server.host.includes(':') ? 'IPv6' : 'IPv4';
   const urlHost = host.includes(':') ? `[${host === '::' ? '::1' : host}]` : host;
-  // One write: a reader of the pipe (a supervisor, a test) sees the whole banner at once.
-  console.log(
-    [
-      `coap-sensor-gateway listening on udp ${where} (${family})`,
-      ...service.hardware.descriptions.map((line) => `  ${line}`),
-      ...service.list().map((e) => `  coap://${urlHost}:${server.port}${e.config.path}  sensor ${e.config.name}`),
-      ...(simulated.length > 0 ? [`  SIMULATED: ${simulated.join(', ')} ${simulated.length > 1 ? 'are' : 'is'} not measured; every reading of ${simulated.length > 1 ? 'them' : 'it'} says so ("sim": true; in SenML "sim_": true)`] : []),
-    ].join('\n'),
-  );
-
   const stopWatching = args.options['no-watch'] ? () => {} : service.watchModuleFiles();
   const configFile = args.options['config'] as string | undefined;
   const reloadAll = async () => {
@@ -104,7 +94,7 @@ async function main(argv: string[]): Promise<number> {
   };
   process.on('SIGHUP', () => void reloadAll());
 
-  return new Promise<number>((resolve) => {
+  const stopped = new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) return;
@@ -122,6 +112,20 @@ async function main(argv: string[]): Promise<number> {
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
   });
+
+  // The banner last, once the signal handlers are in place: a supervisor (or a test) that stops
+  // the gateway as soon as it reads "listening" gets a clean stop, never the default SIGTERM death.
+  // One write: a reader of the pipe sees the whole banner at once.
+  console.log(
+    [
+      `coap-sensor-gateway listening on udp ${where} (${family})`,
+      ...service.hardware.descriptions.map((line) => `  ${line}`),
+      ...service.list().map((e) => `  coap://${urlHost}:${server.port}${e.config.path}  sensor ${e.config.name}`),
+      ...(simulated.length > 0 ? [`  SIMULATED: ${simulated.join(', ')} ${simulated.length > 1 ? 'are' : 'is'} not measured; every reading of ${simulated.length > 1 ? 'them' : 'it'} says so ("sim": true; in SenML "sim_": true)`] : []),
+    ].join('\n'),
+  );
+
+  return stopped;
 }
 
 runCli(() => main(process.argv.slice(2)), USAGE);
