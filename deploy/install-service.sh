@@ -27,7 +27,7 @@ shopt -u patsub_replacement 2>/dev/null || true
 readonly SERVICE=coap-sensor-gateway
 readonly SERVICE_USER=coapgw
 readonly SERVICE_GROUPS=(i2c gpio)
-# The same as REQUIRED_NODE_MAJOR in gateway/cli/node-version.mjs (test/systemd-unit.test.ts
+# The same as REQUIRED_NODE_MAJOR in gateway/node-version.mjs (test/systemd-unit.test.ts
 # keeps them equal): the unit runs this node, so it is checked here, before anything is copied.
 readonly REQUIRED_NODE_MAJOR=20
 readonly CONFIG_DIR=/etc/coap-sensor-gateway

@@ -39,7 +39,7 @@ export const ERROR_CODES = {
   // Configuration of the gateway itself.
   GW_ERR_CONFIG_INVALID: 'The gateway configuration is invalid',
 
-  // Starting the gateway (gateway/cli/launch.mjs, gateway/coap/bind-socket.ts); never sent to a client.
+  // Starting the gateway (gateway/cli/launch.mjs, gateway/bind-socket.ts); never sent to a client.
   GW_ERR_NODE_VERSION: 'The Node.js running the gateway is older than it needs',
   GW_ERR_BUILD_MISSING: 'The gateway has not been built (no bundles in build/bundles)',
   GW_ERR_BUILD_STALE: 'The sources changed since the gateway was built',

@@ -1,45 +1,31 @@
 /** `npm start` as a process: start-up message, a real GET, clean stop on SIGTERM, refusal of a bad config. */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { RawClient, pathOptions, requestDatagram } from './helpers/coap-datagram.ts';
+import { getTemp, spawnGatewayProcess } from './helpers/gateway-process.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 /** As package.json's start script runs it: the launcher runs the bundle npm run build made. */
 const START = [path.join(ROOT, 'gateway/cli/launch.mjs'), 'start'];
 
 function run(args: string[]) {
-  const child = spawn(process.execPath, [...START, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  child.stderr.on('data', (d) => (stderr += d));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, exited, out: () => stdout, err: () => stderr };
+  return spawnGatewayProcess([process.execPath, ...START, ...args], { cwd: ROOT });
 }
 
 describe('npm start (gateway/cli/launch.mjs start)', () => {
   it('says where it listens and what hardware it uses, serves GET /temp, stops on SIGTERM', async () => {
     const p = run(['--host', '127.0.0.1', '--port', '0', '--sim-temp', '-7.5']);
     try {
-      const deadline = Date.now() + 15000;
-      while (!/listening on udp[^]*simulated TMP102/.test(p.out()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      await p.waitFor(/listening on udp[^]*simulated TMP102/, 15_000);
       const m = /coap-sensor-gateway listening on udp 127\.0\.0\.1:(\d+) \(IPv4\)/.exec(p.out());
       assert.ok(m, `start-up line missing: ${p.out()} ${p.err()}`);
       assert.match(p.out(), /simulated TMP102 at 0x48/);
-      await new Promise((r) => setTimeout(r, 60)); // first conversion, in real time
-      const client = await RawClient.open('127.0.0.1', Number(m[1]));
-      try {
-        const res = await client.exchange(requestDatagram({ options: pathOptions('/temp') }), 2000);
-        assert.equal(res?.code, '2.05');
-        assert.equal((res.cbor as { value: number }).value, -7.5);
-      } finally {
-        await client.close();
-      }
+      const res = await getTemp(Number(m[1]));
+      assert.equal(res?.code, '2.05');
+      assert.equal((res.cbor as { value: number }).value, -7.5);
     } finally {
       p.child.kill('SIGTERM');
     }
@@ -51,20 +37,13 @@ describe('npm start (gateway/cli/launch.mjs start)', () => {
   it('a worker restarted from its bundle keeps answering: SIGHUP reloads the module in a fresh worker', async () => {
     const p = run(['--host', '127.0.0.1', '--port', '0', '--driver', 'simulated']);
     try {
-      const deadline = Date.now() + 15000;
-      while (!/listening on udp[^]*:(\d+) \(IPv4\)/.test(p.out()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      const port = Number(/listening on udp 127\.0\.0\.1:(\d+)/.exec(p.out())![1]);
+      await p.waitFor(/listening on udp[^]*:(\d+) \(IPv4\)/, 15_000);
+      const port = p.port();
       p.child.kill('SIGHUP');
-      const reloaded = Date.now() + 10000;
-      while (!/module reloaded/.test(p.out() + p.err()) && Date.now() < reloaded) await new Promise((r) => setTimeout(r, 50));
+      await p.waitFor(/module reloaded/, 10_000);
       assert.match(p.out() + p.err(), /module reloaded/);
-      const client = await RawClient.open('127.0.0.1', port);
-      try {
-        const res = await client.exchange(requestDatagram({ options: pathOptions('/temp') }), 2000);
-        assert.equal(res?.code, '2.05');
-      } finally {
-        await client.close();
-      }
+      const res = await getTemp(port);
+      assert.equal(res?.code, '2.05');
     } finally {
       p.child.kill('SIGTERM');
     }

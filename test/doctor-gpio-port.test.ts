@@ -7,9 +7,9 @@ import { createSocket, type Socket } from 'node:dgram';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { bindCoapSocket } from '../gateway/coap/bind-socket.ts';
+import { bindCoapSocket } from '../gateway/bind-socket.ts';
 import { alertGpioCheck } from '../gateway/service/doctor/alert-gpio-check.ts';
-import { type DoctorEnvironment, bindUdpOnce, hostFiles } from '../gateway/service/doctor/environment.ts';
+import { type DoctorEnvironment, bindAndRelease, hostFiles } from '../gateway/service/doctor/environment.ts';
 import { udpPortCheck } from '../gateway/service/doctor/udp-port-check.ts';
 import { PI4_MODEL, fakeRoot, runCheck, target, testEnvironment } from './helpers/doctor-fakes.ts';
 
@@ -47,6 +47,18 @@ function kernelLike(root: string, writes: string[]): DoctorEnvironment {
           mkdirSync(path.join(root, `sys/class/gpio/gpio${text}`), { recursive: true });
           writeFileSync(path.join(root, `sys/class/gpio/gpio${text}/value`), '1\n');
         }
+      },
+    },
+  });
+}
+
+/** The doctor's file layer over a fake root, where every write (a GPIO export) fails with `errno`. */
+function failingWrites(root: string, errno: string): DoctorEnvironment {
+  return testEnvironment(root, {
+    files: {
+      ...hostFiles(root),
+      writeText: () => {
+        throw Object.assign(new Error(errno), { code: errno });
       },
     },
   });
@@ -97,15 +109,7 @@ describe('doctor: ALERT GPIO', () => {
 
   it('EACCES on export, user not in group gpio: fix usermod -aG gpio', async () => {
     const fake = gpioRoot();
-    const files = hostFiles(fake.root);
-    const env = testEnvironment(fake.root, {
-      files: {
-        ...files,
-        writeText: () => {
-          throw Object.assign(new Error('EACCES'), { code: 'EACCES' });
-        },
-      },
-    });
+    const env = failingWrites(fake.root, 'EACCES');
     const r = await runCheck(alertGpioCheck, env, target({ alertGpio: 17 }));
     assert.equal(r.status, 'fail');
     assert.equal(r.errno, 'EACCES');
@@ -115,28 +119,13 @@ describe('doctor: ALERT GPIO', () => {
 
   it('EACCES, but pi is in group gpio in /etc/group: log in again', async () => {
     const fake = gpioRoot({ 'etc/group': GROUPS.replace('gpio:x:997:', 'gpio:x:997:pi') });
-    const files = hostFiles(fake.root);
-    const env = testEnvironment(fake.root, {
-      files: {
-        ...files,
-        writeText: () => {
-          throw Object.assign(new Error('EACCES'), { code: 'EACCES' });
-        },
-      },
-    });
+    const env = failingWrites(fake.root, 'EACCES');
     assert.equal((await runCheck(alertGpioCheck, env, target({ alertGpio: 17 }))).reason, 'group-not-active');
   });
 
   it('EBUSY on export: the line is held by someone else', async () => {
     const fake = gpioRoot();
-    const env = testEnvironment(fake.root, {
-      files: {
-        ...hostFiles(fake.root),
-        writeText: () => {
-          throw Object.assign(new Error('EBUSY'), { code: 'EBUSY' });
-        },
-      },
-    });
+    const env = failingWrites(fake.root, 'EBUSY');
     const r = await runCheck(alertGpioCheck, env, target({ alertGpio: 17 }));
     assert.equal(r.reason, 'busy');
     assert.equal(r.errno, 'EBUSY');
@@ -171,7 +160,7 @@ describe('doctor: UDP port', () => {
   function env(): DoctorEnvironment {
     const fake = fakeRoot();
     after(fake.remove);
-    return testEnvironment(fake.root, { bindUdp: bindUdpOnce });
+    return testEnvironment(fake.root, { bindUdp: bindAndRelease });
   }
 
   it('a free port: ok, bound and released (the port is free again afterwards)', async () => {
@@ -179,7 +168,7 @@ describe('doctor: UDP port', () => {
     sockets.pop()!.close();
     const r = await runCheck(udpPortCheck, env(), target({ host: '127.0.0.1', port }));
     assert.equal(r.status, 'ok');
-    await bindUdpOnce('127.0.0.1', port);
+    await bindAndRelease('127.0.0.1', port);
   });
 
   it('a port in use: EADDRINUSE, the fix names the port and ss', async () => {
@@ -192,7 +181,7 @@ describe('doctor: UDP port', () => {
     assert.ok(r.fix!.includes(`ss -ulpn 'sport = :${port}'`));
   });
 
-  it("through the gateway's own bindCoapSocket (what the CLI injects): the same code and errno", async () => {
+  it("through the gateway's own bindCoapSocket (the default binder): the same code and errno", async () => {
     const port = await hold('udp4', '127.0.0.1');
     const fake = fakeRoot();
     after(fake.remove);

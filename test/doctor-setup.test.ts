@@ -11,8 +11,8 @@ import { i2cArmEnabled, i2cEnabledCheck } from '../gateway/service/doctor/i2c-en
 import { i2cPermissionCheck } from '../gateway/service/doctor/i2c-permission-check.ts';
 import type { Check, CheckOutcome } from '../gateway/service/doctor/check.ts';
 import { hostFiles, type DoctorEnvironment, type HostFiles } from '../gateway/service/doctor/environment.ts';
-import { MIN_NODE_MAJOR, nodeVersionCheck } from '../gateway/service/doctor/node-version-check.ts';
-import { REQUIRED_NODE_MAJOR } from '../gateway/cli/node-version.mjs';
+import { nodeVersionCheck } from '../gateway/service/doctor/node-version-check.ts';
+import { REQUIRED_NODE_MAJOR } from '../gateway/node-version.mjs';
 import { modeString } from '../gateway/service/doctor/groups.ts';
 import { PI4_MODEL, fakeRoot, runCheck, target, testEnvironment } from './helpers/doctor-fakes.ts';
 
@@ -223,7 +223,10 @@ describe('doctor: Node version', () => {
     assert.ok(old.fix);
   });
 
-  it('needs the Node the launcher needs', () => {
-    assert.equal(MIN_NODE_MAJOR, REQUIRED_NODE_MAJOR);
+  it('needs the Node the launcher needs', async () => {
+    const fake = rootWith({});
+    const r = await check(nodeVersionCheck, testEnvironment(fake.root, { nodeVersion: `${REQUIRED_NODE_MAJOR - 1}.9.0` }));
+    assert.equal(r.status, 'fail');
+    assert.equal(r.data?.['needed'], `>=${REQUIRED_NODE_MAJOR}`);
   });
 });

@@ -4,15 +4,15 @@
  * a tree it cannot write, writing nothing into it.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { BUNDLE_ENTRIES, COMMANDS } from '../gateway/bundle-manifest.mjs';
-import { REQUIRED_NODE_MAJOR, nodeVersionProblem } from '../gateway/cli/node-version.mjs';
-import { RawClient, pathOptions, requestDatagram } from './helpers/coap-datagram.ts';
+import { REQUIRED_NODE_MAJOR, nodeVersionProblem } from '../gateway/node-version.mjs';
+import { getTemp, spawnGatewayProcess } from './helpers/gateway-process.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -159,34 +159,23 @@ describe('launcher: bundles made at install, checked at start', () => {
     const startScript = (JSON.parse(readFileSync(path.join(tree, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
     const nodeFlags = startScript.split(' ').filter((a) => a.startsWith('--'));
     const argv = [...setpriv, process.execPath, ...nodeFlags, path.join(tree, 'gateway/cli/launch.mjs'), 'start', '--host', '127.0.0.1', '--port', '0'];
-    const child = spawn(argv[0]!, argv.slice(1), { cwd: '/', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HOME: '/nonexistent' } });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    const p = spawnGatewayProcess(argv, { cwd: '/', env: { ...process.env, HOME: '/nonexistent' } });
+    const { child } = p;
+    const out = () => p.out() + p.err();
     try {
-      const deadline = Date.now() + 20_000;
-      while (!/listening on udp 127\.0\.0\.1:\d+[^]*SIMULATED/.test(out) && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
-      const port = Number(/listening on udp 127\.0\.0\.1:(\d+)/.exec(out)?.[1]);
-      assert.ok(port > 0, `no start-up banner: ${out}`);
-      await new Promise((r) => setTimeout(r, 60)); // the simulated chip's first conversion
-      const client = await RawClient.open('127.0.0.1', port);
-      try {
-        const res = await client.exchange(requestDatagram({ options: pathOptions('/temp') }), 2000);
-        assert.equal(res?.code, '2.05');
-        assert.equal((res.cbor as { value: number }).value, 21.5);
-      } finally {
-        await client.close();
-      }
+      await p.waitFor(/listening on udp 127\.0\.0\.1:\d+[^]*SIMULATED/);
+      const res = await getTemp(p.port());
+      assert.equal(res?.code, '2.05');
+      assert.equal((res.cbor as { value: number }).value, 21.5);
       const rssKb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1]);
       t.diagnostic(`RSS after start-up and one GET: ${(rssKb / 1024).toFixed(1)} MB (a measurement, not asserted; the README reports it)`);
     } finally {
       child.kill('SIGTERM');
-      await exited;
+      await p.exited;
       if (!asRoot) spawnSync('chmod', ['-R', 'u+w', tree]);
     }
-    assert.equal(child.exitCode, 0, out);
-    assert.doesNotMatch(out, /EACCES|EROFS|tsx/);
+    assert.equal(child.exitCode, 0, out());
+    assert.doesNotMatch(out(), /EACCES|EROFS|tsx/);
     assert.deepEqual(snapshot(tree), before, 'no file in the tree was added, removed or changed');
   });
 });

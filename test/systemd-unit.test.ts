@@ -8,16 +8,16 @@
  * started. Without systemd-analyze those tests skip, or fail where GW_SYSTEMD_REQUIRED=1 (CI).
  */
 import assert from 'node:assert/strict';
-import { type SpawnSyncReturns, spawn, spawnSync } from 'node:child_process';
+import { type SpawnSyncReturns, spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { BUNDLE_ENTRIES } from '../gateway/bundle-manifest.mjs';
-import { REQUIRED_NODE_MAJOR } from '../gateway/cli/node-version.mjs';
+import { REQUIRED_NODE_MAJOR } from '../gateway/node-version.mjs';
 import { parseConfig } from '../gateway/service/config.ts';
-import { RawClient, pathOptions, requestDatagram } from './helpers/coap-datagram.ts';
+import { getTemp, spawnGatewayProcess } from './helpers/gateway-process.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SCRIPT = path.join(ROOT, 'deploy/install-service.sh');
@@ -165,36 +165,25 @@ describe('install-service.sh --root: a staged installation of this checkout', ()
       .replace(`/${CONFIG}`, config)
       .replace('$GATEWAY_OPTIONS', '--driver simulated --host 127.0.0.1 --port 0')
       .split(' ');
-    const child = spawn(argv[0]!, argv.slice(1), { cwd: '/', stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    const p = spawnGatewayProcess(argv, { cwd: '/' });
+    const { child } = p;
+    const out = () => p.out() + p.err();
     try {
-      const deadline = Date.now() + 20_000;
-      while (!/listening on udp 127\.0\.0\.1:\d+/.test(out) && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
-      const port = Number(/listening on udp 127\.0\.0\.1:(\d+)/.exec(out)?.[1]);
-      assert.ok(port > 0, `no start-up banner: ${out}`);
-      await new Promise((r) => setTimeout(r, 60)); // the simulated chip's first conversion
-      const client = await RawClient.open('127.0.0.1', port);
-      try {
-        const res = await client.exchange(requestDatagram({ options: pathOptions('/temp') }), 2000);
-        assert.equal(res?.code, '2.05');
-      } finally {
-        await client.close();
-      }
+      await p.waitFor(/listening on udp 127\.0\.0\.1:\d+/);
+      const res = await getTemp(p.port());
+      assert.equal(res?.code, '2.05');
       // Its native addons come from the installed tree, not from the checkout it was copied from.
       const addons = [...new Set(readFileSync(`/proc/${child.pid}/maps`, 'utf8').match(/\/\S+\.node$/gm) ?? [])];
       assert.ok(addons.length > 0, 'a native addon (cbor-extract) is loaded');
       for (const a of addons) assert.ok(a.startsWith(`${dest}/node_modules/`), `${a} is from the installed tree`);
       child.kill('SIGHUP');
-      while (!/module reloaded/.test(out) && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
-      assert.match(out, /module reloaded/);
+      await p.waitFor(/module reloaded/);
+      assert.match(out(), /module reloaded/);
     } finally {
       child.kill('SIGTERM');
-      await exited;
+      await p.exited;
     }
-    assert.equal(child.exitCode, 0, out);
+    assert.equal(child.exitCode, 0, out());
   });
 
   describe('systemd-analyze verify fails on a broken unit', () => {

@@ -5,7 +5,7 @@
 // the service write nothing there, so the installed tree can be read-only.
 //
 // Prints one line per bundle; exit 1 with esbuild's message when a source does not compile.
-import { nodeVersionProblem } from './node-version.mjs';
+import { nodeVersionProblem } from '../node-version.mjs';
 
 const problem = nodeVersionProblem(process.versions.node);
 if (problem) {

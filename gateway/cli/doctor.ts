@@ -11,7 +11,6 @@
  * Exit status: 0 when no check failed (warnings and skips allowed), 1 when one did, 2 for a
  * usage error or an invalid configuration file.
  */
-import { bindCoapSocket } from '../coap/bind-socket.ts';
 import { DEFAULT_COAP_PORT, DEFAULT_HOST } from '../coap/server.ts';
 import { defaultEnvironment } from '../service/doctor/environment.ts';
 import { runDoctor } from '../service/doctor/run-doctor.ts';
@@ -63,13 +62,7 @@ async function main(argv: string[]): Promise<number> {
   // --sim-temp and a configuration's "driver": "simulated" ask for the simulation; "auto" means the real bus here.
   const driver = config.driver === 'simulated' ? 'simulated' : 'linux';
 
-  // The port is tried with the gateway's own binding (name resolution and dual stack included).
-  const env = defaultEnvironment({
-    bindUdp: async (h, p) => {
-      const socket = await bindCoapSocket(h, p);
-      await new Promise<void>((resolve) => socket.close(() => resolve()));
-    },
-  });
+  const env = defaultEnvironment();
   const report = await runDoctor({ sensor, driver, host, port }, env);
   console.log(args.options['json'] ? reportJson(report) : formatReport(report));
   return report.ok ? 0 : 1;

@@ -12,7 +12,7 @@
 // unknown command. Written in plain, old JavaScript so that an old Node reaches the version
 // check instead of failing on syntax.
 import { stderrErrorPrefix } from '../journal-stream.mjs';
-import { nodeVersionProblem } from './node-version.mjs';
+import { nodeVersionProblem } from '../node-version.mjs';
 
 var problem = nodeVersionProblem(process.versions.node);
 if (problem) {
@@ -20,9 +20,6 @@ if (problem) {
   console.error(stderrErrorPrefix() + problem);
   process.exit(1);
 }
-
-// esbuild is not used at run time, but a module that loads it keeps no worker thread for it.
-process.env.ESBUILD_WORKER_THREADS = '0';
 
 import('./launch-bundle.mjs')
   .then(function (m) {

@@ -14,7 +14,7 @@
  * 2 for a usage error or an invalid configuration file (the message names the field).
  */
 import { SystemClock } from '../../drivers/clock.ts';
-import { bindCoapSocket } from '../coap/bind-socket.ts';
+import { bindCoapSocket } from '../bind-socket.ts';
 import { DEFAULT_COAP_PORT, DEFAULT_HOST, GatewayServer } from '../coap/server.ts';
 import { type GatewayConfig, loadConfigFile } from '../service/config.ts';
 import { SensorService } from '../service/sensor-service.ts';

@@ -25,7 +25,7 @@ import { type Clock, monotonicMs } from '../../drivers/clock.ts';
 import { type Logger, isLevelEnabled } from '../log.ts';
 import type { SensorService } from '../service/sensor-service.ts';
 import { MessageType, codeClass, parseMessage } from './coap-wire.ts';
-import { bindCoapSocket } from './bind-socket.ts';
+import { bindCoapSocket } from '../bind-socket.ts';
 import { DatagramGuard } from './datagram-guard.ts';
 import { FastPath } from './fast-path.ts';
 import { ObserveLayer } from './observe-layer.ts';
@@ -78,8 +78,10 @@ class GuardedCoapServer extends CoapServer {
   readonly #responses: ResponseCache;
   /** Set only at debug level: one line per request (request-log.ts). */
   readonly #requests: RequestLog | undefined;
+  /** Sends on our own socket (the one handed to listen()), not through node-coap's private `_sock`. */
+  readonly #send: (datagram: Buffer, peer: AddressInfo) => void;
 
-  constructor(guard: DatagramGuard, observe: ObserveLayer, fast: FastPath, counter: ResponseCounter, logger: Logger, nonDuplicates: NonDuplicateFilter, responses: ResponseCache, requests: RequestLog | undefined) {
+  constructor(guard: DatagramGuard, observe: ObserveLayer, fast: FastPath, counter: ResponseCounter, logger: Logger, nonDuplicates: NonDuplicateFilter, responses: ResponseCache, requests: RequestLog | undefined, send: (datagram: Buffer, peer: AddressInfo) => void) {
     super({ piggybackReplyMs: PIGGYBACK_REPLY_MS, sendAcksForNonConfirmablePackets: true });
     // node-coap's own cache grows without bound under load (response-cache.ts says why); it
     // reaches the cache only through this field.
@@ -92,6 +94,7 @@ class GuardedCoapServer extends CoapServer {
     this.#log = logger;
     this.#responses = responses;
     this.#requests = requests;
+    this.#send = send;
   }
 
   override handleRequest(): (msg: Buffer, rsinfo: AddressInfo) => void {
@@ -152,7 +155,7 @@ class GuardedCoapServer extends CoapServer {
           if (request === undefined) this.#log.debug('datagram answered by the guard', { peer: `${rsinfo.address}:${rsinfo.port}`, reason: verdict.reason });
           // A RST is not a response; 4.02, 4.15 and 5.05 are (the code byte is the second).
           if (codeClass(verdict.datagram[1]!) !== 0) this.#counter.count('requests', `${verdict.datagram[1]! >> 5}.${String(verdict.datagram[1]! & 0x1f).padStart(2, '0')}`);
-          (this._sock as Socket | null)?.send(verdict.datagram, rsinfo.port, rsinfo.address);
+          this.#send(verdict.datagram, rsinfo);
           request?.servedBy('guard', verdict.reason);
           return;
         }
@@ -226,11 +229,12 @@ export class GatewayServer {
       ...(options.random ? { random: options.random } : {}),
     });
     router = new Router({ service, logger: log, counter, stats: { service, counter, observers: (sensor) => observe.observers(sensor), responseCache: () => responses.stats, clock, startedAtMs: monotonicMs(clock) } });
-    const fast = new FastPath({ readingAt: (path) => router?.observable(path), responses, counter, send: (datagram, peer) => socket.send(datagram, peer.port, peer.address) });
+    const send = (datagram: Buffer, peer: { port: number; address: string }) => socket.send(datagram, peer.port, peer.address);
+    const fast = new FastPath({ readingAt: (path) => router?.observable(path), responses, counter, send });
     // Real elapsed time, whatever clock the gateway runs on (a test's ManualClock would say 0 ms).
     const requests = isLevelEnabled(log, 'debug') ? new RequestLog(log, () => performance.now()) : undefined;
     requests?.watchSends(socket);
-    const coap = new GuardedCoapServer(new DatagramGuard(() => randomInt(0x10000)), observe, fast, counter, log, new NonDuplicateFilter(() => monotonicMs(options.clock)), responses, requests);
+    const coap = new GuardedCoapServer(new DatagramGuard(() => randomInt(0x10000)), observe, fast, counter, log, new NonDuplicateFilter(() => monotonicMs(options.clock)), responses, requests, send);
     coap.on('request', (req, res) => router.handle(req, res));
     coap.on('error', (err: Error) => log.error('CoAP socket error', { detail: err.message }));
     // Handing node-coap a bound socket keeps the socket ours: we know its address and port,

@@ -67,9 +67,9 @@ function loadableEntry(entry: URL): string {
     if (known === undefined) {
       const esbuild = createRequire(import.meta.url)('esbuild') as { buildSync: typeof BuildSync; stop: () => Promise<void> };
       const result = esbuild.buildSync({ ...BUNDLE_OPTIONS, entryPoints: [fileURLToPath(entry)] });
-      // Unless ESBUILD_WORKER_THREADS=0 (the launcher sets it), buildSync keeps a worker thread
-      // and an esbuild process for later calls: about 25 MB for the gateway's whole life.
-      // stop() ends them; a later call would start afresh.
+      // buildSync keeps a worker thread and an esbuild process for later calls: about 25 MB for
+      // the process's whole life. stop() ends them; a later call would start afresh. (Only under
+      // tsx: run by the launcher, workers start from the installed bundles and esbuild never loads.)
       void esbuild.stop();
       const name = path.basename(entry.pathname, '.ts');
       const code = result.outputFiles[0]!.contents;

@@ -4,12 +4,11 @@
  * recording i2c-bus module, another process identity, a UDP binder that says EADDRINUSE. The
  * defaults are the real ones.
  */
-import { createSocket } from 'node:dgram';
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { isIPv6 } from 'node:net';
 import { userInfo } from 'node:os';
 import path from 'node:path';
 import { type Board, detectBoard } from '../../../drivers/board.ts';
+import { bindCoapSocket } from '../../bind-socket.ts';
 import { type Clock, SystemClock } from '../../../drivers/clock.ts';
 import type { I2CBus } from '../../../drivers/i2c-bus.ts';
 import type { I2cBusModule } from '../../../drivers/linux-i2c-bus.ts';
@@ -84,20 +83,13 @@ export function processIdentity(): ProcessIdentity {
   return { uid: process.getuid?.() ?? -1, gid: process.getgid?.() ?? -1, groups: process.getgroups?.() ?? [], user };
 }
 
-/** The gateway's own way of binding (gateway/coap/server.ts): dual-stack for an IPv6 host. */
-export function bindUdpOnce(host: string, port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const socket = createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', ipv6Only: false });
-    socket.once('error', (err) => {
-      try {
-        socket.close();
-      } catch {
-        // never bound: nothing to close
-      }
-      reject(err);
-    });
-    socket.bind(port, host, () => socket.close(() => resolve()));
-  });
+/**
+ * Binds the CoAP socket exactly as `npm start` does (gateway/bind-socket.ts: name resolution,
+ * dual stack, coded errors) and releases it: the failure, if any, is the one the gateway would meet.
+ */
+export async function bindAndRelease(host: string, port: number): Promise<void> {
+  const socket = await bindCoapSocket(host, port);
+  await new Promise<void>((resolve) => socket.close(() => resolve()));
 }
 
 export function defaultEnvironment(overrides: Partial<DoctorEnvironment> = {}): DoctorEnvironment {
@@ -111,7 +103,7 @@ export function defaultEnvironment(overrides: Partial<DoctorEnvironment> = {}): 
     i2cModule: undefined,
     simulatedBus: undefined,
     clock: new SystemClock(),
-    bindUdp: bindUdpOnce,
+    bindUdp: bindAndRelease,
     pause: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     ...overrides,
   };

@@ -4,10 +4,8 @@
  * version is named first. The launcher refuses an old Node before loading anything; this check
  * also covers running the doctor under tsx.
  */
+import { REQUIRED_NODE_MAJOR as MIN_NODE_MAJOR } from '../../node-version.mjs';
 import type { Check } from './check.ts';
-
-/** package.json "engines": ">=20", and the launcher's REQUIRED_NODE_MAJOR (a test keeps them equal). */
-export const MIN_NODE_MAJOR = 20;
 
 export const nodeVersionCheck: Check = {
   id: 'node-version',

@@ -1,9 +1,9 @@
 /**
  * Check 8: the CoAP port is free: a UDP socket bound where `npm start` would listen (default
- * every interface, [::]:5683 dual-stack) and closed again. The command line binds with the
- * gateway's own bindCoapSocket (gateway/coap/bind-socket.ts, which the service layer may not
- * import), so the failure is the one `npm start` would meet; either a GatewayError with the
- * errno as its cause or a bare errno exception is understood here. A gateway already running
+ * every interface, [::]:5683 dual-stack) and closed again, with the gateway's own
+ * bindCoapSocket (gateway/bind-socket.ts, through the environment's bindUdp), so the failure is
+ * the one `npm start` would meet; either a GatewayError with the errno as its cause or a bare
+ * errno exception (a test's fake binder) is understood here. A gateway already running
  * holds the port, so on a Pi with the service up this check fails, and says so.
  */
 import { type ErrorCode, GatewayError } from '../../errors.ts';

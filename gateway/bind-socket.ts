@@ -10,7 +10,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { GatewayError } from '../errors.ts';
+import { GatewayError } from './errors.ts';
 
 export async function bindCoapSocket(host: string, port: number): Promise<Socket> {
   let address = host;
