@@ -2,14 +2,20 @@
  * `npm run bench`: the gateway measured side by side with its references, in one run, so the
  * ratios hold on a shared, noisy machine. Writes bench/results.json and prints a table.
  *
- *   throughput  confirmable GET from the Go load generator (bench/loadgen, raw UDP, many
- *               sockets), interleaved rounds over
+ *   throughput  requests from the Go load generator (bench/loadgen, raw UDP, many sockets),
+ *               confirmable GET unless said otherwise, interleaved rounds over
  *                 (a) node-coap   a bare node-coap server answering a constant CBOR payload
  *                 (b) gateway     GET /temp on the simulated TMP102, reads paced by the sensor
  *                 (c) unpaced     the gateway with pacing off: every request runs the WASM
  *                                 module (in its worker thread, the default) and a bus read
  *                 (c') the same with the module on the gateway's thread (isolation "in-thread")
  *                 (d) libcoap     coap-server-notls on its own /time resource (native reference)
+ *                 (e) gateway     as (b), non-confirmable GET /temp
+ *                 (f) gateway     as (b), FETCH /temp with the CBOR body {"unit":"K"} (RFC 8132)
+ *                 (g) gateway     as (b), GET /temp?unit=K
+ *               Every scenario runs once per round against a fresh server; the ratios (issue 11:
+ *               b/d, b/a, p99 b/d, e/b, f/b, g/b) are of medians over the rounds of this one
+ *               run, with each round's own ratio in results.json (ratiosByRound).
  *   wasm        module cold start, host->guest call and guest->host import cost, module sizes
  *   payload     /temp payload bytes per content format against the smallest valid encoding
  *   soak        RSS of the gateway, then of (a), over minutes at full load
@@ -24,7 +30,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { PROJECT_ROOT } from '../gateway/service/config.ts';
-import { type LoadResult, buildLoadgen, runLoad } from './lib/loadgen.ts';
+import { type LoadResult, type RequestShape, buildLoadgen, describeRequest, runLoad } from './lib/loadgen.ts';
 import { MemorySampler } from './lib/process-memory.ts';
 import { type ServerSpec, bareNodeCoap, gateway, libcoapAvailable, libcoapServer, startServer } from './lib/servers.ts';
 import { measurePayloadBytes } from './payload-bytes.ts';
@@ -51,19 +57,40 @@ const SOAK_SOURCES = 32;
 /** Past this the soak of bare node-coap stops: the point is made, and the machine is shared. */
 const SOAK_RSS_STOP_MB = 6144;
 
-const PORT = { a: 5791, b: 5792, c: 5793, ct: 5797, d: 5794, soak: 5795, profile: 5796 } as const;
-type Scenario = 'a' | 'b' | 'c' | 'ct' | 'd';
-const SCENARIOS: Scenario[] = ['a', 'b', 'c', 'ct', 'd'];
+const PORT = { a: 5791, b: 5792, c: 5793, ct: 5797, d: 5794, e: 5798, f: 5799, g: 5800, soak: 5795, profile: 5796 } as const;
+type Scenario = 'a' | 'b' | 'c' | 'ct' | 'd' | 'e' | 'f' | 'g';
+/** The order of the table. */
+const SCENARIOS: Scenario[] = ['a', 'b', 'c', 'ct', 'd', 'e', 'f', 'g'];
+/** The order within a round: (e), (f), (g) right after (b), which they are divided by. */
+const RUN_ORDER: Scenario[] = ['a', 'b', 'e', 'f', 'g', 'c', 'ct', 'd'];
 const LABEL: Record<Scenario, string> = {
   a: '(a) node-coap, constant CBOR',
   b: '(b) gateway, paced',
   c: '(c) gateway, pacing off',
   ct: "(c') pacing off, module in-thread",
   d: '(d) libcoap coap-server-notls',
+  e: '(e) gateway, paced, NON',
+  f: '(f) gateway, paced, FETCH CBOR',
+  g: '(g) gateway, paced, Uri-Query',
 };
+/** CBOR {"unit":"K"}: map(1), text(4) "unit", text(1) "K". */
+const CBOR_UNIT_K = Uint8Array.from([0xa1, 0x64, 0x75, 0x6e, 0x69, 0x74, 0x61, 0x4b]);
+const CONTENT_FORMAT_CBOR = 60;
+/** The request of each scenario; the others send a confirmable GET. */
+const REQUEST: Partial<Record<Scenario, RequestShape>> = {
+  e: { type: 'NON' },
+  f: { method: 'FETCH', payload: CBOR_UNIT_K, contentFormat: CONTENT_FORMAT_CBOR },
+  g: { query: ['unit=K'] },
+};
+/** The gateway as `npm start` runs it, under the load of (b), (e), (f), (g): its peak RSS is issue 11's. */
+const GATEWAY_DEFAULT: Scenario[] = ['b', 'e', 'f', 'g'];
+/** Today's RSS under load, issue 11's ceiling: the peak of (b) in the run the README quotes (2026-11-27). */
+const RSS_TODAY_MB = 103;
 
 interface ScenarioResult {
   name: string;
+  /** The request as loadgen sent it, e.g. "NON GET /temp". */
+  request: string;
   rounds: LoadResult[];
   rps: number;
   p50us: number;
@@ -71,69 +98,162 @@ interface ScenarioResult {
   errors: number;
   timeouts: number;
   peakRssMb: number;
+  /** Peak RSS of each round's server. */
+  peakRssMbByRound: number[];
 }
+
+/** A ratio: its key in results.json, what it is, how it is computed and issue 11's goal if any. */
+interface RatioSpec {
+  key: string;
+  label: string;
+  of: (s: Partial<Record<Scenario, { rps: number; p99us: number }>>) => number | null;
+  goal?: { text: string; met: (v: number) => boolean };
+}
+
+const rpsRatio = (x: Scenario, y: Scenario) => (s: Partial<Record<Scenario, { rps: number }>>) => (s[x] && s[y] ? s[x]!.rps / s[y]!.rps : null);
+const p99Ratio = (x: Scenario, y: Scenario) => (s: Partial<Record<Scenario, { p99us: number }>>) => (s[x] && s[y] ? s[x]!.p99us / s[y]!.p99us : null);
+const atLeast = (min: number) => ({ text: `>= ${min}`, met: (v: number) => v >= min });
+const atMost = (max: number) => ({ text: `<= ${max}`, met: (v: number) => v <= max });
+
+const RATIOS: RatioSpec[] = [
+  { key: 'b/d', label: '(b) gateway CON GET / (d) libcoap, req/s', of: rpsRatio('b', 'd'), goal: atLeast(0.5) },
+  { key: 'b/a', label: '(b) gateway / (a) bare node-coap, req/s', of: rpsRatio('b', 'a'), goal: atLeast(1.5) },
+  { key: 'p99 b/d', label: '(b) gateway p99 / (d) libcoap p99', of: p99Ratio('b', 'd'), goal: atMost(2) },
+  { key: 'e/b', label: '(e) NON GET / (b) CON GET, req/s', of: rpsRatio('e', 'b'), goal: atLeast(0.8) },
+  { key: 'f/b', label: '(f) FETCH CBOR / (b) CON GET, req/s', of: rpsRatio('f', 'b'), goal: atLeast(0.8) },
+  { key: 'g/b', label: '(g) GET ?unit=K / (b) CON GET, req/s', of: rpsRatio('g', 'b'), goal: atLeast(0.8) },
+  { key: 'p99 b/a', label: '(b) gateway p99 / (a) bare node-coap p99', of: p99Ratio('b', 'a') },
+  { key: 'c/a', label: '(c) pacing off / (a), req/s', of: rpsRatio('c', 'a') },
+  { key: "c'/a", label: "(c') pacing off, in-thread / (a), req/s", of: rpsRatio('ct', 'a') },
+];
 
 function log(line: string): void {
   process.stderr.write(`${line}\n`);
 }
 
-async function throughput(): Promise<{ scenarios: Partial<Record<Scenario, ScenarioResult>>; ratios: Record<string, number | null> }> {
-  const specs: Array<[Scenario, ServerSpec]> = [
+function round2(x: number | null): number | null {
+  return x === null ? null : Math.round(x * 100) / 100;
+}
+
+interface ThroughputResult {
+  scenarios: Partial<Record<Scenario, ScenarioResult>>;
+  /** Of the medians over the rounds, all from this run; null when a scenario was skipped. */
+  ratios: Record<string, number | null>;
+  /** The same ratio within each round (rounds in order). */
+  ratiosByRound: Record<string, Array<number | null>>;
+  /** Issue 11's goals and whether this run met them (null: not measured). */
+  goals: Record<string, { goal: string; value: number | null; met: boolean | null }>;
+  /** Peak RSS (VmHWM) of the gateway in its default configuration under load: the highest of (b), (e), (f), (g). */
+  gatewayPeakRssMb: number | null;
+}
+
+async function throughput(): Promise<ThroughputResult> {
+  const specs = new Map<Scenario, ServerSpec>([
     ['a', bareNodeCoap()],
     ['b', gateway('gateway', { pacing: true })],
+    ['e', gateway('gateway', { pacing: true })],
+    ['f', gateway('gateway', { pacing: true })],
+    ['g', gateway('gateway', { pacing: true })],
     ['c', gateway('gateway-unpaced', { pacing: false })],
     ['ct', gateway('gateway-unpaced-in-thread', { pacing: false, isolation: 'in-thread' })],
-  ];
-  if (libcoapAvailable()) specs.push(['d', libcoapServer()]);
+  ]);
+  if (libcoapAvailable()) specs.set('d', libcoapServer());
   else log('coap-server-notls not found (apt-get install libcoap3-bin): scenario (d) skipped');
 
   // Each run gets a fresh server, stopped before the next starts: node-coap's cache keeps
   // growing and its garbage collector keeps working after its run, which would take CPU from
   // whichever server is measured next.
-  const runs = new Map<Scenario, { name: string; peakMb: number; rounds: LoadResult[] }>();
+  const runs = new Map<Scenario, { name: string; peakMb: number[]; rounds: LoadResult[] }>();
   for (let round = 1; round <= ROUNDS; round++) {
-    for (const [s, spec] of specs) {
+    for (const s of RUN_ORDER) {
+      const spec = specs.get(s);
+      if (!spec) continue;
       const server = await startServer(spec, PORT[s]);
       const memory = new MemorySampler(server.pid, 500);
       let r: LoadResult;
       try {
-        r = await runLoad({ port: server.port, path: server.path, seconds: SECONDS, sockets: SOCKETS });
+        r = await runLoad({ ...REQUEST[s], port: server.port, path: server.path, seconds: SECONDS, sockets: SOCKETS });
       } finally {
         memory.stop();
         await server.stop();
       }
-      const entry = runs.get(s) ?? { name: server.name, peakMb: 0, rounds: [] };
+      const entry = runs.get(s) ?? { name: server.name, peakMb: [], rounds: [] };
       entry.rounds.push(r);
-      entry.peakMb = Math.max(entry.peakMb, memory.peakMb);
+      entry.peakMb.push(memory.peakMb);
       runs.set(s, entry);
-      log(`round ${round}/${ROUNDS} ${LABEL[s]}: ${Math.round(r.rps)} req/s, p50 ${(r.latency_us.p50 / 1000).toFixed(2)} ms, p99 ${(r.latency_us.p99 / 1000).toFixed(2)} ms, errors ${sum(r.errors)}, timeouts ${r.timeouts}, peak RSS ${memory.peakMb} MB`);
+      log(`round ${round}/${ROUNDS} ${LABEL[s]} [${describeRequest(r)}]: ${Math.round(r.rps)} req/s, p50 ${(r.latency_us.p50 / 1000).toFixed(2)} ms, p99 ${(r.latency_us.p99 / 1000).toFixed(2)} ms, errors ${sum(r.errors)}, timeouts ${r.timeouts}, peak RSS ${memory.peakMb} MB`);
     }
   }
   const scenarios: Partial<Record<Scenario, ScenarioResult>> = {};
-  for (const [s, { name, peakMb, rounds }] of runs) {
+  for (const s of SCENARIOS) {
+    const run = runs.get(s);
+    if (!run) continue;
+    const { name, peakMb, rounds } = run;
     scenarios[s] = {
       name,
+      request: describeRequest(rounds[0]!),
       rounds,
       rps: Math.round(median(rounds.map((r) => r.rps))),
       p50us: Math.round(median(rounds.map((r) => r.latency_us.p50))),
       p99us: Math.round(median(rounds.map((r) => r.latency_us.p99))),
       errors: rounds.reduce((n, r) => n + sum(r.errors), 0),
       timeouts: rounds.reduce((n, r) => n + r.timeouts, 0),
-      peakRssMb: peakMb,
+      peakRssMb: Math.max(...peakMb),
+      peakRssMbByRound: peakMb,
     };
   }
-  const ratio = (x?: ScenarioResult, y?: ScenarioResult) => (x && y ? Math.round((x.rps / y.rps) * 100) / 100 : null);
-  const p99ratio = (x?: ScenarioResult, y?: ScenarioResult) => (x && y ? Math.round((x.p99us / y.p99us) * 100) / 100 : null);
-  return {
-    scenarios,
-    ratios: {
-      'b/a': ratio(scenarios.b, scenarios.a),
-      'c/a': ratio(scenarios.c, scenarios.a),
-      "c'/a": ratio(scenarios.ct, scenarios.a),
-      'b/d': ratio(scenarios.b, scenarios.d),
-      'p99 b/a': p99ratio(scenarios.b, scenarios.a),
-    },
+  const ratios: Record<string, number | null> = {};
+  const ratiosByRound: Record<string, Array<number | null>> = {};
+  const goals: ThroughputResult['goals'] = {};
+  for (const spec of RATIOS) {
+    ratios[spec.key] = round2(spec.of(scenarios));
+    ratiosByRound[spec.key] = Array.from({ length: ROUNDS }, (_, i) => {
+      const inRound: Partial<Record<Scenario, { rps: number; p99us: number }>> = {};
+      for (const [s, { rounds }] of runs) if (rounds[i]) inRound[s] = { rps: rounds[i]!.rps, p99us: rounds[i]!.latency_us.p99 };
+      return round2(spec.of(inRound));
+    });
+    const v = ratios[spec.key]!;
+    if (spec.goal) goals[spec.key] = { goal: spec.goal.text, value: v, met: v === null ? null : spec.goal.met(v) };
+  }
+  const gatewayRss = GATEWAY_DEFAULT.flatMap((s) => (scenarios[s] ? [scenarios[s]!.peakRssMb] : []));
+  const gatewayPeakRssMb = gatewayRss.length ? Math.max(...gatewayRss) : null;
+  goals['gateway peak RSS MB'] = { goal: `<= ${RSS_TODAY_MB}`, value: gatewayPeakRssMb, met: gatewayPeakRssMb === null ? null : gatewayPeakRssMb <= RSS_TODAY_MB };
+  return { scenarios, ratios, ratiosByRound, goals, gatewayPeakRssMb };
+}
+
+/** The printed tables of a throughput run: per scenario, then the ratios against issue 11's goals. */
+function throughputTables(t: ThroughputResult): string[] {
+  const rows: Array<Array<string | number>> = [['scenario', 'request', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'timeouts', 'peak RSS MB']];
+  for (const s of SCENARIOS) {
+    const r = t.scenarios[s];
+    if (r) rows.push([LABEL[s], r.request, thousands(r.rps), (r.p50us / 1000).toFixed(2), (r.p99us / 1000).toFixed(2), r.errors, r.timeouts, r.peakRssMb.toFixed(1)]);
+  }
+  const byRound = (key: string) => {
+    const xs = t.ratiosByRound[key]!.filter((x): x is number => x !== null);
+    return ROUNDS > 1 && xs.length ? ` (rounds ${Math.min(...xs).toFixed(2)} to ${Math.max(...xs).toFixed(2)})` : '';
   };
+  const verdict = (met: boolean | null | undefined) => (met === undefined ? '' : met === null ? 'n/a' : met ? 'met' : '**missed**');
+  const ratioRows: Array<Array<string | number>> = [['ratio', 'this run', 'goal (issue 11)', '']];
+  for (const spec of RATIOS) {
+    const v = t.ratios[spec.key];
+    ratioRows.push([spec.label, v === null || v === undefined ? 'n/a' : `${v.toFixed(2)}${byRound(spec.key)}`, spec.goal?.text ?? '', verdict(t.goals[spec.key]?.met)]);
+  }
+  const rss = t.goals['gateway peak RSS MB']!;
+  ratioRows.push([`gateway peak RSS under load, MB (max of ${GATEWAY_DEFAULT.map((s) => `(${s})`).join(', ')})`, rss.value === null ? 'n/a' : rss.value.toFixed(1), `${rss.goal} (today's)`, verdict(rss.met)]);
+  return [
+    `Throughput: ${SOCKETS} sockets x 1 request in flight, medians of ${ROUNDS} interleaved ${SECONDS}-s round${ROUNDS === 1 ? '' : 's'}, each server started fresh for its run`,
+    '',
+    table(rows, 'llrrrrrr'),
+    '',
+    `Ratios, all from this run (of the medians${ROUNDS > 1 ? "; in brackets the range of each round's own ratio" : ''})`,
+    '',
+    table(ratioRows, 'lrll'),
+    '',
+  ];
+}
+
+function thousands(n: number): string {
+  return n.toLocaleString('en-US');
 }
 
 interface SoakResult {
@@ -221,9 +341,17 @@ function sum(o: Record<string, number>): number {
   return Object.values(o).reduce((a, b) => a + b, 0);
 }
 
-function table(rows: Array<Array<string | number>>): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => String(r[i]).length)));
-  return rows.map((r) => r.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]!) : String(c).padStart(widths[i]!))).join('  ')).join('\n');
+/**
+ * A Markdown table, its columns padded so it reads as well in a terminal: align has one letter
+ * per column, l or r (default: the first left, the others right).
+ */
+function table(rows: Array<Array<string | number>>, align?: string): string {
+  const cells = rows.map((r) => r.map((c) => String(c).replaceAll('|', '\\|')));
+  const widths = cells[0]!.map((_, i) => Math.max(3, ...cells.map((r) => r[i]!.length)));
+  const right = (i: number) => (align ? align[i] === 'r' : i > 0);
+  const line = (r: string[]) => `| ${r.map((c, i) => (right(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join(' | ')} |`;
+  const rule = `|${widths.map((w, i) => (right(i) ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2))).join('|')}|`;
+  return [line(cells[0]!), rule, ...cells.slice(1).map(line)].join('\n');
 }
 
 async function main(): Promise<void> {
@@ -238,12 +366,7 @@ async function main(): Promise<void> {
   if (PARTS.has('throughput')) {
     const t = await throughput();
     results['throughput'] = t;
-    const rows: Array<Array<string | number>> = [['scenario', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'timeouts', 'peak RSS MB']];
-    for (const s of SCENARIOS) {
-      const r = t.scenarios[s];
-      if (r) rows.push([LABEL[s], r.rps, (r.p50us / 1000).toFixed(2), (r.p99us / 1000).toFixed(2), r.errors, r.timeouts, r.peakRssMb]);
-    }
-    out.push(`Confirmable GET, ${SOCKETS} sockets x 1 in flight, median of ${ROUNDS} interleaved ${SECONDS}-s rounds`, table(rows), `ratios: ${Object.entries(t.ratios).map(([k, v]) => `${k} ${v ?? 'n/a'}`).join(', ')}`, '');
+    out.push(...throughputTables(t));
   }
 
   if (PARTS.has('wasm')) {
@@ -255,7 +378,7 @@ async function main(): Promise<void> {
   if (PARTS.has('payload')) {
     const p = await payload();
     results['payload'] = p;
-    out.push('Payload bytes of GET /temp', table([['format', 'bytes', 'smallest valid'], ...p.map((x) => [`${x.name} (${x.format})`, x.bytes, x.smallest ?? 'n/a'])]), '');
+    out.push('Payload bytes of GET /temp', '', table([['format', 'bytes', 'smallest valid'], ...p.map((x) => [`${x.name} (${x.format})`, x.bytes, x.smallest ?? 'n/a'])]), '');
   }
 
   if (PARTS.has('soak')) {
@@ -264,10 +387,14 @@ async function main(): Promise<void> {
     results['soak'] = { gateway: gw, nodeCoap: bare };
     out.push(
       `Soak: ${SOAK_SECONDS} s at full load (${SOCKETS} sockets from ${SOAK_SOURCES} client addresses)`,
-      table([
-        ['server', 'req/s', 'requests', 'RSS start MB', 'RSS max MB', 'RSS end MB', 'note'],
-        ...[gw, bare].map((s) => [s.name, s.rps, s.requests, s.startRssMb, s.maxRssMb, s.endRssMb, s.stoppedEarly ?? '']),
-      ]),
+      '',
+      table(
+        [
+          ['server', 'req/s', 'requests', 'RSS start MB', 'RSS max MB', 'RSS end MB', 'note'],
+          ...[gw, bare].map((s) => [s.name, s.rps, s.requests, s.startRssMb, s.maxRssMb, s.endRssMb, s.stoppedEarly ?? '']),
+        ],
+        'lrrrrrl',
+      ),
       '',
     );
   }

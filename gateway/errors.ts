@@ -61,6 +61,8 @@ export const ERROR_CODES = {
   GW_ERR_REQUEST_BAD_OPTION: 'The request carries a critical option the gateway does not understand',
   GW_ERR_REQUEST_PROXY_NOT_SUPPORTED: 'The gateway is not a forward proxy (Proxy-Uri and Proxy-Scheme are not supported)',
   GW_ERR_REQUEST_SETTINGS_REFUSED: 'The sensor refused the requested settings',
+  GW_ERR_REQUEST_BODY_NOT_ALLOWED: 'The request carries a body its method does not take (a GET has none; send parameters with FETCH)',
+  GW_ERR_REQUEST_BAD_BLOCK: 'The Block2 option asks for a reserved block size (SZX 7)',
   GW_ERR_INTERNAL: 'The gateway failed unexpectedly while handling the request',
 
   // Modules in worker threads (gateway/host/worker/, docs/threading.md). A fault of the module:

@@ -118,6 +118,12 @@ describe('Observe /temp (RFC 7641)', () => {
   });
 
   it('a NON registration: the first notification is CON (the peer must prove its address), then NON; a RST deregisters', async () => {
+    // A stranger's address (trustLoopback off) must prove itself; a loopback one needs not.
+    await client.close();
+    await gw.close();
+    gw = await startTestGateway({ simCelsius: 21.5, trustLoopback: false });
+    clock = gw.clock as ManualClock;
+    client = await ObserveClient.open(gw.port);
     const reg = await client.request('/temp', { token: Buffer.from('t7'), confirmable: false });
     assert.equal(reg.packet.confirmable, false);
     assert.equal(reg.packet.ack, false);

@@ -16,8 +16,8 @@ const code = (fn: () => unknown) => {
 
 describe('request parameters', () => {
   it('reads unit and precision from the query', () => {
-    assert.deepEqual(mergeParams(paramsFromQuery('unit=K&precision=1'), {}), { unit: 'K', precision: 1 });
-    assert.deepEqual(mergeParams(paramsFromQuery(''), {}), { precision: 4 });
+    assert.deepEqual(mergeParams(paramsFromQuery(['unit=K', 'precision=1']), {}), { unit: 'K', precision: 1 });
+    assert.deepEqual(mergeParams(paramsFromQuery([]), {}), { precision: 4 });
   });
 
   it('reads them from a CBOR map', () => {
@@ -26,10 +26,10 @@ describe('request parameters', () => {
   });
 
   it('refuses unknown, repeated, ambiguous and out-of-range parameters with coded errors', () => {
-    assert.equal(code(() => paramsFromQuery('unit=F')), 'GW_ERR_REQUEST_BAD_PARAMETER');
-    assert.equal(code(() => paramsFromQuery('precision=-1')), 'GW_ERR_REQUEST_BAD_PARAMETER');
-    assert.equal(code(() => paramsFromQuery('precision=1.5')), 'GW_ERR_REQUEST_BAD_PARAMETER');
-    assert.equal(code(() => paramsFromQuery('x')), 'GW_ERR_REQUEST_BAD_PARAMETER');
+    assert.equal(code(() => paramsFromQuery(['unit=F'])), 'GW_ERR_REQUEST_BAD_PARAMETER');
+    assert.equal(code(() => paramsFromQuery(['precision=-1'])), 'GW_ERR_REQUEST_BAD_PARAMETER');
+    assert.equal(code(() => paramsFromQuery(['precision=1.5'])), 'GW_ERR_REQUEST_BAD_PARAMETER');
+    assert.equal(code(() => paramsFromQuery(['x'])), 'GW_ERR_REQUEST_BAD_PARAMETER');
     assert.equal(code(() => mergeParams({ unit: 'K' }, { unit: 'K' })), 'GW_ERR_REQUEST_BAD_PARAMETER');
     assert.equal(code(() => paramsFromCbor(Buffer.from('a0a0', 'hex'))), 'GW_ERR_REQUEST_BAD_CBOR');
     assert.equal(code(() => paramsFromCbor(Buffer.from('a1016143', 'hex'))), 'GW_ERR_REQUEST_BAD_PARAMETER'); // {1: "C"}

@@ -131,7 +131,8 @@ describe('isolation: replacing the module under 100 observers (workers, real tim
     const file = path.join(dir, 'tmp102.wasm');
     copyFileSync(wasmPath('tmp102'), file);
     const config = defaultConfig({ driver: 'simulated', simCelsius: 20, module: file });
-    const gw = await startTestGateway({ clock: new SystemClock(), config });
+    // One address stands for 100 observers here: its share of the Observe table is raised to let it.
+    const gw = await startTestGateway({ clock: new SystemClock(), config, observerLimits: { perAddress: 100 } });
     const clients = await Promise.all(Array.from({ length: 10 }, () => RawClient.open('127.0.0.1', gw.port)));
     try {
       // 10 sockets x 10 tokens, NON registrations (NON notifications: no ACKs to send).

@@ -23,8 +23,32 @@ export interface LoadResult {
   rotations: number;
   rps: number;
   latency_us: { p50: number; p90: number; p99: number; p999: number; max: number; mean: number };
+  /** Of the last ok response. */
   payload_bytes: number;
   content_format: number | null;
+  /** The request sent (loadgen's -type, -method, -query, -payload-hex, -content-format). */
+  request: { type: 'CON' | 'NON'; method: string; query: string[]; content_format: number | null; payload_bytes: number; bytes: number };
+}
+
+/** What each request is: by default a confirmable GET with no query, payload or Accept. */
+export interface RequestShape {
+  type?: 'CON' | 'NON';
+  method?: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'FETCH' | 'PATCH' | 'iPATCH';
+  /** Uri-Query options, one per item (`unit=K`). */
+  query?: string[];
+  payload?: Uint8Array;
+  /** Content-Format of the payload. */
+  contentFormat?: number;
+  accept?: number;
+}
+
+/** "CON GET /temp?unit=K", "CON FETCH /temp + 8-byte body, CF 60": a request as loadgen sent it. */
+export function describeRequest(r: LoadResult): string {
+  const q = r.request;
+  const query = q.query.length ? `?${q.query.join('&')}` : '';
+  const body = q.payload_bytes ? ` + ${q.payload_bytes}-byte body` : '';
+  const cf = q.content_format === null ? '' : `${body ? ',' : ''} CF ${q.content_format}`;
+  return `${q.type} ${q.method} /${r.path.replace(/^\//, '')}${query}${body}${cf}`;
 }
 
 export interface LoadProgress {
@@ -36,7 +60,7 @@ export function buildLoadgen(): void {
   execFileSync('go', ['build', '-o', LOADGEN_BIN, '.'], { cwd: path.join(PROJECT_ROOT, 'bench', 'loadgen'), stdio: 'inherit' });
 }
 
-export interface LoadOptions {
+export interface LoadOptions extends RequestShape {
   port: number;
   path: string;
   seconds: number;
@@ -54,6 +78,12 @@ export function runLoad(o: LoadOptions): Promise<LoadResult> {
   const args = ['-target', `127.0.0.1:${o.port}`, '-path', o.path, '-sockets', String(o.sockets), '-inflight', String(o.inflight ?? 1), '-duration', `${o.seconds}s`, '-warmup', `${o.warmupSeconds ?? 1}s`, '-json'];
   if (o.intervalSeconds) args.push('-interval', `${o.intervalSeconds}s`);
   if (o.sources) args.push('-sources', String(o.sources));
+  if (o.type) args.push('-type', o.type);
+  if (o.method) args.push('-method', o.method);
+  for (const item of o.query ?? []) args.push('-query', item);
+  if (o.payload?.length) args.push('-payload-hex', Buffer.from(o.payload).toString('hex'));
+  if (o.contentFormat !== undefined) args.push('-content-format', String(o.contentFormat));
+  if (o.accept !== undefined) args.push('-accept', String(o.accept));
   return new Promise((resolve, reject) => {
     const child = spawn(LOADGEN_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';

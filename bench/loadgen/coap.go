@@ -20,13 +20,34 @@ const (
 const (
 	codeEmpty   uint8 = 0x00 // 0.00
 	codeGET     uint8 = 0x01 // 0.01
+	codeFETCH   uint8 = 0x05 // 0.05 (RFC 8132)
 	codeContent uint8 = 0x45 // 2.05
 )
+
+// methods are the request codes -method accepts: RFC 7252 section 12.1.1 and RFC 8132 section 6.
+var methods = map[string]uint8{"GET": 0x01, "POST": 0x02, "PUT": 0x03, "DELETE": 0x04, "FETCH": 0x05, "PATCH": 0x06, "IPATCH": 0x07}
+
+// methodName is the name of a request code, or "c.dd" for one not in methods.
+func methodName(c uint8) string {
+	for name, v := range methods {
+		if v == c {
+			if name == "IPATCH" {
+				return "iPATCH"
+			}
+			return name
+		}
+	}
+	return codeString(c)
+}
+
+// typeName is "CON", "NON", "ACK" or "RST".
+func typeName(t uint8) string { return [...]string{"CON", "NON", "ACK", "RST"}[t&3] }
 
 // Option numbers (RFC 7252 section 5.10).
 const (
 	optURIPath       = 11
 	optContentFormat = 12
+	optURIQuery      = 15
 	optAccept        = 17
 )
 
@@ -194,13 +215,41 @@ func uintBytes(v uint32) []byte {
 // tokenLen is the token length of every request; the sender writes the token at bytes 4..7.
 const tokenLen = 4
 
-// requestTemplate encodes a CON GET with a zero MID and a zero 4-byte token; the sender patches
-// the MID (bytes 2-3) and the token (bytes 4-7) in place for each request, so the hot path
-// neither encodes nor allocates. path is split on "/" into Uri-Path options (section 6.4: one
-// option per segment, empty segments dropped); accept < 0 means no Accept option.
+// request describes the request every socket sends, apart from its MID and token.
+type request struct {
+	typ   uint8 // typeCON or typeNON
+	code  uint8 // a method code (codeGET, codeFETCH...)
+	path  string
+	query []string // one Uri-Query option each, in this order
+	// accept and contentFormat < 0 mean no such option.
+	accept, contentFormat int
+	payload               []byte
+}
+
+// getRequest is a CON GET of path with an optional Accept: the request loadgen always sent.
+func getRequest(path string, accept int) request {
+	return request{typ: typeCON, code: codeGET, path: path, accept: accept, contentFormat: -1}
+}
+
+// requestTemplate encodes a CON GET with a zero MID and a zero 4-byte token (see template).
 func requestTemplate(path string, accept int) ([]byte, error) {
-	m := Message{Type: typeCON, Code: codeGET, Token: make([]byte, tokenLen)}
-	for _, seg := range strings.Split(path, "/") {
+	return getRequest(path, accept).template()
+}
+
+// template encodes q with a zero MID and a zero 4-byte token; the sender patches the MID
+// (bytes 2-3) and the token (bytes 4-7) in place for each request, so the hot path neither
+// encodes nor allocates. path is split on "/" into Uri-Path options (section 6.4: one option
+// per segment, empty segments dropped); each query item is one Uri-Query option (section 6.5),
+// after the Uri-Path options, in the order given; the payload follows the 0xFF marker.
+func (q request) template() ([]byte, error) {
+	if q.typ != typeCON && q.typ != typeNON {
+		return nil, fmt.Errorf("a request is CON or NON, not %s", typeName(q.typ))
+	}
+	if q.code == codeEmpty || q.code>>5 != 0 {
+		return nil, fmt.Errorf("code %s is not a request method", codeString(q.code))
+	}
+	m := Message{Type: q.typ, Code: q.code, Token: make([]byte, tokenLen), Payload: q.payload}
+	for _, seg := range strings.Split(q.path, "/") {
 		if seg == "" {
 			continue
 		}
@@ -209,11 +258,25 @@ func requestTemplate(path string, accept int) ([]byte, error) {
 		}
 		m.Options = append(m.Options, Option{optURIPath, []byte(seg)})
 	}
-	if accept >= 0 {
-		if accept > 0xffff {
-			return nil, fmt.Errorf("accept %d out of range 0-65535", accept)
+	for _, item := range q.query {
+		if len(item) > 255 { // Uri-Query is 0-255 bytes (section 5.10)
+			return nil, fmt.Errorf("query item longer than 255 bytes: %.20q...", item)
 		}
-		m.Options = append(m.Options, Option{optAccept, uintBytes(uint32(accept))})
+		m.Options = append(m.Options, Option{optURIQuery, []byte(item)})
 	}
+	for _, o := range []struct {
+		name   string
+		number uint16
+		value  int
+	}{{"accept", optAccept, q.accept}, {"content-format", optContentFormat, q.contentFormat}} {
+		if o.value < 0 {
+			continue
+		}
+		if o.value > 0xffff {
+			return nil, fmt.Errorf("%s %d out of range 0-65535", o.name, o.value)
+		}
+		m.Options = append(m.Options, Option{o.number, uintBytes(uint32(o.value))})
+	}
+	// Append sorts the options stably by number, so the Uri-Query options keep their order.
 	return m.Append(nil)
 }

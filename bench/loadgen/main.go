@@ -1,17 +1,29 @@
-// Command loadgen measures the throughput and latency of confirmable CoAP GETs against a server,
-// over raw UDP with the standard library only (no CoAP library on the client side, so the
-// client's own stack is not what gets measured). It runs a closed loop: each of -sockets UDP
-// sockets keeps -inflight requests outstanding and sends the next as soon as one completes.
+// Command loadgen measures the throughput and latency of CoAP requests against a server, over
+// raw UDP with the standard library only (no CoAP library on the client side, so the client's
+// own stack is not what gets measured). It runs a closed loop: each of -sockets UDP sockets
+// keeps -inflight requests outstanding and sends the next as soon as one completes.
+//
+// By default the request is a confirmable GET of -path. -type NON sends it non-confirmable,
+// -method another method (FETCH...), -query adds Uri-Query options, -payload-hex a payload and
+// -content-format its Content-Format. A piggybacked response (ACK) is matched by Message ID and
+// token; a separate one (CON or NON, which has its own Message ID) by token only, so the answer
+// to a NON request is matched by its token. A RST is matched by Message ID. Nothing is ever
+// retransmitted: a lost CON or NON request, or its lost response, is a timeout.
 //
 // Only requests sent after -warmup count. Each one ends as ok (2.05 with a payload), an error
 // (tallied by response code, a 2.05 without payload as "2.05", a RST as "reset") or a timeout;
 // at the end no new request is sent and the outstanding ones are waited for (at most -timeout),
-// so requests = ok + errors + timeouts. latency_us covers the ok responses.
+// so requests = ok + errors + timeouts: one outcome per request, a second response to a request
+// already answered is counted as stray. latency_us covers the ok responses.
 //
 //	go run . -target 127.0.0.1:5683 -path temp -duration 10s -json
+//	go run . -path temp -type NON
+//	go run . -path temp -method FETCH -content-format 60 -payload-hex 'a1 64 756e6974 61 4b'
+//	go run . -path temp -query unit=K
 package main
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -30,9 +42,18 @@ type config struct {
 	target, path                        string
 	addr                                *net.UDPAddr
 	accept, sockets, inflight           int
+	typ, code                           uint8    // request type (typeCON, typeNON) and method code
+	query                               []string // Uri-Query options
+	contentFormat                       int      // of the payload; -1: no Content-Format option
+	payload                             []byte
 	sources                             int // client addresses 127.0.0.1.. (IPv4 loopback targets)
 	duration, warmup, timeout, interval time.Duration
 	json                                bool
+}
+
+// request is the request every socket sends.
+func (c config) request() request {
+	return request{typ: c.typ, code: c.code, path: c.path, query: c.query, accept: c.accept, contentFormat: c.contentFormat, payload: c.payload}
 }
 
 // result is the final report; the field names are what the benchmark runner reads.
@@ -52,6 +73,19 @@ type result struct {
 	Latency       latency           `json:"latency_us"`
 	PayloadBytes  int               `json:"payload_bytes"`
 	ContentFormat *int              `json:"content_format"`
+	Request       requestInfo       `json:"request"`
+}
+
+// requestInfo describes the request sent (payload_bytes and content_format above are those of
+// the last ok response).
+type requestInfo struct {
+	Type          string   `json:"type"`
+	Method        string   `json:"method"`
+	Query         []string `json:"query"`
+	ContentFormat *int     `json:"content_format"`
+	PayloadBytes  int      `json:"payload_bytes"`
+	// Bytes is the whole datagram.
+	Bytes int `json:"bytes"`
 }
 
 // latency of the ok responses, in microseconds.
@@ -95,8 +129,21 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&c.target, "target", "127.0.0.1:5683", "server `host:port` ([::1]:5683 for IPv6)")
 	fs.StringVar(&c.path, "path", "temp", "Uri-Path, slash-separated segments (e.g. gw/stats)")
 	fs.IntVar(&c.accept, "accept", -1, "Accept option `content-format` (-1: none)")
+	typ, method, payloadHex := "CON", "GET", ""
+	fs.StringVar(&typ, "type", typ, "request `type`: CON or NON (a NON response is matched by token)")
+	fs.StringVar(&method, "method", method, "request `method`: GET, POST, PUT, DELETE, FETCH, PATCH or iPATCH")
+	fs.Func("query", "Uri-Query options: `name=value&...`, one option per &-separated item (may be repeated)", func(v string) error {
+		for _, item := range strings.Split(v, "&") {
+			if item != "" {
+				c.query = append(c.query, item)
+			}
+		}
+		return nil
+	})
+	fs.StringVar(&payloadHex, "payload-hex", "", "request payload as `hex` (spaces allowed), e.g. a1 64 756e6974 61 4b for CBOR {\"unit\":\"K\"}")
+	fs.IntVar(&c.contentFormat, "content-format", -1, "Content-Format option of the payload: `content-format` (-1: none; 60 application/cbor)")
 	fs.IntVar(&c.sockets, "sockets", 64, "client UDP sockets, each on its own ephemeral port")
-	fs.IntVar(&c.inflight, "inflight", 1, "outstanding confirmable requests per socket")
+	fs.IntVar(&c.inflight, "inflight", 1, "outstanding requests per socket")
 	fs.IntVar(&c.sources, "sources", 1, "spread the sockets over this many client addresses 127.0.0.1, 127.0.0.2... (IPv4 loopback target only)")
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "measured period")
 	fs.DurationVar(&c.warmup, "warmup", time.Second, "period before it whose requests are not counted")
@@ -104,6 +151,24 @@ func parseFlags(args []string) (config, error) {
 	fs.DurationVar(&c.interval, "interval", 0, "if > 0, a JSON progress line on stderr every interval")
 	fs.BoolVar(&c.json, "json", false, "print the result as one JSON object on stdout")
 	fs.Parse(args)
+	var ok bool
+	switch strings.ToUpper(typ) {
+	case "CON":
+		c.typ = typeCON
+	case "NON":
+		c.typ = typeNON
+	default:
+		return c, fmt.Errorf("-type %q: CON or NON", typ)
+	}
+	if c.code, ok = methods[strings.ToUpper(method)]; !ok {
+		return c, fmt.Errorf("-method %q: GET, POST, PUT, DELETE, FETCH, PATCH or iPATCH", method)
+	}
+	if payloadHex != "" {
+		var err error
+		if c.payload, err = hex.DecodeString(strings.Join(strings.Fields(payloadHex), "")); err != nil {
+			return c, fmt.Errorf("-payload-hex: %w", err)
+		}
+	}
 	switch {
 	case fs.NArg() > 0:
 		return c, fmt.Errorf("unexpected arguments: %q", fs.Args())
@@ -114,7 +179,7 @@ func parseFlags(args []string) (config, error) {
 	case c.duration <= 0 || c.timeout <= 0 || c.warmup < 0 || c.interval < 0:
 		return c, errors.New("-duration and -timeout must be > 0, -warmup and -interval >= 0")
 	}
-	if _, err := requestTemplate(c.path, c.accept); err != nil {
+	if _, err := c.request().template(); err != nil {
 		return c, err
 	}
 	var err error
@@ -131,7 +196,7 @@ func parseFlags(args []string) (config, error) {
 // or the target sent nothing back in its first reachWithin; then socket goroutines may be left
 // running, for the caller to exit.
 func run(cfg config, progress io.Writer) (*result, error) {
-	tmpl, err := requestTemplate(cfg.path, cfg.accept)
+	tmpl, err := cfg.request().template()
 	if err != nil {
 		return nil, err
 	}
@@ -231,6 +296,14 @@ func collect(r *runner, workers []*worker) (*result, error) {
 	res := &result{
 		Target: cfg.target, Path: cfg.path, Sockets: cfg.sockets, Inflight: cfg.inflight,
 		Seconds: cfg.duration.Seconds(), Errors: map[string]uint64{"reset": 0},
+		Request: requestInfo{
+			Type: typeName(cfg.typ), Method: methodName(cfg.code), Query: append([]string{}, cfg.query...),
+			PayloadBytes: len(cfg.payload), Bytes: len(r.template),
+		},
+	}
+	if cfg.contentFormat >= 0 {
+		cf := cfg.contentFormat
+		res.Request.ContentFormat = &cf
 	}
 	var (
 		all          counts
@@ -290,7 +363,19 @@ func round(v float64, places int) float64 {
 }
 
 func printSummary(out io.Writer, r *result) {
-	fmt.Fprintf(out, "target %s  path /%s  sockets %d  inflight %d\n", r.Target, strings.TrimPrefix(r.Path, "/"), r.Sockets, r.Inflight)
+	q := r.Request
+	query := ""
+	if len(q.Query) > 0 {
+		query = "?" + strings.Join(q.Query, "&")
+	}
+	body := ""
+	if q.PayloadBytes > 0 || q.ContentFormat != nil {
+		body = fmt.Sprintf("  payload %d bytes", q.PayloadBytes)
+		if q.ContentFormat != nil {
+			body += fmt.Sprintf(", content-format %d", *q.ContentFormat)
+		}
+	}
+	fmt.Fprintf(out, "target %s  %s %s /%s%s%s  sockets %d  inflight %d\n", r.Target, q.Type, q.Method, strings.TrimPrefix(r.Path, "/"), query, body, r.Sockets, r.Inflight)
 	fmt.Fprintf(out, "%.2f s measured: %d requests, %d ok = %.1f req/s, %d timeouts, %d stray, %d socket rotations\n",
 		r.Seconds, r.Requests, r.OK, r.RPS, r.Timeouts, r.Stray, r.Rotations)
 	codes := make([]string, 0, len(r.Errors))

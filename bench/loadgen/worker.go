@@ -79,7 +79,7 @@ func (r *runner) release(c *net.UDPConn) {
 	r.mu.Unlock()
 }
 
-// slot is one outstanding confirmable request.
+// slot is one outstanding request.
 type slot struct {
 	busy     bool
 	separate bool // an Empty ACK came: the response follows separately (section 5.2.2)
@@ -225,6 +225,8 @@ func (w *worker) handle(b []byte) {
 		switch {
 		case i < 0:
 			w.stray++
+		case m.Type == typeACK && w.r.cfg.typ != typeCON:
+			w.stray++ // a NON request is never acknowledged (section 4.3); its answer is matched by token
 		case m.Type == typeRST:
 			if w.slots[i].measured {
 				w.resets++
@@ -238,7 +240,8 @@ func (w *worker) handle(b []byte) {
 		default:
 			w.complete(i) // piggybacked (section 5.2.1)
 		}
-	default: // CON or NON: a separate response (section 5.2.2), matched by token only
+	default: // CON or NON: a separate response (section 5.2.2), or the response to a NON request
+		// (section 5.2.3), with its own MID: matched by token only
 		i := w.byToken(m.Token)
 		if m.Type == typeCON {
 			// Acknowledge it with an Empty ACK of its MID, or reject it with a RST when we

@@ -1,10 +1,30 @@
 /**
- * CoAP message bytes (RFC 7252 section 3), read and written without trusting the input.
- * The datagram guard uses this to vet every datagram before node-coap parses it: coap-packet
- * (node-coap's parser) accepts some malformed messages (a token length of 9..15, a payload
- * marker with no payload) and numbers options it does not know only by name.
+ * CoAP message bytes (RFC 7252 section 3), read and written without trusting the input: the
+ * one parser every datagram goes through (server.ts) and the one encoder every message the
+ * gateway sends comes from.
  */
 export const MessageType = { CON: 0, NON: 1, ACK: 2, RST: 3 } as const;
+
+/** Option numbers the gateway reads or writes (RFC 7252 table 4, RFC 7641, RFC 7959, RFC 9175). */
+export const Option = {
+  IF_MATCH: 1,
+  URI_HOST: 3,
+  ETAG: 4,
+  IF_NONE_MATCH: 5,
+  OBSERVE: 6,
+  URI_PORT: 7,
+  URI_PATH: 11,
+  CONTENT_FORMAT: 12,
+  MAX_AGE: 14,
+  URI_QUERY: 15,
+  ACCEPT: 17,
+  BLOCK2: 23,
+  BLOCK1: 27,
+  SIZE2: 28,
+  PROXY_URI: 35,
+  PROXY_SCHEME: 39,
+  SIZE1: 60,
+} as const;
 
 export interface WireOption {
   number: number;

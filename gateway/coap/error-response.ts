@@ -69,6 +69,9 @@ export const COAP_CODE_FOR: Record<ErrorCode, CoapErrorCode> = {
   GW_ERR_REQUEST_PROXY_NOT_SUPPORTED: '5.05',
   // A PUT the module refused (e.g. low >= high): the client's request, not a gateway fault.
   GW_ERR_REQUEST_SETTINGS_REFUSED: '4.00',
+  GW_ERR_REQUEST_BODY_NOT_ALLOWED: '4.00',
+  // RFC 7959 section 2.2: SZX 7 is reserved and MUST be treated as 4.00 Bad Request.
+  GW_ERR_REQUEST_BAD_BLOCK: '4.00',
   GW_ERR_INTERNAL: FAULT,
   GW_ERR_MODULE_MEMORY_LIMIT: FAULT,
   GW_ERR_MODULE_WORKER_FAILED: FAULT,
@@ -106,6 +109,8 @@ export interface ErrorReply {
   payload: Uint8Array;
   /** RFC 7252 section 5.10.9: on 4.13, the largest body the server accepts. */
   size1?: number;
+  /** The body with the code only, when `payload` also carries `detail`. */
+  brief?: Uint8Array;
   errorCode: ErrorCode;
 }
 
@@ -118,5 +123,6 @@ export function errorReply(err: unknown): ErrorReply {
   if (gwErr && errorCode.startsWith('GW_ERR_REQUEST_') && gwErr.details.detail) body['detail'] = gwErr.details.detail;
   const reply: ErrorReply = { code, maxAge: errorMaxAge(code, gwErr), contentFormat: ContentFormat.CBOR, payload: encodeCbor(body), errorCode };
   if (errorCode === 'GW_ERR_REQUEST_TOO_LARGE') reply.size1 = MAX_BODY_BYTES;
+  if (body['detail'] !== undefined) reply.brief = encodeCbor({ code: errorCode });
   return reply;
 }

@@ -20,8 +20,8 @@
  * every notification): a thousand observers must not cost a thousand timer moves per update.
  */
 import { monotonicMs } from '../../drivers/clock.ts';
-import { MessageType, type WireOption, codeByte, encodeMessage, uintOption } from './coap-wire.ts';
-import { Option } from './datagram-guard.ts';
+import { MessageType } from './coap-wire.ts';
+import type { Block2Request } from './inbound-request.ts';
 import { type ObserveConditions, conditionMet } from './observe-conditions.ts';
 import type { FeedState, ObservationHost, Peer, Rendered } from './observe-host.ts';
 import { initialTimeoutMs } from './observe-timing.ts';
@@ -37,6 +37,8 @@ interface Transit {
   mids: number[];
   datagram: Buffer;
   attempt: number;
+  /** Retransmissions this message may have: none to an address not yet verified. */
+  limit: number;
   timeoutMs: number;
   cancel: () => void;
 }
@@ -50,14 +52,6 @@ export class Observation {
   readonly #conditions: ObserveConditions;
   readonly #render: (state: FeedState, nowMs: number) => Rendered;
   readonly #confirmable: boolean;
-  /**
-   * Whether the peer has acknowledged a confirmable message of ours. Until then its first
-   * notification goes confirmable even if it registered with a NON: a registration from a
-   * spoofed source address would otherwise turn the gateway into a source of unsolicited
-   * traffic to that address for 24 hours (RFC 7252 section 11.3, RFC 7641 section 7). A
-   * victim never acknowledges, so the observation ends after the retransmissions.
-   */
-  #verified: boolean;
   #seq: number;
   #latest!: FeedState;
   #reported: { value: number | undefined; atMs: number } = { value: undefined, atMs: 0 };
@@ -69,45 +63,51 @@ export class Observation {
   #holding = false;
   #pmaxArmed = false;
   #closed = false;
-  /** The request and response of the registration, to answer a duplicate CON identically (RFC 7252 section 4.5). */
-  requestMid = -1;
-  response: Buffer | undefined;
+  /** When it registered: a full table evicts the oldest registration of an unverified address first (observe-layer.ts). */
+  readonly registeredAtMs: number;
+  /** How the registration was asked, for the encoding of every notification: its Block2 size and its size (the amplification budget). */
+  readonly wire: { block2: Block2Request | undefined; requestBytes: number };
 
-  constructor(o: { host: ObservationHost; key: string; peer: Peer; token: Uint8Array; sensor: string; confirmable: boolean; conditions: ObserveConditions; render: (state: FeedState, nowMs: number) => Rendered; previousSeq?: number }) {
+  constructor(o: { host: ObservationHost; key: string; peer: Peer; token: Uint8Array; sensor: string; confirmable: boolean; conditions: ObserveConditions; render: (state: FeedState, nowMs: number) => Rendered; wire: { block2: Block2Request | undefined; requestBytes: number }; previousSeq?: number }) {
+    this.wire = o.wire;
     this.#host = o.host;
     this.key = o.key;
     this.peer = o.peer;
     this.token = o.token;
     this.sensor = o.sensor;
     this.#confirmable = o.confirmable;
-    this.#verified = false;
     this.#conditions = o.conditions;
     this.#render = o.render;
     // A re-registration continues the old sequence, so the client does not take the new
     // notifications for reordered old ones (RFC 7641 section 3.4).
     this.#seq = o.previousSeq ?? 0;
+    this.registeredAtMs = monotonicMs(o.host.clock);
   }
 
   get seq(): number {
     return this.#seq;
   }
 
-  /** Answers the registration (piggybacked in the ACK of a CON, section 5.2.1; a NON gets a NON) and starts observing. */
-  start(requestType: number, requestMid: number, state: FeedState): Rendered {
+  /**
+   * Starts observing with the registration's state and returns the content of its response
+   * with the first sequence number; the server sends it (piggybacked in the ACK of a CON,
+   * section 5.2.1; a NON for a NON) and tells sentAs() which message carried it.
+   */
+  start(state: FeedState): { rendered: Rendered; seq: number } {
     const now = this.#now();
     this.#latest = state;
-    const r = this.#render(state, now);
-    const con = requestType === MessageType.CON;
-    const mid = con ? requestMid : this.#host.newMessageId(this.peer);
-    this.requestMid = requestMid;
-    this.response = this.#encode(con ? MessageType.ACK : MessageType.NON, mid, r, this.#nextSeq());
-    if (!con) this.#rememberNon(mid);
-    this.#reported = { value: r.value, atMs: now };
+    const rendered = this.#render(state, now);
+    const seq = this.#nextSeq();
+    this.#reported = { value: rendered.value, atMs: now };
     this.#lastConfirmedAtMs = now;
-    this.#host.send(this.response, this.peer);
     this.#armPmax();
     this.#armConfirm(this.#host.timing.confirmEveryMs);
-    return r;
+    return { rendered, seq };
+  }
+
+  /** The registration's response went out as a NON with this Message ID: a RST to it ends the observation (RFC 7641 section 3.6). */
+  sentAs(type: number, messageId: number): void {
+    if (type === MessageType.NON && !this.#closed) this.#rememberNon(messageId);
   }
 
   /** A new feed update (every conversion period, and at once on ALERT). */
@@ -126,7 +126,6 @@ export class Observation {
     const t = this.#transit;
     if (!t || !t.mids.includes(mid)) return;
     this.#endTransit();
-    this.#verified = true;
     if (this.#closed) return;
     this.#lastConfirmedAtMs = this.#now();
     // The client acknowledged content that a newer state had replaced: send the newest.
@@ -138,7 +137,7 @@ export class Observation {
   }
 
   /** A RST to one of its notifications: the client does not want them any more (RFC 7641 section 3.6). */
-  rejected(): void {
+  rejected(_mid?: number): void {
     this.#end('reset');
   }
 
@@ -184,14 +183,19 @@ export class Observation {
   #transmit(forceCon: boolean): void {
     const now = this.#now();
     const r = this.#render(this.#latest, now);
-    const con = this.#confirmable || !this.#verified || forceCon || r.value === undefined || now - this.#lastConfirmedAtMs >= this.#host.timing.confirmEveryMs;
+    // Until the peer's address is verified every notification is confirmable, even after a NON
+    // registration, and sent once: a registration from a spoofed source then costs its victim
+    // one notification, not one every conversion for 24 hours (RFC 7252 section 11.3, RFC
+    // 7641 section 7). A real client acknowledges, and is verified from then on; one whose
+    // acknowledgement was lost re-registers when Max-Age runs out (RFC 7641 section 3.3.1).
+    const con = this.#confirmable || !this.#host.isVerified(this.peer) || forceCon || r.value === undefined || now - this.#lastConfirmedAtMs >= this.#host.timing.confirmEveryMs;
     const mid = this.#host.newMessageId(this.peer);
     // Section 4.2: a non-2.xx notification carries no Observe option.
     const datagram = this.#encode(con ? MessageType.CON : MessageType.NON, mid, r, r.value === undefined ? undefined : this.#nextSeq());
     this.#reported = { value: r.value, atMs: now };
     this.#host.notified(r.code);
     if (con) {
-      this.#transit = { mids: [mid], datagram, attempt: 0, timeoutMs: initialTimeoutMs(this.#host.timing, this.#host.random()), cancel: () => {} };
+      this.#transit = { mids: [mid], datagram, attempt: 0, limit: this.#host.maxRetransmit(this.peer), timeoutMs: initialTimeoutMs(this.#host.timing, this.#host.random()), cancel: () => {} };
       this.#host.track(this.peer, mid, this);
       this.#armRetransmit();
     } else {
@@ -206,7 +210,7 @@ export class Observation {
     // Not in #cancels: an error notification keeps retransmitting after the observation closed.
     t.cancel = this.#host.clock.schedule(t.timeoutMs, () => {
       if (this.#transit !== t) return;
-      if (t.attempt >= this.#host.timing.maxRetransmit) {
+      if (t.attempt >= t.limit) {
         this.#end('timeout');
         return;
       }
@@ -315,11 +319,6 @@ export class Observation {
   }
 
   #encode(type: number, messageId: number, r: Rendered, seq: number | undefined): Buffer {
-    const options: WireOption[] = [
-      { number: Option.CONTENT_FORMAT, value: uintOption(r.contentFormat) },
-      { number: Option.MAX_AGE, value: uintOption(r.maxAge) },
-    ];
-    if (seq !== undefined) options.push({ number: Option.OBSERVE, value: uintOption(seq) });
-    return encodeMessage({ type, code: codeByte(r.code), messageId, token: this.token, options, payload: r.payload });
+    return this.#host.encode(this, type, messageId, r, seq);
   }
 }

@@ -56,11 +56,11 @@ function conditionName(name: string): Name | undefined {
  * whether or not the request registers an observation, so a deregistering GET that repeats the
  * registration's query is accepted.
  */
-export function splitConditions(query: string): { conditions: ObserveConditions; rest: string } {
+export function splitConditions(query: readonly string[]): { conditions: ObserveConditions; rest: string[] } {
   const values: Partial<Record<Name, number>> = {};
   const rest: string[] = [];
-  if (query !== '') {
-    for (const item of query.split('&')) {
+  {
+    for (const item of query) {
       const eq = item.indexOf('=');
       const name = conditionName(eq < 0 ? item : item.slice(0, eq));
       if (!name) {
@@ -73,7 +73,7 @@ export function splitConditions(query: string): { conditions: ObserveConditions;
       values[name] = Number(text);
     }
   }
-  return { conditions: validate(values), rest: rest.join('&') };
+  return { conditions: validate(values), rest };
 }
 
 function validate(v: Partial<Record<Name, number>>): ObserveConditions {

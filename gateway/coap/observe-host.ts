@@ -39,6 +39,12 @@ export interface ObservationHost {
   /** Route ACK/RST with this Message ID from this peer to the observation. */
   track(peer: Peer, messageId: number, obs: Observation): void;
   untrack(peer: Peer, messageId: number): void;
+  /** Whether the peer's address has acknowledged a confirmable message of ours (reliability.ts). */
+  isVerified(peer: Peer): boolean;
+  /** Retransmissions a confirmable notification to this peer gets now (none while unverified). */
+  maxRetransmit(peer: Peer): number;
+  /** A notification in the one response encoding (response-writer.ts). */
+  encode(obs: Observation, type: number, messageId: number, r: Rendered, seq: number | undefined): Buffer;
   notified(code: string): void;
   ended(obs: Observation, reason: 'reset' | 'timeout' | 'error'): void;
 }

@@ -1,6 +1,6 @@
 /**
- * A sensor's resource (e.g. /temp): GET with Uri-Query parameters, FETCH (RFC 8132) and POST
- * with a CBOR parameter body. Everything about the request is checked before the sensor is
+ * A sensor's resource (e.g. /temp): GET with Uri-Query parameters, FETCH (RFC 8132) with a
+ * CBOR parameter body. Everything about the request is checked before the sensor is
  * read, in the order a client can fix it: method, body size, body format, body content,
  * Accept. The resource is observable (RFC 7641); the Observe layer (observe-layer.ts) uses
  * `prepare` and `represent` so that a registration and its notifications are checked and
@@ -64,30 +64,24 @@ export class ReadingResource {
     return this.#sensor;
   }
 
-  async handle(req: RequestView): Promise<Reply> {
+  /**
+   * The reply at once when the request is refused or the sensor has a fresh reading (pacing
+   * keeps one for each conversion period, so under load nearly every request finds one); a
+   * promise when the sensor must be read first.
+   */
+  handle(req: RequestView): Reply | Promise<Reply> {
+    let prepared: ReadingRequest;
     try {
-      const prepared = this.prepare(req);
-      const fresh = await this.#service.readFresh(this.#sensor);
-      return this.reply(fresh, prepared);
+      prepared = this.prepare(req);
+      const fresh = this.#service.peekFresh(this.#sensor);
+      if (fresh !== undefined) return this.reply(fresh, prepared);
     } catch (err) {
       return fromError(errorReply(err));
     }
-  }
-
-  /**
-   * The answer, at once, when the request is valid and the sensor has a fresh reading (the
-   * fast path, fast-path.ts); undefined when it would have to wait for a read or be refused,
-   * for handle() to do.
-   */
-  replyNow(req: RequestView): Reply | undefined {
-    try {
-      const prepared = this.prepare(req);
-      // A refusal (bad parameter, Accept) is left to handle(), which answers it with its code.
-      const fresh = this.#service.peekFresh(this.#sensor);
-      return fresh && this.reply(fresh, prepared);
-    } catch {
-      return undefined;
-    }
+    return this.#service.readFresh(this.#sensor).then(
+      (fresh) => this.reply(fresh, prepared),
+      (err: unknown) => fromError(errorReply(err)),
+    );
   }
 
   /** Checks the request without reading the sensor; throws a GatewayError for the client. */
@@ -95,6 +89,11 @@ export class ReadingResource {
     const { params, conditions } = this.#params(req);
     const format = negotiate(req.accept, READING_FORMATS, ContentFormat.CBOR);
     if (format === undefined) throw new GatewayError('GW_ERR_REQUEST_NOT_ACCEPTABLE', { detail: 'offered: 60, 112, 110, 50, 0' });
+    // RFC 8428 section 12.1: SenML units come from its registry, which leaves degF out on
+    // purpose ("SHOULD NOT" be used); a SenML consumer would have to reject the record.
+    if (params.unit === 'degF' && (format === ContentFormat.SENML_CBOR || format === ContentFormat.SENML_JSON)) {
+      throw new GatewayError('GW_ERR_REQUEST_BAD_PARAMETER', { detail: 'SenML has no degF (RFC 8428 section 12.1): ask for Cel or K, or CBOR/JSON' });
+    }
     return { params, format, conditions };
   }
 
@@ -120,13 +119,15 @@ export class ReadingResource {
   }
 
   #params(req: RequestView): { params: ReadingParams; conditions: ObserveConditions } {
-    if (req.method !== Method.GET && req.method !== Method.POST && req.method !== Method.FETCH) {
-      throw new GatewayError('GW_ERR_REQUEST_METHOD_NOT_ALLOWED', { detail: 'allowed: GET, FETCH, POST' });
+    // Reading is safe and idempotent: GET, or FETCH with a body (RFC 8132). A POST is not
+    // refused for its body but for its meaning: it asks the resource to process something.
+    if (req.method !== Method.GET && req.method !== Method.FETCH) {
+      throw new GatewayError('GW_ERR_REQUEST_METHOD_NOT_ALLOWED', { detail: 'allowed: GET, FETCH' });
     }
     // Conditions live in the query only (they qualify the observation, not the representation).
     const { conditions, rest } = splitConditions(req.query);
     const query = paramsFromQuery(rest);
-    // A GET has no body semantics (RFC 7252 section 5.8.1); its payload, if any, is ignored.
+    // A GET with a body never gets here (inbound-request.ts refuses it, RFC 7252 section 5.8.1).
     if (req.method === Method.GET) return { params: mergeParams(query, {}), conditions };
     if (req.body.length > MAX_BODY_BYTES) throw new GatewayError('GW_ERR_REQUEST_TOO_LARGE', { detail: `at most ${MAX_BODY_BYTES} bytes` });
     const declared = req.contentFormat;

@@ -14,20 +14,28 @@ export interface Reply {
   maxAge: number | undefined;
   payload: Uint8Array;
   size1?: number;
+  /**
+   * An error's body with its catalogue code only, without `detail`: what an endpoint whose
+   * address is not verified gets (RFC 7252 section 11.3; docs/coap-api.md, "Amplification").
+   */
+  brief?: Uint8Array;
 }
 
 export function fromError(e: ErrorReply): Reply {
   const reply: Reply = { code: e.code, contentFormat: e.contentFormat, maxAge: e.maxAge, payload: e.payload };
   if (e.size1 !== undefined) reply.size1 = e.size1;
+  if (e.brief !== undefined) reply.brief = e.brief;
   return reply;
 }
 
-/** A request as the handlers see it: method code, query, Accept and body already pulled out of node-coap. */
+/** A request as the handlers see it (inbound-request.ts builds it once per datagram). */
 export interface RequestView {
   /** "0.01" GET, "0.02" POST, "0.05" FETCH... */
   method: string;
+  /** '/' and the Uri-Path segments joined by '/', a '/', '?' or '%' inside a segment escaped. */
   path: string;
-  query: string;
+  /** The Uri-Query options, one item each (`unit=K`). */
+  query: readonly string[];
   /** Accept as a Content-Format number; undefined when absent. */
   accept: number | undefined;
   /** Content-Format of the body as a number; undefined when absent. */

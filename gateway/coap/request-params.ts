@@ -46,11 +46,10 @@ function precisionFrom(v: unknown): number {
   throw badParameter(`precision must be an integer 0..${MAX_PRECISION}`);
 }
 
-/** Uri-Query options as node-coap joins them (`a=1&b=2`); each option is one `name=value`. */
-export function paramsFromQuery(query: string): Partial {
+/** The Uri-Query options, each one `name=value`. */
+export function paramsFromQuery(query: readonly string[]): Partial {
   const out: Partial = {};
-  if (query === '') return out;
-  for (const item of query.split('&')) {
+  for (const item of query) {
     const eq = item.indexOf('=');
     const name = eq < 0 ? item : item.slice(0, eq);
     const value = eq < 0 ? '' : item.slice(eq + 1);

@@ -1,38 +1,41 @@
 /**
- * The gateway's CoAP server: one UDP socket, node-coap for message layer work (piggybacked and
- * separate responses, duplicate-CON detection, Block2) with our bounded response cache in place
- * of its own (response-cache.ts), a datagram guard in front of it, and the router behind it.
+ * The gateway's CoAP server: one UDP socket and the whole message layer, in the order a datagram
+ * goes through it (RFC 7252; docs/coap-api.md says what the gateway chose where the RFCs leave
+ * a choice):
  *
- *   UDP datagram ──> DatagramGuard ──pass──> ObserveLayer ──> FastPath ──> node-coap (parse, dedup cache) ──> Router ──> resources
- *                        │                        │              └ a CON GET of a fresh reading: answered at once
- *                        │                        │ registrations, Observe=1, ACK/RST of notifications
- *                        │                        └──> Observations ──> notifications on the same socket
- *                        │ reset / reply (RST, 4.02, 4.15, 5.05) straight back to the sender
- *                        └ drop
- *
- * At debug level each request gets one log line when its response leaves the socket, whichever
- * layer answered it (request-log.ts); at other levels none of that code runs.
+ *   datagram ─ parseMessage (coap-wire.ts, once) ─┬─ malformed: RST if it was a CON, else dropped (section 4.2, 4.3)
+ *                                                 ├─ Empty CON (ping): RST
+ *                                                 ├─ Empty ACK / RST: matched against what we sent (reliability.ts), never answered
+ *                                                 ├─ a response, or a request in an ACK/RST: RST if CON, else dropped
+ *                                                 └─ request ─ ExchangeStore: duplicate? the same reply again (4.5)
+ *                                                              ─ readRequest (inbound-request.ts): options refused? 4.02/4.15/5.05, or RST
+ *                                                              ─ Observe=0 on a reading: ObserveLayer (RFC 7641)
+ *                                                              ─ Block2 after block 0: the held representation (block2.ts)
+ *                                                              ─ Router ─ resource ─ Reply (at once, or a promise)
+ *   reply ─ writeResponse (response-writer.ts: options, Block2, amplification budget)
+ *         ─ piggybacked in the ACK of a CON; after PIGGYBACK_REPLY_MS an Empty ACK and a separate CON (5.2.2); a NON for a NON (5.2.3)
  *
  * Dual stack: the default host '::' binds an IPv6 socket with IPV6_V6ONLY off, so IPv4 peers
  * arrive as ::ffff:a.b.c.d and are answered on the same socket.
  */
 import type { Socket } from 'node:dgram';
-import { randomInt } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { Server as CoapServer } from 'coap';
 import { type Clock, monotonicMs } from '../../drivers/clock.ts';
+import { bindCoapSocket } from '../bind-socket.ts';
 import { type Logger, isLevelEnabled } from '../log.ts';
 import type { SensorService } from '../service/sensor-service.ts';
-import { MessageType, codeClass, parseMessage } from './coap-wire.ts';
-import { bindCoapSocket } from '../bind-socket.ts';
-import { DatagramGuard } from './datagram-guard.ts';
-import { FastPath } from './fast-path.ts';
-import { ObserveLayer } from './observe-layer.ts';
-import type { ObserveTiming } from './observe-timing.ts';
-import { NonDuplicateFilter } from './non-duplicates.ts';
-import { ResponseCache, type ResponseCacheLimits, type ResponseCacheStats } from './response-cache.ts';
-import { RequestLog } from './request-log.ts';
+import { HeldRepresentations } from './block2.ts';
+import { MessageType, codeByte, codeClass, codeString, parseMessage } from './coap-wire.ts';
+import { errorReply } from './error-response.ts';
+import { type Exchange, type ExchangeLimits, type ExchangeStats, ExchangeStore } from './exchange-store.ts';
+import { type InboundRequest, methodName, pathOf, readRequest } from './inbound-request.ts';
+import { type ObserverLimits, type Outcome, ObserveLayer } from './observe-layer.ts';
+import { DEFAULT_OBSERVE_TIMING, type ObserveTiming, checkTiming } from './observe-timing.ts';
+import { type Peer, Reliability } from './reliability.ts';
+import { type Reply, fromError } from './reply.ts';
+import { type LoggedRequest, RequestLog } from './request-log.ts';
+import { emptyMessage, writeResponse } from './response-writer.ts';
 import { ResponseCounter } from './response-counter.ts';
 import { Router } from './router.ts';
 
@@ -44,12 +47,19 @@ export interface GatewayServerOptions {
   host?: string;
   /** Default 5683 (RFC 7252 section 6.1); 0 picks an ephemeral port. */
   port?: number;
-  /** Confirmable-notification timing; defaults are RFC 7252's and RFC 7641's (observe-timing.ts). */
+  /** Timing of confirmable messages (notifications, separate responses); defaults are RFC 7252's and RFC 7641's. */
   observeTiming?: Partial<ObserveTiming>;
   /** In [0, 1): the random part of retransmission timeouts (tests pin it). */
   random?: () => number;
-  /** Bounds of the duplicate-CON response cache (response-cache.ts has the defaults). */
-  responseCache?: Partial<ResponseCacheLimits>;
+  /** Bounds of the duplicate-detection store (exchange-store.ts has the defaults). */
+  exchanges?: Partial<ExchangeLimits>;
+  /** Bounds of the Observe table (observe-layer.ts has the defaults). */
+  observerLimits?: Partial<ObserverLimits>;
+  /**
+   * Default true: loopback sources count as verified addresses (reliability.ts says why).
+   * Tests of the amplification rules turn it off to be strangers on 127.0.0.1.
+   */
+  trustLoopback?: boolean;
   /** A socket already bound by bindCoapSocket (npm start binds before modules load); host and port are then unused. */
   socket?: Socket;
 }
@@ -58,190 +68,91 @@ export const DEFAULT_COAP_PORT = 5683;
 export const DEFAULT_HOST = '::';
 
 /**
- * How long a handler may take before node-coap sends an empty ACK and the response separately
- * (RFC 7252 section 5.2.2). A reading takes well under this; a client's first retransmission
- * comes after ACK_TIMEOUT (2 s or more), so waiting this long never provokes a duplicate.
+ * How long a handler may take before the request gets an Empty ACK and the response comes
+ * separately (RFC 7252 section 5.2.2). A reading takes well under this; a client's first
+ * retransmission comes after ACK_TIMEOUT (2 s or more), so waiting this long never provokes one.
  */
-const PIGGYBACK_REPLY_MS = 500;
+export const PIGGYBACK_REPLY_MS = 500;
 
-/** UDP receive buffer of the server socket (SO_RCVBUF); see start(). */
+/** UDP receive buffer of the server socket (SO_RCVBUF): a burst of ACKs from a thousand observers fits. */
 const RECEIVE_BUFFER_BYTES = 1 << 20;
 
-/** node-coap with the guard in front of its parser. handleRequest() is the public hook node-coap calls from listen(). */
-class GuardedCoapServer extends CoapServer {
-  readonly #nonDuplicates: NonDuplicateFilter;
-  readonly #guard: DatagramGuard;
-  readonly #observe: ObserveLayer;
-  readonly #fast: FastPath;
-  readonly #counter: ResponseCounter;
-  readonly #log: Logger;
-  readonly #responses: ResponseCache;
-  /** Set only at debug level: one line per request (request-log.ts). */
-  readonly #requests: RequestLog | undefined;
-  /** Sends on our own socket (the one handed to listen()), not through node-coap's private `_sock`. */
-  readonly #send: (datagram: Buffer, peer: AddressInfo) => void;
+const GET = codeByte('0.01');
+const FETCH = codeByte('0.05');
 
-  constructor(guard: DatagramGuard, observe: ObserveLayer, fast: FastPath, counter: ResponseCounter, logger: Logger, nonDuplicates: NonDuplicateFilter, responses: ResponseCache, requests: RequestLog | undefined, send: (datagram: Buffer, peer: AddressInfo) => void) {
-    super({ piggybackReplyMs: PIGGYBACK_REPLY_MS, sendAcksForNonConfirmablePackets: true });
-    // node-coap's own cache grows without bound under load (response-cache.ts says why); it
-    // reaches the cache only through this field.
-    this._lru = responses as unknown as typeof this._lru;
-    this.#nonDuplicates = nonDuplicates;
-    this.#guard = guard;
-    this.#observe = observe;
-    this.#fast = fast;
-    this.#counter = counter;
-    this.#log = logger;
-    this.#responses = responses;
-    this.#requests = requests;
-    this.#send = send;
-  }
-
-  override handleRequest(): (msg: Buffer, rsinfo: AddressInfo) => void {
-    const inner = super.handleRequest();
-    return (msg, rsinfo) => {
-      const startedMs = this.#requests === undefined ? 0 : performance.now();
-      let verdict;
-      try {
-        verdict = this.#guard.vet(msg);
-      } catch (err) {
-        this.#log.error('datagram guard failed', { detail: err instanceof Error ? err.message : String(err) });
-        return;
-      }
-      switch (verdict.action) {
-        case 'pass': {
-          const m = verdict.message;
-          // RFC 7252 section 4.5: a duplicated NON request is ignored, processed once.
-          if (m.type === MessageType.NON && codeClass(m.code) === 0 && m.code !== 0 && this.#nonDuplicates.isDuplicate(rsinfo.address, rsinfo.port, m.messageId)) {
-            this.#log.debug('duplicate NON request ignored', { peer: `${rsinfo.address}:${rsinfo.port}`, messageId: m.messageId });
-            return;
-          }
-          const request = this.#requests?.arrived(m, rsinfo, startedMs);
-          let onward: Buffer | undefined;
-          try {
-            onward = this.#observe.intercept(verdict.message, verdict.datagram, rsinfo);
-          } catch (err) {
-            request?.abandon();
-            this.#log.error('observe layer failed', { detail: err instanceof Error ? err.message : String(err) });
-            return;
-          }
-          if (!onward) {
-            request?.servedBy('observe');
-            return;
-          }
-          // A request the Observe layer passed unchanged may be one the fast path answers.
-          if (onward === verdict.datagram) {
-            try {
-              const answered = this.#fast.answered;
-              if (this.#fast.tryAnswer(m, rsinfo)) {
-                // It counts what it answered afresh; a duplicate was resent from the response cache.
-                request?.servedBy(this.#fast.answered > answered ? 'fast-path' : 'response-cache');
-                return;
-              }
-            } catch (err) {
-              this.#log.error('fast path failed; node-coap answers', { detail: err instanceof Error ? err.message : String(err) });
-            }
-          }
-          // node-coap looks a duplicate up in the response cache synchronously, within inner().
-          const matches = request === undefined ? 0 : this.#responses.stats.matches;
-          inner(onward, rsinfo);
-          request?.servedBy(request !== undefined && this.#responses.stats.matches > matches ? 'response-cache' : 'node-coap');
-          return;
-        }
-        case 'reply': {
-          // The guard's 4.02, 4.15 and 5.05 answer requests (its RSTs do not); at debug level the request line says so.
-          const parsed = this.#requests !== undefined && codeClass(verdict.datagram[1]!) !== 0 ? parseMessage(msg) : undefined;
-          const request = parsed?.ok ? this.#requests?.arrived(parsed.message, rsinfo, startedMs) : undefined;
-          if (request === undefined) this.#log.debug('datagram answered by the guard', { peer: `${rsinfo.address}:${rsinfo.port}`, reason: verdict.reason });
-          // A RST is not a response; 4.02, 4.15 and 5.05 are (the code byte is the second).
-          if (codeClass(verdict.datagram[1]!) !== 0) this.#counter.count('requests', `${verdict.datagram[1]! >> 5}.${String(verdict.datagram[1]! & 0x1f).padStart(2, '0')}`);
-          this.#send(verdict.datagram, rsinfo);
-          request?.servedBy('guard', verdict.reason);
-          return;
-        }
-        case 'drop':
-          this.#log.debug('datagram dropped', { peer: `${rsinfo.address}:${rsinfo.port}`, reason: verdict.reason });
-          return;
-      }
-    };
-  }
-
-  /**
-   * node-coap's own error path (a parse failure it hits despite the guard, or a Block1 state
-   * error) would send its internal error text. Never send it: log and stay silent.
-   */
-  override _sendError(payload: Buffer, rsinfo: AddressInfo): void {
-    this.#log.warn('node-coap error suppressed', { peer: `${rsinfo.address}:${rsinfo.port}`, detail: payload.toString('utf8').slice(0, 200) });
-  }
+/** One request on its way through the pipeline. */
+interface Pending extends LoggedRequest {
+  peer: Peer;
+  messageId: number;
+  token: Uint8Array;
+  requestBytes: number;
+  exchange: Exchange;
 }
 
 export class GatewayServer {
-  readonly #coap: GuardedCoapServer;
-  readonly #observe: ObserveLayer;
-  readonly #responses: ResponseCache;
-  readonly #fast: FastPath;
   readonly #socket: Socket;
   readonly #log: Logger;
+  readonly #clock: Clock;
+  readonly #router: Router;
+  readonly #observe: ObserveLayer;
+  readonly #reliability: Reliability;
+  readonly #exchanges: ExchangeStore;
+  readonly #held: HeldRepresentations;
+  readonly #counter: ResponseCounter;
+  /** Set only at debug level: one line per request (request-log.ts). */
+  readonly #requests: RequestLog | undefined;
+  readonly #piggybackTimers = new Set<NodeJS.Timeout>();
   readonly port: number;
   readonly host: string;
   #closed = false;
 
-  private constructor(coap: GuardedCoapServer, observe: ObserveLayer, responses: ResponseCache, fast: FastPath, socket: Socket, logger: Logger) {
-    this.#coap = coap;
-    this.#observe = observe;
-    this.#responses = responses;
-    this.#fast = fast;
+  private constructor(socket: Socket, options: GatewayServerOptions, log: Logger) {
+    const { service, clock } = options;
     this.#socket = socket;
-    this.#log = logger;
+    this.#log = log;
+    this.#clock = clock;
+    const now = () => monotonicMs(clock);
+    this.#counter = new ResponseCounter();
+    this.#exchanges = new ExchangeStore(now, options.exchanges);
+    this.#held = new HeldRepresentations(now);
+    const timing = checkTiming({ ...DEFAULT_OBSERVE_TIMING, ...options.observeTiming });
+    this.#reliability = new Reliability({ clock, timing, random: options.random ?? Math.random, send: (d, peer) => this.#send(d, peer), trustLoopback: options.trustLoopback ?? true });
+    let router: Router | undefined;
+    this.#observe = new ObserveLayer({
+      service,
+      clock,
+      logger: log,
+      counter: this.#counter,
+      reliability: this.#reliability,
+      resourceAt: (path) => router?.observable(path),
+      send: (d, peer) => this.#send(d, peer),
+      ...(options.observerLimits ? { limits: options.observerLimits } : {}),
+    });
+    router = new Router({
+      service,
+      logger: log,
+      stats: { service, counter: this.#counter, observers: (sensor) => this.#observe.observers(sensor), exchanges: () => this.#exchanges.stats, clock, startedAtMs: now() },
+    });
+    this.#router = router;
+    // Real elapsed time, whatever clock the gateway runs on (a test's ManualClock would say 0 ms).
+    this.#requests = isLevelEnabled(log, 'debug') ? new RequestLog(log, () => performance.now()) : undefined;
     const address = socket.address();
     this.port = address.port;
     this.host = address.address;
+    socket.on('message', this.#onMessage);
+    socket.on('error', (err: Error) => log.error('CoAP socket error', { detail: err.message }));
   }
 
   static async start(options: GatewayServerOptions): Promise<GatewayServer> {
-    const host = options.host ?? DEFAULT_HOST;
-    const port = options.port ?? DEFAULT_COAP_PORT;
     const log = options.logger.child({ component: 'coap' });
-    const { service, clock } = options;
-
-    const socket = options.socket ?? (await bindCoapSocket(host, port));
-
-    // Every observer of a sensor is notified in the same instant, and confirmable
-    // notifications come back as a burst of ACKs: room for a thousand of them (the kernel caps
-    // this at net.core.rmem_max; a lost ACK only costs a retransmission).
+    const socket = options.socket ?? (await bindCoapSocket(options.host ?? DEFAULT_HOST, options.port ?? DEFAULT_COAP_PORT));
     try {
       socket.setRecvBufferSize(RECEIVE_BUFFER_BYTES);
     } catch (err) {
       log.debug('receive buffer size not raised', { detail: err instanceof Error ? err.message : String(err) });
     }
-
-    const counter = new ResponseCounter();
-    const responses = new ResponseCache(() => monotonicMs(clock), options.responseCache);
-    let router: Router | undefined;
-    const observe = new ObserveLayer({
-      service,
-      clock,
-      logger: log,
-      counter,
-      resourceAt: (path) => router?.observable(path),
-      send: (datagram, peer) => socket.send(datagram, peer.port, peer.address),
-      ...(options.observeTiming ? { timing: options.observeTiming } : {}),
-      ...(options.random ? { random: options.random } : {}),
-    });
-    router = new Router({ service, logger: log, counter, stats: { service, counter, observers: (sensor) => observe.observers(sensor), responseCache: () => responses.stats, clock, startedAtMs: monotonicMs(clock) } });
-    const send = (datagram: Buffer, peer: { port: number; address: string }) => socket.send(datagram, peer.port, peer.address);
-    const fast = new FastPath({ readingAt: (path) => router?.observable(path), responses, counter, send });
-    // Real elapsed time, whatever clock the gateway runs on (a test's ManualClock would say 0 ms).
-    const requests = isLevelEnabled(log, 'debug') ? new RequestLog(log, () => performance.now()) : undefined;
-    requests?.watchSends(socket);
-    const coap = new GuardedCoapServer(new DatagramGuard(() => randomInt(0x10000)), observe, fast, counter, log, new NonDuplicateFilter(() => monotonicMs(options.clock)), responses, requests, send);
-    coap.on('request', (req, res) => router.handle(req, res));
-    coap.on('error', (err: Error) => log.error('CoAP socket error', { detail: err.message }));
-    // Handing node-coap a bound socket keeps the socket ours: we know its address and port,
-    // choose dual stack, and node-coap never closes it behind our back.
-    coap.listen(socket);
-    const server = new GatewayServer(coap, observe, responses, fast, socket, log);
-    log.info('CoAP server listening', { host: server.host, port: server.port, resources: router.paths.join(' ') });
+    const server = new GatewayServer(socket, options, log);
+    log.info('CoAP server listening', { host: server.host, port: server.port, resources: server.#router.paths.join(' ') });
     return server;
   }
 
@@ -250,14 +161,9 @@ export class GatewayServer {
     return this.#observe.observers(sensor);
   }
 
-  /** The duplicate-CON response cache: entries held, entries forgotten early, matches. */
-  get responseCache(): ResponseCacheStats {
-    return this.#responses.stats;
-  }
-
-  /** Requests answered by the fast path (fast-path.ts), without node-coap. */
-  get fastPathAnswers(): number {
-    return this.#fast.answered;
+  /** The duplicate-detection store: exchanges held, forgotten early, duplicates recognised. */
+  get exchanges(): ExchangeStats {
+    return this.#exchanges.stats;
   }
 
   /** True when the socket also takes IPv4 (bound to the IPv6 wildcard with IPV6_V6ONLY off). */
@@ -265,12 +171,195 @@ export class GatewayServer {
     return this.host === '::';
   }
 
+  /**
+   * Stops answering at once: the socket closes, timers stop, and a reply still being computed
+   * (a module call in flight) is dropped when it comes; its client retransmits to a gateway that
+   * is gone, which is what a stopped server means. Nothing is sent after this resolves.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    for (const t of this.#piggybackTimers) clearTimeout(t);
+    this.#piggybackTimers.clear();
     this.#observe.close();
-    this.#coap.close();
+    this.#reliability.close();
+    this.#exchanges.clear();
+    this.#held.clear();
+    this.#socket.off('message', this.#onMessage);
     await new Promise<void>((resolve) => this.#socket.close(() => resolve()));
     this.#log.debug('CoAP server closed');
   }
+
+  readonly #onMessage = (datagram: Buffer, rinfo: AddressInfo): void => {
+    try {
+      this.#receive(datagram, { address: rinfo.address, port: rinfo.port });
+    } catch (err) {
+      this.#log.error('datagram handling failed', { peer: `${rinfo.address}:${rinfo.port}`, detail: err instanceof Error ? err.message : String(err) });
+    }
+  };
+
+  #receive(datagram: Buffer, peer: Peer): void {
+    const parsed = parseMessage(datagram);
+    if (!parsed.ok) {
+      // Section 4.2: a malformed CON is rejected with a RST; anything else malformed is dropped (4.3, 3).
+      if (parsed.header?.type === MessageType.CON) this.#reset(peer, parsed.header.messageId, `malformed (${parsed.problem})`);
+      else this.#dropped(peer, `malformed (${parsed.problem})`);
+      return;
+    }
+    const m = parsed.message;
+    if (m.code === 0) {
+      if (m.type === MessageType.CON) this.#reset(peer, m.messageId, 'ping'); // section 4.3, "CoAP ping"
+      else if (m.type !== MessageType.NON) this.#reliability.match(m.type, peer, m.messageId);
+      return;
+    }
+    if (codeClass(m.code) !== 0 || m.type === MessageType.ACK || m.type === MessageType.RST) {
+      // A response (this socket sends no requests) or a request in an ACK/RST: nothing expects it.
+      if (m.type === MessageType.CON) this.#reset(peer, m.messageId, `unexpected code ${codeString(m.code)}`);
+      else this.#dropped(peer, `unexpected ${codeString(m.code)} in type ${m.type}`);
+      return;
+    }
+
+    const startedMs = this.#requests?.now() ?? 0;
+    const confirmable = m.type === MessageType.CON;
+    const taken = this.#exchanges.take(peer.address, peer.port, m.messageId, confirmable);
+    if ('duplicate' in taken) {
+      this.#duplicate(taken.duplicate, peer, m.messageId);
+      if (this.#requests !== undefined && taken.duplicate.reply !== undefined) {
+        const code = codeString(taken.duplicate.reply.charCodeAt(1));
+        this.#requests.write({ peer, type: m.type, method: methodName(m.code), request: undefined, path: pathOf(m), startedMs }, code, 'duplicate');
+      }
+      return;
+    }
+    const read = readRequest(m);
+    const p: Pending = { peer, type: m.type, method: methodName(m.code), request: read.ok ? read.request : undefined, ...(read.ok ? {} : { path: pathOf(m) }), startedMs, messageId: m.messageId, token: m.token, requestBytes: datagram.length, exchange: taken.begun };
+    if (!read.ok) {
+      if (read.reset) {
+        taken.begun.reply = this.#reset(peer, m.messageId, read.reason).toString('latin1');
+        return;
+      }
+      this.#respond(p, { reply: fromError(errorReply(read.error)), via: 'refused' }, read.reason);
+      return;
+    }
+    const req = read.request;
+
+    if (req.observe !== undefined && (m.code === GET || m.code === FETCH)) {
+      // RFC 7641 section 3.6: Observe=1 ends the registration with this token, then is a plain request.
+      if (req.observe === 1) this.#observe.deregister(peer, m.token);
+      else if (req.observe === 0) {
+        const registration = this.#observe.register(req, peer, m.token, confirmable, datagram.length);
+        if (registration !== undefined) {
+          this.#await(p, registration);
+          return;
+        }
+      }
+    }
+    if (req.block2 !== undefined && req.block2.num > 0) {
+      const held = this.#held.get(holdKey(peer, req));
+      if (held !== undefined) {
+        this.#respond(p, { reply: held.reply, via: 'held', held });
+        return;
+      }
+    }
+    const reply = this.#router.dispatch(req.view);
+    if (reply instanceof Promise) this.#await(p, reply.then((r) => ({ reply: r, via: 'resource' as const })));
+    else this.#respond(p, { reply, via: 'resource' });
+  }
+
+  /** A reply that is not ready: piggybacked if it comes in time, else an Empty ACK now and the reply as a separate CON (section 5.2.2). */
+  #await(p: Pending, outcome: Promise<Outcome>): void {
+    let timer: NodeJS.Timeout | undefined;
+    if (p.type === MessageType.CON) {
+      timer = setTimeout(() => {
+        this.#piggybackTimers.delete(timer!);
+        if (this.#closed) return;
+        p.exchange.emptyAckSent = true;
+        this.#send(emptyMessage(MessageType.ACK, p.messageId), p.peer);
+      }, PIGGYBACK_REPLY_MS);
+      this.#piggybackTimers.add(timer);
+    }
+    outcome
+      .catch((err: unknown): Outcome => {
+        this.#log.error('request handler failed', { path: p.request?.view.path, detail: err instanceof Error ? err.message : String(err) });
+        return { reply: fromError(errorReply(err)), via: 'resource' };
+      })
+      .then((o) => {
+        if (timer !== undefined) {
+          clearTimeout(timer);
+          this.#piggybackTimers.delete(timer);
+        }
+        if (!this.#closed) this.#respond(p, o);
+      })
+      .catch((err: unknown) => this.#log.error('response failed', { detail: err instanceof Error ? err.message : String(err) }));
+  }
+
+  #respond(p: Pending, o: Outcome, reason?: string): void {
+    if (this.#closed) return;
+    const req = p.request;
+    const verified = this.#reliability.isVerified(p.peer.address);
+    const ctx = { block2: req?.block2, verified, requestBytes: p.requestBytes, observe: o.observe, held: o.held };
+    let reply = o.reply;
+    const separate = p.exchange.emptyAckSent;
+    const type = p.type === MessageType.CON && !separate ? MessageType.ACK : separate ? MessageType.CON : MessageType.NON;
+    const build = (messageId: number): Buffer => {
+      let written = writeResponse(reply, { type, messageId, token: p.token }, ctx);
+      if (!written.ok) {
+        reply = fromError(errorReply(written.error));
+        written = writeResponse(reply, { type, messageId, token: p.token }, ctx);
+      }
+      if (!written.ok) throw written.error;
+      if (written.blocks !== undefined && req !== undefined && o.held === undefined) this.#held.hold(holdKey(p.peer, req), p.peer.address, written.blocks);
+      return written.datagram;
+    };
+    if (type === MessageType.ACK) {
+      const datagram = build(p.messageId);
+      p.exchange.reply = datagram.toString('latin1');
+      this.#send(datagram, p.peer);
+      o.sent?.(type, p.messageId);
+    } else if (type === MessageType.NON) {
+      const messageId = this.#reliability.newMessageId(p.peer);
+      this.#send(build(messageId), p.peer);
+      o.sent?.(type, messageId);
+    } else {
+      this.#reliability.sendConfirmable(p.peer, (messageId) => {
+        const datagram = build(messageId);
+        o.sent?.(type, messageId);
+        return datagram;
+      });
+    }
+    this.#counter.count('requests', reply.code);
+    this.#requests?.write(p, reply.code, o.via, reason);
+  }
+
+  /** RFC 7252 section 4.5: a duplicate CON gets the reply sent for the original (or the Empty ACK again); a NON is ignored. */
+  #duplicate(e: Exchange, peer: Peer, messageId: number): void {
+    if (!e.confirmable) {
+      this.#dropped(peer, 'duplicate NON');
+      return;
+    }
+    if (e.reply !== undefined) this.#send(Buffer.from(e.reply, 'latin1'), peer);
+    else if (e.emptyAckSent) this.#send(emptyMessage(MessageType.ACK, messageId), peer);
+    else this.#dropped(peer, 'duplicate of a request still being answered');
+  }
+
+  #reset(peer: Peer, messageId: number, reason: string): Buffer {
+    const rst = emptyMessage(MessageType.RST, messageId);
+    this.#send(rst, peer);
+    this.#log.debug('datagram rejected with a RST', { peer: `${peer.address}:${peer.port}`, reason });
+    return rst;
+  }
+
+  #dropped(peer: Peer, reason: string): void {
+    this.#log.debug('datagram dropped', { peer: `${peer.address}:${peer.port}`, reason });
+  }
+
+  #send(datagram: Buffer, peer: Peer): void {
+    if (this.#closed) return;
+    this.#socket.send(datagram, peer.port, peer.address);
+  }
+}
+
+/** A block-wise transfer is one client asking the same thing (RFC 7959 section 2.4): endpoint, method, path, query, Accept, body. */
+function holdKey(peer: Peer, req: InboundRequest): string {
+  const v = req.view;
+  return `${peer.address}|${peer.port}|${v.method}|${v.path}|${v.query.join('&')}|${v.accept ?? ''}|${Buffer.from(v.body.buffer, v.body.byteOffset, v.body.byteLength).toString('hex')}`;
 }

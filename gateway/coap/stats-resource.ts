@@ -4,7 +4,7 @@
  *
  *   {"simulatedSensors": ["tmp102"], "requests": {"2.05": 10, "4.04": 1}, "notifications": {"2.05": 40},
  *    "i2cTransactions": 12, "moduleCalls": 13, "cacheHits": 7, "observers": 2,
- *    "responseCache": {"entries": 11, "evicted": 0, "matches": 1}, "uptimeSeconds": 61,
+ *    "exchanges": {"entries": 11, "evicted": 0, "duplicates": 1}, "uptimeSeconds": 61,
  *    "sensors": {"tmp102": {"simulated": true, "observers": 2, "feedSubscribers": 1, "moduleReads": 12, ...}}}
  *
  * `simulatedSensors` comes first so that an operator sees at a glance whether any value the
@@ -12,8 +12,8 @@
  * sensor is real hardware. Each sensor says the same in its `simulated`.
  * `observers` counts CoAP observers (RFC 7641 registrations); `feedSubscribers` is the service's
  * count of feed subscriptions, which is 1 per observed sensor however many observers share it.
- * `responseCache` is the duplicate-CON cache (response-cache.ts): exchanges held, exchanges
- * forgotten early because a bound was reached, and lookups that matched a held exchange.
+ * `exchanges` is duplicate detection (exchange-store.ts): exchanges held, exchanges forgotten
+ * early because a bound was reached, and duplicates recognised (RFC 7252 section 4.5).
  * The request being answered is not yet in `requests`. Max-Age 0: the numbers move constantly.
  */
 import { type Clock, monotonicMs } from '../../drivers/clock.ts';
@@ -23,7 +23,7 @@ import { type CborMap, encodeCbor } from './cbor-preferred.ts';
 import { ContentFormat, negotiate } from './content-formats.ts';
 import { errorReply } from './error-response.ts';
 import { type Reply, type RequestView, Method, fromError } from './reply.ts';
-import type { ResponseCacheStats } from './response-cache.ts';
+import type { ExchangeStats } from './exchange-store.ts';
 import type { ResponseCounter } from './response-counter.ts';
 
 export const STATS_PATH = '/gw/stats';
@@ -33,8 +33,8 @@ export interface StatsSources {
   service: SensorService;
   counter: ResponseCounter;
   observers: (sensor?: string) => number;
-  /** The duplicate-CON response cache (response-cache.ts). */
-  responseCache: () => ResponseCacheStats;
+  /** Duplicate detection (exchange-store.ts). */
+  exchanges: () => ExchangeStats;
   clock: Clock;
   /** Monotonic ms when the server started. */
   startedAtMs: number;
@@ -78,7 +78,7 @@ export class StatsResource {
       notifications: s.counter.snapshot('notifications'),
       ...(totals as unknown as CborMap),
       observers: s.observers(),
-      responseCache: { ...s.responseCache() },
+      exchanges: { ...s.exchanges() },
       uptimeSeconds: Math.floor((monotonicMs(s.clock) - s.startedAtMs) / 1000),
       sensors,
     };

@@ -45,9 +45,8 @@ export interface LinkFilter {
 }
 
 /** node-coap joins Uri-Query options with `&`; each is one `name=value` filter. */
-export function parseFilters(query: string): LinkFilter[] {
-  if (query === '') return [];
-  return query.split('&').map((item) => {
+export function parseFilters(query: readonly string[]): LinkFilter[] {
+  return query.map((item) => {
     const eq = item.indexOf('=');
     return eq < 0 ? { name: item, value: '' } : { name: item.slice(0, eq), value: item.slice(eq + 1) };
   });

@@ -64,9 +64,19 @@ export class RawClient {
     });
   }
 
-  static async open(host: string, port: number): Promise<RawClient> {
+  /**
+   * `localAddress` binds the client to another loopback address (127.0.0.2, ...: all of
+   * 127.0.0.0/8 is local on Linux), so one test can play several source addresses.
+   */
+  static async open(host: string, port: number, localAddress?: string): Promise<RawClient> {
     const socket = createSocket(isIPv6(host) ? 'udp6' : 'udp4');
-    await new Promise<void>((resolve) => socket.bind(0, isIPv6(host) ? '::1' : '127.0.0.1', resolve));
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(0, localAddress ?? (isIPv6(host) ? '::1' : '127.0.0.1'), () => {
+        socket.off('error', reject);
+        resolve();
+      });
+    });
     return new RawClient(socket, host, port);
   }
 
@@ -119,7 +129,7 @@ export interface Response {
   size1: number | undefined;
   /** The Observe option's value (RFC 7641); undefined when absent. */
   observe: number | undefined;
-  /** The body decoded with cbor-x when Content-Format is CBOR (60, 112). */
+  /** The body decoded with cbor-x when Content-Format is CBOR (60, 112) and the payload is not one block of several (Block2). */
   cbor: unknown;
 }
 
@@ -154,6 +164,45 @@ export function toResponse(raw: Buffer): Response {
     maxAge: optionUint(packet, 'Max-Age'),
     size1: optionUint(packet, 'Size1'),
     observe: optionUint(packet, 'Observe'),
-    cbor: (contentFormat === 60 || contentFormat === 112) && packet.payload.length > 0 ? cborDecode(packet.payload) : undefined,
+    // A Block2 payload is a slice of the representation (RFC 7959), not a CBOR item of its own.
+    cbor: (contentFormat === 60 || contentFormat === 112) && packet.payload.length > 0 && !packet.options.some((o) => o.name === 'Block2') ? cborDecode(packet.payload) : undefined,
   };
+}
+
+/** The value of an option (by coap-packet name, e.g. 'ETag', 'Size2', or number as a string); undefined when absent. */
+export function optionValue(p: ParsedPacket, name: string): Buffer | undefined {
+  return p.options.find((o) => String(o.name) === name)?.value as Buffer | undefined;
+}
+
+/** An option value read as a CoAP uint (RFC 7252 section 3.2). */
+export function readUint(value: Buffer): number {
+  let n = 0;
+  for (const b of value) n = n * 256 + b;
+  return n;
+}
+
+/** A Block2 (or Block1) option: RFC 7959 section 2.2. */
+export interface BlockOption {
+  num: number;
+  more: boolean;
+  szx: number;
+  /** 2 ** (szx + 4) bytes. */
+  size: number;
+}
+
+/** The Block2 option value for block `num` of 2 ** (szx + 4) bytes, in the shortest uint (block 0 of 16 bytes is zero-length). */
+export function block2Value(num: number, szx: number, more = false): Buffer {
+  return uint(num * 16 + (more ? 8 : 0) + szx);
+}
+
+export function parseBlock(value: Buffer): BlockOption {
+  const v = readUint(value);
+  const szx = v & 0x07;
+  return { num: Math.floor(v / 16), more: (v & 0x08) !== 0, szx, size: 2 ** (szx + 4) };
+}
+
+/** The response's Block2 option, parsed; undefined when absent. */
+export function block2Of(res: Response): BlockOption | undefined {
+  const v = optionValue(res.packet, 'Block2');
+  return v === undefined ? undefined : parseBlock(v);
 }

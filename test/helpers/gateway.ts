@@ -36,8 +36,12 @@ export interface TestGatewayOptions {
   /** Confirmable-notification timing (default RFC 7252's) and the random source of its back-off. */
   observeTiming?: GatewayServerOptions['observeTiming'];
   random?: () => number;
-  /** Bounds of the duplicate-CON response cache (default: the gateway's). */
-  responseCache?: GatewayServerOptions['responseCache'];
+  /** Bounds of duplicate detection (default: the gateway's). */
+  exchanges?: GatewayServerOptions['exchanges'];
+  /** Bounds of the Observe table (RFC 7641 registrations), per source address and in all (default: the gateway's). */
+  observerLimits?: GatewayServerOptions['observerLimits'];
+  /** Default true, as in the product: loopback clients count as verified. False: the test is a stranger (amplification rules apply). */
+  trustLoopback?: boolean;
   /** Default: 'in-thread' with a ManualClock, 'worker' otherwise. */
   isolation?: Isolation;
   /** Default: silent. A MemoryLogger lets a test assert what the gateway logged. */
@@ -105,7 +109,9 @@ export async function startTestGateway(opts: TestGatewayOptions = {}): Promise<T
       port: 0,
       ...(opts.observeTiming ? { observeTiming: opts.observeTiming } : {}),
       ...(opts.random ? { random: opts.random } : {}),
-      ...(opts.responseCache ? { responseCache: opts.responseCache } : {}),
+      ...(opts.exchanges ? { exchanges: opts.exchanges } : {}),
+      ...(opts.observerLimits ? { observerLimits: opts.observerLimits } : {}),
+      ...(opts.trustLoopback !== undefined ? { trustLoopback: opts.trustLoopback } : {}),
     });
   } catch (err) {
     await service.close();
