@@ -22,7 +22,8 @@
  *
  * Options (after `npm run bench --`): --quick (a smoke run: short runs, 20 s soaks),
  * --seconds N (per throughput run, default 10), --rounds N (default 3), --sockets N (default 64),
- * --soak-seconds N (default 300), --only throughput,wasm,payload,soak, --profile (also run the
+ * --soak-seconds N (default 300), --only throughput,wasm,payload,soak, --scenarios b,d (only those
+ * throughput scenarios; writes bench/results.partial.json, not results.json), --profile (also run the
  * gateway under load with --cpu-prof; the profile goes to bench/profiles/).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -45,6 +46,7 @@ const { values: opts } = parseArgs({
     sockets: { type: 'string' },
     'soak-seconds': { type: 'string' },
     only: { type: 'string' },
+    scenarios: { type: 'string' },
     profile: { type: 'boolean', default: false },
   },
 });
@@ -52,6 +54,8 @@ const SECONDS = Number(opts.seconds ?? (opts.quick ? 3 : 10));
 const ROUNDS = Number(opts.rounds ?? (opts.quick ? 1 : 3));
 const SOCKETS = Number(opts.sockets ?? 64);
 const SOAK_SECONDS = Number(opts['soak-seconds'] ?? (opts.quick ? 20 : 300));
+/** `--scenarios b,d`: a quick look at some scenarios while working; results.json is then not written. */
+const SCENARIO_FILTER = opts.scenarios === undefined ? undefined : new Set(opts.scenarios.split(','));
 const PARTS = new Set((opts.only ?? 'throughput,wasm,payload,soak').split(','));
 const SOAK_SOURCES = 32;
 /** Past this the soak of bare node-coap stops: the point is made, and the machine is shared. */
@@ -166,6 +170,7 @@ async function throughput(): Promise<ThroughputResult> {
   const runs = new Map<Scenario, { name: string; peakMb: number[]; rounds: LoadResult[] }>();
   for (let round = 1; round <= ROUNDS; round++) {
     for (const s of RUN_ORDER) {
+      if (SCENARIO_FILTER !== undefined && !SCENARIO_FILTER.has(s)) continue;
       const spec = specs.get(s);
       if (!spec) continue;
       const server = await startServer(spec, PORT[s]);
@@ -401,7 +406,7 @@ async function main(): Promise<void> {
 
   if (opts.profile) out.push(`CPU profile written to ${await profile()}`);
 
-  const file = path.join(PROJECT_ROOT, 'bench', 'results.json');
+  const file = path.join(PROJECT_ROOT, 'bench', SCENARIO_FILTER === undefined ? 'results.json' : 'results.partial.json');
   writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
   out.push(`results: ${path.relative(PROJECT_ROOT, file)}`);
   console.log(out.join('\n'));

@@ -55,10 +55,21 @@ export function codeString(code: number): string {
   return `${code >> 5}.${String(code & 0x1f).padStart(2, '0')}`;
 }
 
+const CODE_BYTES = new Map<string, number>();
+
+/** "2.05" -> 0x45. Memoised: every response's code goes through here. */
 export function codeByte(code: string): number {
-  const [cls, detail] = code.split('.').map(Number) as [number, number];
-  return (cls << 5) | detail;
+  let b = CODE_BYTES.get(code);
+  if (b === undefined) {
+    const [cls, detail] = code.split('.').map(Number) as [number, number];
+    b = (cls << 5) | detail;
+    if (CODE_BYTES.size < 256) CODE_BYTES.set(code, b);
+  }
+  return b;
 }
+
+/** The empty payload of most requests, shared. */
+const NO_BYTES = new Uint8Array(0);
 
 export function parseMessage(buf: Uint8Array): ParseResult {
   if (buf.length < 4) return { ok: false, problem: 'too-short' };
@@ -68,34 +79,33 @@ export function parseMessage(buf: Uint8Array): ParseResult {
   const tkl = b0 & 0x0f;
   const code = buf[1]!;
   const messageId = (buf[2]! << 8) | buf[3]!;
-  const header = { type, messageId };
   // RFC 7252 section 3: unknown version numbers MUST be silently ignored (no header to trust).
   if (version !== 1) return { ok: false, problem: 'bad-version' };
   // Token lengths 9..15 are reserved and MUST be processed as a message format error.
-  if (tkl > 8) return { ok: false, problem: 'bad-token-length', header };
-  if (4 + tkl > buf.length) return { ok: false, problem: 'truncated', header };
+  if (tkl > 8) return { ok: false, problem: 'bad-token-length', header: { type, messageId } };
+  if (4 + tkl > buf.length) return { ok: false, problem: 'truncated', header: { type, messageId } };
   const token = buf.subarray(4, 4 + tkl);
   // Section 4.1: an Empty message (code 0.00) has no token, options or payload.
-  if (code === 0 && (tkl !== 0 || buf.length !== 4)) return { ok: false, problem: 'empty-message-not-empty', header };
+  if (code === 0 && (tkl !== 0 || buf.length !== 4)) return { ok: false, problem: 'empty-message-not-empty', header: { type, messageId } };
 
   const options: WireOption[] = [];
   let i = 4 + tkl;
   let number = 0;
-  let payload: Uint8Array = new Uint8Array(0);
+  let payload: Uint8Array = NO_BYTES;
   while (i < buf.length) {
     const byte = buf[i++]!;
     if (byte === 0xff) {
       // Section 3: a marker followed by a zero-length payload is a message format error.
-      if (i === buf.length) return { ok: false, problem: 'empty-payload-after-marker', header };
+      if (i === buf.length) return { ok: false, problem: 'empty-payload-after-marker', header: { type, messageId } };
       payload = buf.subarray(i);
       break;
     }
     const delta = extended(byte >> 4);
-    if (delta === undefined) return { ok: false, problem: 'bad-option', header };
+    if (delta === undefined) return { ok: false, problem: 'bad-option', header: { type, messageId } };
     const length = extended(byte & 0x0f);
-    if (length === undefined) return { ok: false, problem: 'bad-option', header };
+    if (length === undefined) return { ok: false, problem: 'bad-option', header: { type, messageId } };
     number += delta;
-    if (i + length > buf.length) return { ok: false, problem: 'truncated', header };
+    if (i + length > buf.length) return { ok: false, problem: 'truncated', header: { type, messageId } };
     options.push({ number, value: buf.subarray(i, i + length) });
     i += length;
   }
@@ -119,7 +129,7 @@ export function parseMessage(buf: Uint8Array): ParseResult {
 }
 
 export function encodeMessage(m: WireMessage): Buffer {
-  const options = m.options.length > 1 ? [...m.options].sort((a, b) => a.number - b.number) : m.options;
+  const options = inOrder(m.options) ? m.options : [...m.options].sort((a, b) => a.number - b.number);
   // Sized first and written in place: this encodes every fast-path response.
   let length = 4 + m.token.length + (m.payload.length > 0 ? 1 + m.payload.length : 0);
   let previous = 0;
@@ -154,6 +164,11 @@ export function encodeMessage(m: WireMessage): Buffer {
   return out;
 }
 
+function inOrder(options: WireOption[]): boolean {
+  for (let i = 1; i < options.length; i++) if (options[i]!.number < options[i - 1]!.number) return false;
+  return true;
+}
+
 /** Extended bytes after an option's first byte for a delta or length n (RFC 7252 section 3.1). */
 function extBytes(n: number): number {
   return n < 13 ? 0 : n < 269 ? 1 : 2;
@@ -171,8 +186,12 @@ function writeExt(out: Buffer, at: number, n: number): number {
   return 14;
 }
 
-/** An unsigned integer option value in the fewest bytes (RFC 7252 section 3.2, "uint"). */
+/** One-byte uint values, shared (encodeMessage only copies them): Content-Format, Max-Age and Observe are mostly these. */
+const SMALL_UINTS = Array.from({ length: 256 }, (_, n) => (n === 0 ? new Uint8Array(0) : Uint8Array.of(n)));
+
+/** An unsigned integer option value in the fewest bytes (RFC 7252 section 3.2, "uint"). Do not modify the result. */
 export function uintOption(n: number): Uint8Array {
+  if (n < 256 && n >= 0 && Number.isInteger(n)) return SMALL_UINTS[n]!;
   const bytes: number[] = [];
   for (let v = n; v > 0; v = Math.floor(v / 256)) bytes.unshift(v & 0xff);
   return Uint8Array.from(bytes);

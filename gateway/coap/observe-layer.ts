@@ -252,7 +252,7 @@ function render(resource: ReadingResource, req: ReadingRequest, state: FeedState
     const e = errorReply(u.error);
     return { code: e.code, contentFormat: e.contentFormat, maxAge: e.maxAge, payload: e.payload, value: undefined };
   }
-  const shape = `${req.format}|${req.params.unit ?? ''}|${req.params.precision}`;
+  const shape = req.variant;
   let rep = state.memo.get(shape) as { value: number; payload: Uint8Array } | undefined;
   if (!rep) {
     rep = resource.represent(u.reading.reading, req);

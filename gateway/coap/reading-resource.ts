@@ -29,9 +29,11 @@ export function freshMaxAge(freshForMs: number): number {
 
 /** A request checked and ready: what to read it in and which notification conditions apply. */
 export interface ReadingRequest {
-  params: ReadingParams;
-  format: ReadingFormat;
-  conditions: ObserveConditions;
+  readonly params: ReadingParams;
+  readonly format: ReadingFormat;
+  readonly conditions: ObserveConditions;
+  /** format|unit|precision: the representation this request gets, one encoding per reading. */
+  readonly variant: string;
 }
 
 /** A reading as one client asked for it: the value after unit and precision, and the payload. */
@@ -42,6 +44,8 @@ export interface Representation {
 
 /** Variants kept per reading (format x unit x precision); more than any client mix needs. */
 const MAX_VARIANTS = 32;
+/** GET shapes (Accept and query) whose check is remembered; a client mix has a handful. */
+const MAX_PREPARED = 64;
 
 export class ReadingResource {
   readonly #service: SensorService;
@@ -54,6 +58,11 @@ export class ReadingResource {
    * object, so it is in every payload encoded from it and needs no place in the variant key.
    */
   #memo: { reading: SensorReading; quantity: string; variants: Map<string, Representation> } | undefined;
+  /**
+   * GET requests checked before, by Accept and query: a GET's check depends on nothing else, and
+   * every sensor node sends the same GET again and again. Only checks that passed are kept.
+   */
+  readonly #prepared = new Map<string, ReadingRequest>();
 
   constructor(service: SensorService, sensor: string) {
     this.#service = service;
@@ -86,6 +95,20 @@ export class ReadingResource {
 
   /** Checks the request without reading the sensor; throws a GatewayError for the client. */
   prepare(req: RequestView): ReadingRequest {
+    const key = req.method === Method.GET && !req.query.some((q) => q.includes('\u0000')) ? `${req.accept ?? ''}\u0000${req.query.join('\u0000')}` : undefined;
+    if (key !== undefined) {
+      const known = this.#prepared.get(key);
+      if (known !== undefined) return known;
+    }
+    const prepared = this.#check(req);
+    if (key !== undefined) {
+      if (this.#prepared.size >= MAX_PREPARED) this.#prepared.clear();
+      this.#prepared.set(key, prepared);
+    }
+    return prepared;
+  }
+
+  #check(req: RequestView): ReadingRequest {
     const { params, conditions } = this.#params(req);
     const format = negotiate(req.accept, READING_FORMATS, ContentFormat.CBOR);
     if (format === undefined) throw new GatewayError('GW_ERR_REQUEST_NOT_ACCEPTABLE', { detail: 'offered: 60, 112, 110, 50, 0' });
@@ -94,7 +117,7 @@ export class ReadingResource {
     if (params.unit === 'degF' && (format === ContentFormat.SENML_CBOR || format === ContentFormat.SENML_JSON)) {
       throw new GatewayError('GW_ERR_REQUEST_BAD_PARAMETER', { detail: 'SenML has no degF (RFC 8428 section 12.1): ask for Cel or K, or CBOR/JSON' });
     }
-    return { params, format, conditions };
+    return { params, format, conditions, variant: `${format}|${params.unit ?? ''}|${params.precision}` };
   }
 
   /** The 2.05 for a reading; `ageMs` is how long ago `fresh` was taken (a notification sent later). */
@@ -108,7 +131,7 @@ export class ReadingResource {
     const quantity = this.#service.info(this.#sensor)?.quantity ?? 'temperature';
     let memo = this.#memo;
     if (memo?.reading !== reading || memo.quantity !== quantity) this.#memo = memo = { reading, quantity, variants: new Map() };
-    const key = `${req.format}|${req.params.unit ?? ''}|${req.params.precision}`;
+    const key = req.variant;
     let rep = memo.variants.get(key);
     if (rep === undefined) {
       const { value, unit } = convert(reading.value, reading.unit, req.params);

@@ -24,7 +24,7 @@ export interface LoggedRequest {
   method: string;
   /** Undefined for a request refused before its view was read; `path` is then given. */
   request: InboundRequest | undefined;
-  path?: string;
+  path?: string | undefined;
   startedMs: number;
 }
 

@@ -51,8 +51,8 @@ export type Written =
 
 export function writeResponse(reply: Reply, header: MessageHeader, ctx: WriteContext): Written {
   const payload = !ctx.verified && reply.brief !== undefined ? reply.brief : reply.payload;
-  const options: WireOption[] = [{ number: Option.CONTENT_FORMAT, value: uintOption(reply.contentFormat) }];
-  if (reply.maxAge !== undefined) options.push({ number: Option.MAX_AGE, value: uintOption(reply.maxAge) });
+  const options: WireOption[] = [uintOptionOf(Option.CONTENT_FORMAT, reply.contentFormat)];
+  if (reply.maxAge !== undefined) options.push(uintOptionOf(Option.MAX_AGE, reply.maxAge));
   if (reply.size1 !== undefined) options.push({ number: Option.SIZE1, value: uintOption(reply.size1) });
   if (ctx.observe !== undefined) options.push({ number: Option.OBSERVE, value: uintOption(ctx.observe) });
   const code = codeByte(reply.code);
@@ -60,7 +60,7 @@ export function writeResponse(reply: Reply, header: MessageHeader, ctx: WriteCon
   // Only a 2.05 is cut in blocks: an error carries no ETag (RFC 7252 section 5.10.6.1), and
   // without one a client cannot reassemble blocks safely.
   if (reply.code !== '2.05' || (ctx.block2 === undefined && payload.length <= MAX_PAYLOAD)) {
-    const whole = encodeMessage({ ...header, code, options, payload });
+    const whole = encodeMessage({ type: header.type, code, messageId: header.messageId, token: header.token, options, payload });
     if (reply.code !== '2.05' || ctx.verified || whole.length <= amplificationBudget(ctx.requestBytes)) return { ok: true, datagram: whole };
   }
 
@@ -82,8 +82,22 @@ export function writeResponse(reply: Reply, header: MessageHeader, ctx: WriteCon
   options.push({ number: Option.ETAG, value: held.etag });
   options.push({ number: Option.BLOCK2, value: uintOption(block2Value(num, more, szx)) });
   if (num === 0) options.push({ number: Option.SIZE2, value: uintOption(body.length) });
-  const datagram = encodeMessage({ ...header, code, options, payload: body.subarray(offset, end) });
+  const datagram = encodeMessage({ type: header.type, code, messageId: header.messageId, token: header.token, options, payload: body.subarray(offset, end) });
   return more ? { ok: true, datagram, blocks: held } : { ok: true, datagram };
+}
+
+/** Content-Format and Max-Age options of one-byte values, built once: every response carries both. */
+const SHARED_OPTIONS = new Map<number, WireOption>();
+
+function uintOptionOf(number: number, n: number): WireOption {
+  if (n > 255) return { number, value: uintOption(n) };
+  const key = number * 256 + n;
+  let o = SHARED_OPTIONS.get(key);
+  if (o === undefined) {
+    o = { number, value: uintOption(n) };
+    SHARED_OPTIONS.set(key, o);
+  }
+  return o;
 }
 
 /** An Empty message (RFC 7252 section 4.1): an ACK that a reply comes later, or a RST. */

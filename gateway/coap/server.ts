@@ -231,7 +231,7 @@ export class GatewayServer {
       return;
     }
     const read = readRequest(m);
-    const p: Pending = { peer, type: m.type, method: methodName(m.code), request: read.ok ? read.request : undefined, ...(read.ok ? {} : { path: pathOf(m) }), startedMs, messageId: m.messageId, token: m.token, requestBytes: datagram.length, exchange: taken.begun };
+    const p: Pending = { peer, type: m.type, method: methodName(m.code), request: read.ok ? read.request : undefined, path: read.ok ? undefined : pathOf(m), startedMs, messageId: m.messageId, token: m.token, requestBytes: datagram.length, exchange: taken.begun };
     if (!read.ok) {
       if (read.reset) {
         taken.begun.reply = this.#reset(peer, m.messageId, read.reason).toString('latin1');
