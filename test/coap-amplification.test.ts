@@ -16,7 +16,7 @@ import { createSocket } from 'node:dgram';
 import { after, before, describe, it } from 'node:test';
 import { decode as cborDecode } from 'cbor-x';
 import type { ManualClock } from '../drivers/clock.ts';
-import { RawClient, type Response, block2Of, block2Value, observeRequest, pathOptions, requestDatagram, uint } from './helpers/coap-datagram.ts';
+import { RawClient, type Response, block2Of, block2Value, emptyMessage, observeRequest, pathOptions, requestDatagram, uint } from './helpers/coap-datagram.ts';
 import { type TestGateway, startTestGateway } from './helpers/gateway.ts';
 import { ObserveClient, turn } from './helpers/observe-client.ts';
 
@@ -280,5 +280,83 @@ describe('amplification: Observe (RFC 7641 section 7)', () => {
     assert.notEqual((await register(c5, 4000)).observe, undefined, 'a new address registers in a full table (the oldest unacknowledged one makes room)');
     assert.equal(g.server.observers(), limits.total);
     assert.ok(most <= limits.total, `never more than ${limits.total} observers (saw ${most})`);
+  });
+});
+
+describe('amplification: verification cannot be had cheaply', () => {
+  let gw: TestGateway | undefined;
+  const clients: { close(): Promise<void> }[] = [];
+  after(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.close()));
+    await gw?.close();
+  });
+
+  /** Whether the gateway treats this client's address as verified: error bodies carry `detail` only then. */
+  async function verified(c: ObserveClient): Promise<boolean> {
+    const res = await c.raw.exchange(get('/temp', [{ name: 'Uri-Query', value: Buffer.from('unit=X') }]));
+    assert.equal(res?.code, '4.00');
+    return (res.cbor as Record<string, unknown>)['detail'] !== undefined;
+  }
+
+  it('a duplicate shorter than its original gets nothing from an unverified address; a true retransmission gets the reply again', async () => {
+    await gw?.close();
+    gw = await startTestGateway({ simCelsius: 20, trustLoopback: false });
+    const c = await RawClient.open('127.0.0.1', gw.port);
+    clients.push(c);
+    // An unknown elective option (even number, ignored: RFC 7252 section 5.4.1) pads the request
+    // to 300 bytes, which buys a budget of 900: the whole of /gw/stats in one datagram.
+    const padded = requestDatagram({ messageId: 0x5a5a, token: Buffer.alloc(0), options: [...pathOptions('/gw/stats'), { name: '2050', value: Buffer.alloc(280, 0x61) }] });
+    const first = await c.exchange(padded);
+    assert.equal(first?.code, '2.05');
+    assert.ok(first.raw.length > 300, `a large reply (${first.raw.length} bytes)`);
+    c.send(Buffer.from([0x40, 0x01, 0x5a, 0x5a])); // 4 bytes, same Message ID
+    assert.equal(await c.next(300), undefined, 'the 4-byte "duplicate" buys nothing');
+    const again = await c.exchange(padded);
+    assert.deepEqual(again?.raw, first.raw, 'the real retransmission gets the same bytes (RFC 7252 section 4.5)');
+  });
+
+  it('an ACK to a NON of ours does not verify the address; an ACK to a CON does', async () => {
+    await gw?.close();
+    gw = await startTestGateway({ simCelsius: 20, observeTiming: { ackTimeoutMs: 100 }, random: () => 0, trustLoopback: false });
+    const clock = gw.clock as ManualClock;
+    const c = await ObserveClient.open(gw.port);
+    clients.push(c);
+    c.autoAck = false;
+    const reg = await c.request('/temp', { token: Buffer.from('n1'), confirmable: false });
+    assert.equal(reg.packet.confirmable, false, 'a NON response to a NON registration');
+    c.raw.send(emptyMessage('ack', reg.packet.messageId));
+    await c.settle(clock);
+    assert.equal(await verified(c), false, 'an ACK to a NON proves nothing');
+    c.autoAck = true; // the notification's ACK goes back at once, within its ACK_TIMEOUT
+    gw.sim.setTemperature(21);
+    const [n] = await c.advance(clock, 400);
+    assert.ok(n?.packet.confirmable, 'the notification to an unverified address is a CON');
+    await c.settle(clock);
+    assert.equal(await verified(c), true, 'its ACK verifies the address');
+  });
+
+  it('an address that sprays ACKs (guessing Message IDs) is not verified by them for a minute', async () => {
+    await gw?.close();
+    gw = await startTestGateway({ simCelsius: 20, observeTiming: { ackTimeoutMs: 5000 }, random: () => 0, trustLoopback: false });
+    const clock = gw.clock as ManualClock;
+    const c = await ObserveClient.open(gw.port);
+    clients.push(c);
+    c.autoAck = false;
+    await c.request('/temp', { token: Buffer.from('g1'), confirmable: true });
+    for (let mid = 0; mid < 40; mid++) c.raw.send(emptyMessage('ack', mid)); // unmatched guesses
+    await c.settle(clock);
+    c.autoAck = true; // the right ACK, among the guesses, within its ACK_TIMEOUT
+    gw.sim.setTemperature(21);
+    const [n] = await c.advance(clock, 400);
+    assert.ok(n?.packet.confirmable);
+    await c.settle(clock);
+    assert.equal(await verified(c), false, 'not believed right after 40 unmatched ACKs');
+    assert.equal(gw.server.observers(), 1, 'the matching ACK still counts for its observation');
+    await c.advance(clock, 61_000, 1000);
+    gw.sim.setTemperature(22);
+    const [m] = await c.advance(clock, 400);
+    assert.ok(m?.packet.confirmable, 'still unverified: the next notification is a CON too');
+    await c.settle(clock);
+    assert.equal(await verified(c), true, 'a minute later, an ACK verifies it again');
   });
 });

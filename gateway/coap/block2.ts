@@ -10,8 +10,9 @@
  *   from the held copy, whichever token and Message ID it carries (aiocoap uses a fresh token
  *   for each block, as RFC 7959 section 2.4 allows). So `/gw/stats`, which changes with every
  *   request, reads block-wise as one snapshot. A held copy lives HOLD_MS after its last block
- *   request; at most HOLD_PER_ADDRESS per client address and HOLD_TOTAL in all are kept,
- *   oldest forgotten first. A block after the copy is forgotten is cut from a fresh
+ *   request (kept past the last block: a client may ask for a lost block again, with a new
+ *   token); at most HOLD_PER_ADDRESS per client address and HOLD_TOTAL in all are kept, oldest
+ *   forgotten first. A block after the copy is forgotten is cut from a fresh
  *   representation with its own ETag, and the client sees the change (section 2.4).
  * - Choices where the RFC leaves one (docs/coap-api.md): a block number past the end is 4.02
  *   Bad Option; a server-chosen block size is never larger than asked.
@@ -65,10 +66,6 @@ export class HeldRepresentations {
 
   constructor(now: () => number) {
     this.#now = now;
-  }
-
-  get size(): number {
-    return this.#entries.size;
   }
 
   get(key: string): HeldRepresentation | undefined {

@@ -130,7 +130,7 @@ export function parseMessage(buf: Uint8Array): ParseResult {
 
 export function encodeMessage(m: WireMessage): Buffer {
   const options = inOrder(m.options) ? m.options : [...m.options].sort((a, b) => a.number - b.number);
-  // Sized first and written in place: this encodes every fast-path response.
+  // Sized first and written in place: this encodes every response.
   let length = 4 + m.token.length + (m.payload.length > 0 ? 1 + m.payload.length : 0);
   let previous = 0;
   for (const o of options) {

@@ -42,6 +42,8 @@ export interface Exchange {
   readonly confirmable: boolean;
   readonly arrivedAt: number;
   readonly expiresAt: number;
+  /** The request's size: a duplicate is the same bytes again (server.ts checks it against this). */
+  readonly requestBytes: number;
   /** The reply as sent (latin1), once there is one. */
   reply: string | undefined;
   /** An Empty ACK went out because the reply was late (RFC 7252 section 5.2.2): a duplicate gets it again. */
@@ -85,7 +87,7 @@ export class ExchangeStore {
    * The exchange this message ID from this endpoint belongs to if it is a duplicate; otherwise
    * undefined, and the message is recorded as a new exchange (returned through `begun`).
    */
-  take(address: string, port: number, messageId: number, confirmable: boolean): { duplicate: Exchange } | { begun: Exchange } {
+  take(address: string, port: number, messageId: number, confirmable: boolean, requestBytes = 0): { duplicate: Exchange } | { begun: Exchange } {
     const now = this.#now();
     const key = `${address}|${port}|${messageId}`;
     const old = this.#entries.get(key);
@@ -111,7 +113,7 @@ export class ExchangeStore {
       keys = new Set();
       this.#byAddress.set(address, keys);
     }
-    const exchange: Exchange = { key, address, confirmable, arrivedAt: now, expiresAt: now + (confirmable ? EXCHANGE_LIFETIME_MS : NON_LIFETIME_MS), reply: undefined, emptyAckSent: false };
+    const exchange: Exchange = { key, address, confirmable, arrivedAt: now, expiresAt: now + (confirmable ? EXCHANGE_LIFETIME_MS : NON_LIFETIME_MS), requestBytes, reply: undefined, emptyAckSent: false };
     this.#entries.set(key, exchange);
     keys.add(key);
     return { begun: exchange };

@@ -21,12 +21,11 @@
  */
 import { monotonicMs } from '../../drivers/clock.ts';
 import { MessageType } from './coap-wire.ts';
-import type { Block2Request } from './inbound-request.ts';
 import { type ObserveConditions, conditionMet } from './observe-conditions.ts';
-import type { FeedState, ObservationHost, Peer, Rendered } from './observe-host.ts';
+import type { FeedState, ObservationHost, ObservationWire, ObserverRef, Peer, Rendered } from './observe-host.ts';
 import { initialTimeoutMs } from './observe-timing.ts';
 
-export type { FeedState, ObservationHost, Peer, Rendered } from './observe-host.ts';
+export type { FeedState, ObservationHost, ObservationWire, Peer, Rendered } from './observe-host.ts';
 
 /** RFC 7641 section 3.4: sequence numbers are 24 bits. */
 const SEQ_MODULO = 1 << 24;
@@ -43,7 +42,7 @@ interface Transit {
   cancel: () => void;
 }
 
-export class Observation {
+export class Observation implements ObserverRef {
   readonly key: string;
   readonly peer: Peer;
   readonly token: Uint8Array;
@@ -63,12 +62,10 @@ export class Observation {
   #holding = false;
   #pmaxArmed = false;
   #closed = false;
-  /** When it registered: a full table evicts the oldest registration of an unverified address first (observe-layer.ts). */
-  readonly registeredAtMs: number;
-  /** How the registration was asked, for the encoding of every notification: its Block2 size and its size (the amplification budget). */
-  readonly wire: { block2: Block2Request | undefined; requestBytes: number };
+  /** How the registration was asked, for the encoding of every notification. */
+  readonly wire: ObservationWire;
 
-  constructor(o: { host: ObservationHost; key: string; peer: Peer; token: Uint8Array; sensor: string; confirmable: boolean; conditions: ObserveConditions; render: (state: FeedState, nowMs: number) => Rendered; wire: { block2: Block2Request | undefined; requestBytes: number }; previousSeq?: number }) {
+  constructor(o: { host: ObservationHost; key: string; peer: Peer; token: Uint8Array; sensor: string; confirmable: boolean; conditions: ObserveConditions; render: (state: FeedState, nowMs: number) => Rendered; wire: ObservationWire; previousSeq?: number }) {
     this.wire = o.wire;
     this.#host = o.host;
     this.key = o.key;
@@ -81,7 +78,6 @@ export class Observation {
     // A re-registration continues the old sequence, so the client does not take the new
     // notifications for reordered old ones (RFC 7641 section 3.4).
     this.#seq = o.previousSeq ?? 0;
-    this.registeredAtMs = monotonicMs(o.host.clock);
   }
 
   get seq(): number {
@@ -110,15 +106,28 @@ export class Observation {
     if (type === MessageType.NON && !this.#closed) this.#rememberNon(messageId);
   }
 
+  /**
+   * The registration's response goes out as a separate CON (the read took longer than the
+   * piggyback wait, RFC 7252 section 5.2.2). It is this observation's first notification (RFC
+   * 7641 section 3.2): it is the one CON in transit (section 4.5.2), retransmitted here, and
+   * a RST or a timeout ends the observation (sections 3.6, 4.5).
+   */
+  sendRegistration(messageId: number, datagram: Buffer): void {
+    if (this.#closed) return;
+    this.#transit = { mids: [messageId], datagram, attempt: 0, limit: this.#host.maxRetransmit(this.peer), timeoutMs: initialTimeoutMs(this.#host.timing, this.#host.random()), cancel: () => {} };
+    this.#host.track(this.peer, messageId, this, true);
+    this.#armRetransmit();
+    this.#host.send(datagram, this.peer);
+  }
+
   /** A new feed update (every conversion period, and at once on ALERT). */
   offer(state: FeedState): void {
     if (this.#closed) return;
     this.#latest = state;
-    if (!state.update.ok) {
-      this.#fail();
-      return;
-    }
-    this.#consider();
+    this.#guarded(() => {
+      if (state.update.ok) this.#consider();
+      else this.#fail();
+    })();
   }
 
   /** An ACK with one of this observation's Message IDs. */
@@ -143,12 +152,13 @@ export class Observation {
 
   /** Stops everything without telling the host (deregistration, replacement, shutdown). */
   close(): void {
-    if (this.#transit) this.#endTransit();
     for (const mid of this.#recentNon) this.#host.untrack(this.peer, mid);
     this.#recentNon = [];
     for (const cancel of this.#cancels) cancel();
     this.#cancels.clear();
     this.#closed = true;
+    if (this.#transit) this.#endTransit();
+    else this.#host.finished(this);
   }
 
   #consider(): void {
@@ -196,7 +206,7 @@ export class Observation {
     this.#host.notified(r.code);
     if (con) {
       this.#transit = { mids: [mid], datagram, attempt: 0, limit: this.#host.maxRetransmit(this.peer), timeoutMs: initialTimeoutMs(this.#host.timing, this.#host.random()), cancel: () => {} };
-      this.#host.track(this.peer, mid, this);
+      this.#host.track(this.peer, mid, this, true);
       this.#armRetransmit();
     } else {
       this.#rememberNon(mid);
@@ -208,7 +218,7 @@ export class Observation {
   #armRetransmit(): void {
     const t = this.#transit!;
     // Not in #cancels: an error notification keeps retransmitting after the observation closed.
-    t.cancel = this.#host.clock.schedule(t.timeoutMs, () => {
+    t.cancel = this.#host.clock.schedule(t.timeoutMs, this.#guarded(() => {
       if (this.#transit !== t) return;
       if (t.attempt >= t.limit) {
         this.#end('timeout');
@@ -225,13 +235,29 @@ export class Observation {
         const mid = this.#host.newMessageId(this.peer);
         t.datagram = this.#encode(MessageType.CON, mid, r, r.value === undefined ? undefined : this.#nextSeq());
         t.mids.push(mid);
-        this.#host.track(this.peer, mid, this);
+        this.#host.track(this.peer, mid, this, true);
         this.#reported = { value: r.value, atMs: now };
         this.#host.notified(r.code);
       }
       this.#host.send(t.datagram, this.peer);
       this.#armRetransmit();
-    });
+    }));
+  }
+
+  /**
+   * A timer's work, which must never throw into the clock (a bare setTimeout: the process
+   * would die): a failure ends the observation, and the host logs it.
+   */
+  #guarded(fn: () => void): () => void {
+    return () => {
+      try {
+        fn();
+      } catch (err) {
+        const wasClosed = this.#closed;
+        this.close();
+        if (!wasClosed) this.#host.ended(this, 'error', err instanceof Error ? err.message : String(err));
+      }
+    };
   }
 
   #endTransit(): void {
@@ -240,6 +266,7 @@ export class Observation {
     t.cancel();
     for (const mid of t.mids) this.#host.untrack(this.peer, mid);
     this.#transit = undefined;
+    if (this.#closed) this.#host.finished(this);
   }
 
   /** A failed read: tell the observer with the error response, then stop (RFC 7641 section 4.2). */
@@ -249,10 +276,10 @@ export class Observation {
     for (const cancel of this.#cancels) cancel();
     this.#cancels.clear();
     this.#closed = true;
-    this.#transmit(true);
     // Leave the registry now; the CON carrying the error keeps its retransmissions until it
     // is acknowledged or times out (its Message IDs stay routed here).
     this.#host.ended(this, 'error');
+    this.#transmit(true);
   }
 
   #end(reason: 'reset' | 'timeout'): void {
@@ -295,17 +322,17 @@ export class Observation {
 
   #schedule(ms: number, fn: () => void): () => void {
     const entry = { cancel: () => {} };
-    entry.cancel = this.#host.clock.schedule(ms, () => {
+    entry.cancel = this.#host.clock.schedule(ms, this.#guarded(() => {
       this.#cancels.delete(entry.cancel);
       fn();
-    });
+    }));
     this.#cancels.add(entry.cancel);
     return entry.cancel;
   }
 
   #rememberNon(mid: number): void {
     this.#recentNon.push(mid);
-    this.#host.track(this.peer, mid, this);
+    this.#host.track(this.peer, mid, this, false);
     if (this.#recentNon.length > RECENT_NON) this.#host.untrack(this.peer, this.#recentNon.shift()!);
   }
 

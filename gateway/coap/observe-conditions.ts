@@ -59,19 +59,17 @@ function conditionName(name: string): Name | undefined {
 export function splitConditions(query: readonly string[]): { conditions: ObserveConditions; rest: string[] } {
   const values: Partial<Record<Name, number>> = {};
   const rest: string[] = [];
-  {
-    for (const item of query) {
-      const eq = item.indexOf('=');
-      const name = conditionName(eq < 0 ? item : item.slice(0, eq));
-      if (!name) {
-        rest.push(item);
-        continue;
-      }
-      if (values[name] !== undefined) throw bad(`${name} given twice (c.${name} and ${name} are the same condition)`);
-      const text = eq < 0 ? '' : item.slice(eq + 1);
-      if (!DECIMAL.test(text)) throw bad(`${name} must be a decimal number such as 2 or -3.5`);
-      values[name] = Number(text);
+  for (const item of query) {
+    const eq = item.indexOf('=');
+    const name = conditionName(eq < 0 ? item : item.slice(0, eq));
+    if (!name) {
+      rest.push(item);
+      continue;
     }
+    if (values[name] !== undefined) throw bad(`${name} given twice (c.${name} and ${name} are the same condition)`);
+    const text = eq < 0 ? '' : item.slice(eq + 1);
+    if (!DECIMAL.test(text)) throw bad(`${name} must be a decimal number such as 2 or -3.5`);
+    values[name] = Number(text);
   }
   return { conditions: validate(values), rest };
 }

@@ -5,12 +5,31 @@
  */
 import type { Clock } from '../../drivers/clock.ts';
 import type { SensorUpdate } from '../service/sensor-feed.ts';
-import type { Observation } from './observation.ts';
+import type { Block2Request } from './inbound-request.ts';
 import type { ObserveTiming } from './observe-timing.ts';
+import type { AwaitsReply, Peer } from './reliability.ts';
 
-export interface Peer {
-  address: string;
-  port: number;
+export type { Peer } from './reliability.ts';
+
+/** How the registration was asked, for the encoding of every notification. */
+export interface ObservationWire {
+  /** Its Block2 size, if it gave one: notifications are cut to block 0 of that size (RFC 7959 section 2.6). */
+  block2: Block2Request | undefined;
+  /** Its size: the amplification budget while the address is unverified. */
+  requestBytes: number;
+  /** Where the rest of a notification cut in blocks is held for the client's GETs (server.ts holdKey). */
+  holdKey: string;
+}
+
+/** An observation as the layer sees it (observation.ts implements it). */
+export interface ObserverRef extends AwaitsReply {
+  readonly key: string;
+  readonly peer: Peer;
+  readonly token: Uint8Array;
+  readonly sensor: string;
+  readonly wire: ObservationWire;
+  offer(state: FeedState): void;
+  close(): void;
 }
 
 /** A feed update as the observers share it; `memo` caches representations by request shape. */
@@ -36,15 +55,18 @@ export interface ObservationHost {
   random(): number;
   send(datagram: Buffer, peer: Peer): void;
   newMessageId(peer: Peer): number;
-  /** Route ACK/RST with this Message ID from this peer to the observation. */
-  track(peer: Peer, messageId: number, obs: Observation): void;
+  /** Route ACK/RST with this Message ID from this peer to the observation; `confirmable`: the message was a CON. */
+  track(peer: Peer, messageId: number, obs: ObserverRef, confirmable: boolean): void;
   untrack(peer: Peer, messageId: number): void;
   /** Whether the peer's address has acknowledged a confirmable message of ours (reliability.ts). */
   isVerified(peer: Peer): boolean;
   /** Retransmissions a confirmable notification to this peer gets now (none while unverified). */
   maxRetransmit(peer: Peer): number;
   /** A notification in the one response encoding (response-writer.ts). */
-  encode(obs: Observation, type: number, messageId: number, r: Rendered, seq: number | undefined): Buffer;
+  encode(obs: ObserverRef, type: number, messageId: number, r: Rendered, seq: number | undefined): Buffer;
   notified(code: string): void;
-  ended(obs: Observation, reason: 'reset' | 'timeout' | 'error'): void;
+  /** The observation is over for the client (it may still be retransmitting its final error notification: finished() follows). */
+  ended(obs: ObserverRef, reason: 'reset' | 'timeout' | 'error', detail?: string): void;
+  /** Nothing of the observation is left running (no timer, no route). */
+  finished(obs: ObserverRef): void;
 }

@@ -27,6 +27,7 @@ import type { HeldRepresentation } from './block2.ts';
 import { errorReply } from './error-response.ts';
 import type { InboundRequest } from './inbound-request.ts';
 import { type FeedState, Observation, type ObservationHost, type Peer, type Rendered } from './observation.ts';
+import type { ObservationWire, ObserverRef } from './observe-host.ts';
 import { type ReadingRequest, type ReadingResource, freshMaxAge } from './reading-resource.ts';
 import type { Reliability } from './reliability.ts';
 import { type Reply, fromError } from './reply.ts';
@@ -40,7 +41,10 @@ export interface Outcome {
   via: ServedBy;
   observe?: number;
   held?: HeldRepresentation;
+  /** The message that carried the reply, when it was piggybacked or a NON. */
   sent?: (type: number, messageId: number) => void;
+  /** Sends the reply as a separate CON itself (a registration: the observation owns that CON's retransmission). */
+  sendConfirmable?: (messageId: number, datagram: Buffer) => void;
 }
 
 export interface ObserverLimits {
@@ -65,12 +69,14 @@ export interface ObserveLayerOptions {
   /** The observable resource at a path, if any. */
   resourceAt: (path: string) => ReadingResource | undefined;
   send: (datagram: Buffer, peer: Peer) => void;
+  /** Holds a notification cut in blocks, for the client's GETs of the other blocks (RFC 7959 section 2.6). */
+  hold: (key: string, address: string, rep: HeldRepresentation) => void;
   limits?: Partial<ObserverLimits>;
 }
 
 interface Channel {
   unsubscribe: () => void;
-  observers: Set<Observation>;
+  observers: Set<ObserverRef>;
 }
 
 export class ObserveLayer {
@@ -81,6 +87,10 @@ export class ObserveLayer {
   readonly #registry = new Map<string, Observation>();
   readonly #perAddress = new Map<string, number>();
   readonly #channels = new Map<string, Channel>();
+  /** Every observation with a timer or a route left, registered or ending (an error notification in transit). */
+  readonly #live = new Set<ObserverRef>();
+  /** Registrations waiting for their first reading, by key; a deregistration meanwhile cancels them. */
+  readonly #reading = new Map<string, { cancelled: boolean }>();
   #closed = false;
 
   constructor(options: ObserveLayerOptions) {
@@ -96,23 +106,26 @@ export class ObserveLayer {
         if (!this.#closed) options.send(d, peer);
       },
       newMessageId: (peer) => reliability.newMessageId(peer),
-      track: (peer, mid, obs) => reliability.track(peer, mid, obs),
+      track: (peer, mid, obs, confirmable) => reliability.track(peer, mid, obs, confirmable),
       untrack: (peer, mid) => reliability.untrack(peer, mid),
       isVerified: (peer) => reliability.isVerified(peer.address),
       maxRetransmit: (peer) => reliability.maxRetransmit(peer.address),
       encode: (obs, type, messageId, r, seq) => {
-        const reply: Reply = { code: r.code as Reply['code'], contentFormat: r.contentFormat, maxAge: r.maxAge, payload: r.payload };
-        // A client that registered with a Block2 size gets block 0 of each notification (RFC 7959 section 2.6).
+        // A client that registered with a Block2 size gets block 0 of each notification, and
+        // the rest is held for its GETs (RFC 7959 section 2.6). Block 0 always exists.
         const block2 = obs.wire.block2 && { num: 0, szx: obs.wire.block2.szx };
-        const written = writeResponse(reply, { type, messageId, token: obs.token }, { block2, verified: reliability.isVerified(obs.peer.address), requestBytes: obs.wire.requestBytes, observe: seq });
+        const written = writeResponse(replyOf(r), { type, messageId, token: obs.token }, { block2, verified: reliability.isVerified(obs.peer.address), requestBytes: obs.wire.requestBytes, observe: seq });
         if (!written.ok) throw written.error;
+        if (written.blocks !== undefined) options.hold(obs.wire.holdKey, obs.peer.address, written.blocks);
         return written.datagram;
       },
       notified: (code) => options.counter.count('notifications', code),
-      ended: (obs, reason) => {
-        log.debug('observation ended', { peer: `${obs.peer.address}:${obs.peer.port}`, sensor: obs.sensor, reason });
+      ended: (obs, reason, detail) => {
+        if (detail !== undefined) log.error('observation failed', { peer: `${obs.peer.address}:${obs.peer.port}`, sensor: obs.sensor, detail });
+        else log.debug('observation ended', { peer: `${obs.peer.address}:${obs.peer.port}`, sensor: obs.sensor, reason });
         this.#detach(obs);
       },
+      finished: (obs) => this.#live.delete(obs),
     };
   }
 
@@ -126,14 +139,16 @@ export class ObserveLayer {
    * A registration (Observe=0) of a GET or FETCH: undefined when the path is not observable
    * (the server serves the request as a plain one), else the outcome to answer with.
    */
-  register(req: InboundRequest, peer: Peer, token: Uint8Array, confirmable: boolean, requestBytes: number): Promise<Outcome> | undefined {
+  register(req: InboundRequest, peer: Peer, token: Uint8Array, confirmable: boolean, wire: { requestBytes: number; holdKey: string }): Promise<Outcome> | undefined {
     const resource = this.#o.resourceAt(req.view.path);
     if (resource === undefined) return undefined;
-    return this.#register(req, peer, Uint8Array.from(token), confirmable, requestBytes, resource);
+    return this.#register(req, peer, Uint8Array.from(token), confirmable, { block2: req.block2, ...wire }, resource);
   }
 
   /** Observe=1: ends the registration with this token (section 3.6). */
   deregister(peer: Peer, token: Uint8Array): void {
+    const waiting = this.#reading.get(registrationKey(peer, token));
+    if (waiting !== undefined) waiting.cancelled = true;
     const obs = this.#registry.get(registrationKey(peer, token));
     if (!obs) return;
     obs.close();
@@ -142,17 +157,20 @@ export class ObserveLayer {
 
   close(): void {
     this.#closed = true;
-    for (const obs of this.#registry.values()) obs.close();
+    for (const obs of [...this.#live]) obs.close();
     for (const c of this.#channels.values()) c.unsubscribe();
+    this.#live.clear();
     this.#registry.clear();
     this.#perAddress.clear();
     this.#channels.clear();
   }
 
-  async #register(req: InboundRequest, peer: Peer, token: Uint8Array, confirmable: boolean, requestBytes: number, resource: ReadingResource): Promise<Outcome> {
+  async #register(req: InboundRequest, peer: Peer, token: Uint8Array, confirmable: boolean, wire: ObservationWire, resource: ReadingResource): Promise<Outcome> {
     const key = registrationKey(peer, token);
     let prepared: ReadingRequest;
     let state: FeedState;
+    const waiting = { cancelled: false };
+    this.#reading.set(key, waiting);
     try {
       prepared = resource.prepare(req.view);
       const fresh = this.#o.service.peekFresh(resource.sensor) ?? (await this.#o.service.readFresh(resource.sensor));
@@ -162,9 +180,12 @@ export class ObserveLayer {
       // previous registration with this token is over.
       this.deregister(peer, token);
       return { reply: fromError(errorReply(err)), via: 'observe' };
+    } finally {
+      if (this.#reading.get(key) === waiting) this.#reading.delete(key);
     }
     const asPlain = (): Outcome => ({ reply: replyOf(render(resource, prepared, state, this.#now())), via: 'observe' });
-    if (this.#closed) return asPlain();
+    // Closed, or deregistered (Observe=1 with this token) while the first reading was taken.
+    if (this.#closed || waiting.cancelled) return asPlain();
     const previous = this.#registry.get(key);
     // RFC 7641 section 4.1: a server may answer a registration without adding the client to
     // its list; the client sees a response without Observe.
@@ -182,14 +203,27 @@ export class ObserveLayer {
       confirmable,
       conditions: prepared.conditions,
       render: (s, now) => render(resource, prepared, s, now),
-      wire: { block2: req.block2, requestBytes },
+      wire,
       ...(previous ? { previousSeq: previous.seq } : {}),
     });
+    let started: { rendered: Rendered; seq: number };
+    try {
+      started = obs.start(state);
+    } catch (err) {
+      obs.close();
+      throw err;
+    }
     this.#registry.set(key, obs);
+    this.#live.add(obs);
     this.#perAddress.set(peer.address, (this.#perAddress.get(peer.address) ?? 0) + 1);
     this.#channel(resource.sensor).observers.add(obs);
-    const { rendered, seq } = obs.start(state);
-    return { reply: replyOf(rendered), via: 'observe', observe: seq, sent: (type, messageId) => obs.sentAs(type, messageId) };
+    return {
+      reply: replyOf(started.rendered),
+      via: 'observe',
+      observe: started.seq,
+      sent: (type, messageId) => obs.sentAs(type, messageId),
+      sendConfirmable: (messageId, datagram) => obs.sendRegistration(messageId, datagram),
+    };
   }
 
   /** Whether a new registration from this address may be added; when the table is full, evicts the oldest of an unverified address. */
@@ -206,7 +240,7 @@ export class ObserveLayer {
     return false;
   }
 
-  #detach(obs: Observation): void {
+  #detach(obs: ObserverRef): void {
     if (this.#registry.get(obs.key) === obs) {
       this.#registry.delete(obs.key);
       const n = (this.#perAddress.get(obs.peer.address) ?? 1) - 1;
@@ -226,7 +260,7 @@ export class ObserveLayer {
   #channel(sensor: string): Channel {
     let channel = this.#channels.get(sensor);
     if (channel) return channel;
-    const observers = new Set<Observation>();
+    const observers = new Set<ObserverRef>();
     const unsubscribe = this.#o.service.subscribe(sensor, (update: SensorUpdate) => {
       const state: FeedState = { update, receivedAtMs: this.#now(), memo: new Map() };
       for (const obs of [...observers]) obs.offer(state);

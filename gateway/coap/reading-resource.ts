@@ -44,8 +44,17 @@ export interface Representation {
 
 /** Variants kept per reading (format x unit x precision); more than any client mix needs. */
 const MAX_VARIANTS = 32;
-/** GET shapes (Accept and query) whose check is remembered; a client mix has a handful. */
+/** Request shapes whose check is remembered; a client mix has a handful. */
 const MAX_PREPARED = 64;
+
+/** The shape of a request that decides its check; undefined for one not worth remembering. */
+function shapeKey(req: RequestView): string | undefined {
+  if (req.query.some((q) => q.includes('\u0000'))) return undefined;
+  const q = req.query.join('\u0000');
+  if (req.method === Method.GET) return `G\u0000${req.accept ?? ''}\u0000${q}`;
+  if (req.method !== Method.FETCH || req.body.length > 64) return undefined;
+  return `F\u0000${req.accept ?? ''}\u0000${req.contentFormat ?? ''}\u0000${q}\u0000${Buffer.from(req.body.buffer, req.body.byteOffset, req.body.byteLength).toString('latin1')}`;
+}
 
 export class ReadingResource {
   readonly #service: SensorService;
@@ -59,8 +68,9 @@ export class ReadingResource {
    */
   #memo: { reading: SensorReading; quantity: string; variants: Map<string, Representation> } | undefined;
   /**
-   * GET requests checked before, by Accept and query: a GET's check depends on nothing else, and
-   * every sensor node sends the same GET again and again. Only checks that passed are kept.
+   * Requests checked before, by shape (method, Accept, query, and a FETCH's Content-Format and
+   * body): the check depends on nothing else, and every sensor node sends the same request again
+   * and again. Only checks that passed are kept.
    */
   readonly #prepared = new Map<string, ReadingRequest>();
 
@@ -95,7 +105,7 @@ export class ReadingResource {
 
   /** Checks the request without reading the sensor; throws a GatewayError for the client. */
   prepare(req: RequestView): ReadingRequest {
-    const key = req.method === Method.GET && !req.query.some((q) => q.includes('\u0000')) ? `${req.accept ?? ''}\u0000${req.query.join('\u0000')}` : undefined;
+    const key = shapeKey(req);
     if (key !== undefined) {
       const known = this.#prepared.get(key);
       if (known !== undefined) return known;
@@ -120,10 +130,10 @@ export class ReadingResource {
     return { params, format, conditions, variant: `${format}|${params.unit ?? ''}|${params.precision}` };
   }
 
-  /** The 2.05 for a reading; `ageMs` is how long ago `fresh` was taken (a notification sent later). */
-  reply(fresh: FreshReading<SensorReading>, req: ReadingRequest, ageMs = 0): Reply {
+  /** The 2.05 for a reading. */
+  reply(fresh: FreshReading<SensorReading>, req: ReadingRequest): Reply {
     const { payload } = this.represent(fresh.reading, req);
-    return { code: '2.05', contentFormat: req.format, maxAge: freshMaxAge(fresh.freshForMs - ageMs), payload };
+    return { code: '2.05', contentFormat: req.format, maxAge: freshMaxAge(fresh.freshForMs), payload };
   }
 
   /** The reading as `req` asks for it. The payload may be shared: callers must not modify it. */

@@ -8,15 +8,22 @@
  *   ends an observation); an unmatched one is ignored. Neither is ever answered (sections 4.2,
  *   4.3): a reply to a RST would let a spoofed source aim the gateway at a victim.
  * - An address is *verified* once an ACK from it matches a confirmable message of ours: only a
- *   host that receives our datagrams can do that (return routability, the same proof RFC 9175
- *   section 2.4's Echo gives). Until then a confirmable message to it is sent once and not
- *   retransmitted, and responses to it keep within the amplification budget (server.ts).
- *   Verified addresses are remembered for VERIFIED_TTL_MS, at most MAX_VERIFIED of them.
+ *   host that receives our datagrams can know its Message ID (return routability; RFC 9175
+ *   section 2.4's Echo proves the same with a longer value). For that proof to hold, Message
+ *   IDs cannot be guessed: each endpoint gets its own sequence from a random start (which also
+ *   keeps an ID from coming back to the same endpoint within EXCHANGE_LIFETIME unless it gets
+ *   65,536 messages in 247 s, RFC 7252 section 4.4), an ACK to a NON of ours proves nothing,
+ *   and an address that sends more than MAX_UNMATCHED unmatched ACKs or RSTs in
+ *   UNMATCHED_WINDOW_MS cannot be verified by ACKs until the window has passed: guessing a
+ *   16-bit ID then takes more than a day on average. Until verified, a confirmable message to an address is sent once
+ *   and not retransmitted, and responses to it keep within the amplification budget
+ *   (response-writer.ts). Verified addresses are remembered for VERIFIED_TTL_MS, at most
+ *   MAX_VERIFIED of them.
  *   Loopback addresses count as verified unless `trustLoopback` is off: the kernel drops a
  *   datagram from the network that claims a loopback source (a "martian"), so only a process
  *   on this machine can send from one, and it needs no amplifier.
  */
-import { randomInt } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import { type Clock, monotonicMs } from '../../drivers/clock.ts';
 import { MessageType } from './coap-wire.ts';
 import { type ObserveTiming, initialTimeoutMs } from './observe-timing.ts';
@@ -36,18 +43,34 @@ export interface AwaitsReply {
 export const VERIFIED_TTL_MS = 60 * 60 * 1000;
 /** Verified addresses remembered, least recently verified forgotten first. */
 export const MAX_VERIFIED = 4096;
+/** Endpoints whose Message ID sequence is remembered, least recently used forgotten first. */
+export const MAX_SEQUENCES = 16_384;
+/** Unmatched ACKs and RSTs an address may send in a window before its ACKs stop verifying it. */
+export const MAX_UNMATCHED = 16;
+export const UNMATCHED_WINDOW_MS = 60_000;
+
+interface Route {
+  owner: AwaitsReply;
+  /** Only an ACK of a confirmable message proves the address (an ACK to a NON is meaningless). */
+  confirmable: boolean;
+}
 
 export class Reliability {
   readonly #clock: Clock;
   readonly #timing: ObserveTiming;
   readonly #random: () => number;
   readonly #send: (datagram: Buffer, peer: Peer) => void;
-  readonly #routes = new Map<string, AwaitsReply>();
+  readonly #routes = new Map<string, Route>();
   /** address -> monotonic ms of its last matching ACK, least recent first. */
   readonly #verified = new Map<string, number>();
+  /** endpoint -> the last Message ID it was sent, least recently used first. */
+  readonly #sequences = new Map<string, number>();
+  /** address -> unmatched ACKs and RSTs in the current window. */
+  readonly #unmatched = new Map<string, { count: number; since: number }>();
   readonly #cancels = new Set<() => void>();
   readonly #trustLoopback: boolean;
-  #nextMid = randomInt(0x10000);
+  readonly #randomPool = new Uint16Array(1024);
+  #randomAt = 1024;
   #closed = false;
 
   constructor(o: { clock: Clock; timing: ObserveTiming; random: () => number; send: (datagram: Buffer, peer: Peer) => void; trustLoopback: boolean }) {
@@ -66,17 +89,28 @@ export class Reliability {
     return this.#random();
   }
 
-  /** A Message ID for a new message of ours to this peer, skipping IDs still awaiting its reply. */
+  /**
+   * A Message ID for a new message of ours to this peer: the next of its own sequence, which
+   * starts at a random value, skipping IDs still awaiting its reply.
+   */
   newMessageId(peer: Peer): number {
+    const endpoint = `${peer.address}|${peer.port}`;
+    let mid = this.#sequences.get(endpoint);
+    if (mid === undefined) {
+      mid = this.#random16();
+      if (this.#sequences.size >= MAX_SEQUENCES) this.#sequences.delete(this.#sequences.keys().next().value!);
+    } else this.#sequences.delete(endpoint);
     for (let i = 0; i < 0x10000; i++) {
-      this.#nextMid = (this.#nextMid + 1) & 0xffff;
-      if (!this.#routes.has(routeKey(peer, this.#nextMid))) return this.#nextMid;
+      mid = (mid + 1) & 0xffff;
+      if (!this.#routes.has(`${endpoint}|${mid}`)) break;
     }
-    return this.#nextMid;
+    this.#sequences.set(endpoint, mid);
+    return mid;
   }
 
-  track(peer: Peer, messageId: number, owner: AwaitsReply): void {
-    this.#routes.set(routeKey(peer, messageId), owner);
+  /** Routes an ACK or RST with this Message ID from this peer to `owner`; `confirmable`: the message was a CON. */
+  track(peer: Peer, messageId: number, owner: AwaitsReply, confirmable: boolean): void {
+    this.#routes.set(routeKey(peer, messageId), { owner, confirmable });
   }
 
   untrack(peer: Peer, messageId: number): void {
@@ -84,14 +118,17 @@ export class Reliability {
   }
 
   /** An Empty ACK or RST arrived: hands it to what it answers. Never answered, whatever it is. */
-  match(type: number, peer: Peer, messageId: number): boolean {
-    const owner = this.#routes.get(routeKey(peer, messageId));
-    if (owner === undefined) return false;
+  match(type: number, peer: Peer, messageId: number): void {
+    const route = this.#routes.get(routeKey(peer, messageId));
+    if (route === undefined) {
+      this.#countUnmatched(peer.address);
+      return;
+    }
     if (type === MessageType.ACK) {
-      this.#markVerified(peer.address);
-      owner.acknowledged(messageId);
-    } else owner.rejected(messageId);
-    return true;
+      if (!route.confirmable) return;
+      if (!this.#guessing(peer.address)) this.#markVerified(peer.address);
+      route.owner.acknowledged(messageId);
+    } else route.owner.rejected(messageId);
   }
 
   isVerified(address: string): boolean {
@@ -138,7 +175,7 @@ export class Reliability {
         arm();
       });
     };
-    this.track(peer, mid, { acknowledged: finish, rejected: finish });
+    this.track(peer, mid, { acknowledged: finish, rejected: finish }, true);
     this.#cancels.add(cancelOuter);
     this.#send(datagram, peer);
     arm();
@@ -149,6 +186,30 @@ export class Reliability {
     for (const cancel of this.#cancels) cancel();
     this.#cancels.clear();
     this.#routes.clear();
+  }
+
+  /** A fresh random 16-bit value from a pool refilled by the CSPRNG (a start no one can predict). */
+  #random16(): number {
+    if (this.#randomAt >= this.#randomPool.length) {
+      randomFillSync(this.#randomPool);
+      this.#randomAt = 0;
+    }
+    return this.#randomPool[this.#randomAt++]!;
+  }
+
+  #countUnmatched(address: string): void {
+    const now = monotonicMs(this.#clock);
+    const u = this.#unmatched.get(address);
+    if (u === undefined || now - u.since >= UNMATCHED_WINDOW_MS) {
+      if (u === undefined && this.#unmatched.size >= MAX_VERIFIED) this.#unmatched.delete(this.#unmatched.keys().next().value!);
+      this.#unmatched.set(address, { count: 1, since: now });
+    } else u.count++;
+  }
+
+  /** Whether this address sent too many unmatched ACKs or RSTs lately to be believed. */
+  #guessing(address: string): boolean {
+    const u = this.#unmatched.get(address);
+    return u !== undefined && u.count > MAX_UNMATCHED && monotonicMs(this.#clock) - u.since < UNMATCHED_WINDOW_MS;
   }
 
   #markVerified(address: string): void {

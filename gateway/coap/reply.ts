@@ -1,6 +1,6 @@
 /**
- * What a resource handler returns: everything the router needs to write one response.
- * Handlers never touch node-coap objects, so they can be tested without a socket.
+ * What a resource handler returns: everything the response encoder (response-writer.ts) needs
+ * to write one response. Handlers never see messages or sockets, so they can be tested without one.
  */
 import type { CoapErrorCode, ErrorReply } from './error-response.ts';
 

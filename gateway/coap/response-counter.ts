@@ -1,10 +1,9 @@
 /**
  * Counts what the server sends, by response code, for GET /gw/stats:
- * - `requests`: one per request answered: by a resource (through node-coap), by the guard
- *   (4.02, 4.15, 5.05) or by the Observe layer (registration responses and refusals). A
- *   duplicate CON answered from node-coap's response cache is the same exchange and not
- *   counted again; the guard's stateless replies are recomputed for a duplicate and are.
- *   RSTs and empty ACKs are not responses and are not counted.
+ * - `requests`: one per request answered: by a resource, refused on its options (4.02, 4.15,
+ *   4.00, 5.05) or by the Observe layer (registration responses and refusals). A duplicate CON
+ *   answered with the reply already sent is the same exchange and not counted again. RSTs and
+ *   empty ACKs are not responses and are not counted.
  * - `notifications`: one per notification built (RFC 7641), not per retransmission.
  */
 export type CountKind = 'requests' | 'notifications';

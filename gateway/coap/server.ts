@@ -126,6 +126,7 @@ export class GatewayServer {
       reliability: this.#reliability,
       resourceAt: (path) => router?.observable(path),
       send: (d, peer) => this.#send(d, peer),
+      hold: (key, address, rep) => this.#held.hold(key, address, rep),
       ...(options.observerLimits ? { limits: options.observerLimits } : {}),
     });
     router = new Router({
@@ -221,12 +222,11 @@ export class GatewayServer {
 
     const startedMs = this.#requests?.now() ?? 0;
     const confirmable = m.type === MessageType.CON;
-    const taken = this.#exchanges.take(peer.address, peer.port, m.messageId, confirmable);
+    const taken = this.#exchanges.take(peer.address, peer.port, m.messageId, confirmable, datagram.length);
     if ('duplicate' in taken) {
-      this.#duplicate(taken.duplicate, peer, m.messageId);
-      if (this.#requests !== undefined && taken.duplicate.reply !== undefined) {
-        const code = codeString(taken.duplicate.reply.charCodeAt(1));
-        this.#requests.write({ peer, type: m.type, method: methodName(m.code), request: undefined, path: pathOf(m), startedMs }, code, 'duplicate');
+      const replayed = this.#duplicate(taken.duplicate, peer, m.messageId, datagram.length);
+      if (this.#requests !== undefined && replayed !== undefined) {
+        this.#requests.write({ peer, type: m.type, method: methodName(m.code), request: undefined, path: pathOf(m), startedMs }, codeString(replayed.charCodeAt(1)), 'duplicate');
       }
       return;
     }
@@ -234,7 +234,7 @@ export class GatewayServer {
     const p: Pending = { peer, type: m.type, method: methodName(m.code), request: read.ok ? read.request : undefined, path: read.ok ? undefined : pathOf(m), startedMs, messageId: m.messageId, token: m.token, requestBytes: datagram.length, exchange: taken.begun };
     if (!read.ok) {
       if (read.reset) {
-        taken.begun.reply = this.#reset(peer, m.messageId, read.reason).toString('latin1');
+        this.#reset(peer, m.messageId, read.reason);
         return;
       }
       this.#respond(p, { reply: fromError(errorReply(read.error)), via: 'refused' }, read.reason);
@@ -245,8 +245,10 @@ export class GatewayServer {
     if (req.observe !== undefined && (m.code === GET || m.code === FETCH)) {
       // RFC 7641 section 3.6: Observe=1 ends the registration with this token, then is a plain request.
       if (req.observe === 1) this.#observe.deregister(peer, m.token);
-      else if (req.observe === 0) {
-        const registration = this.#observe.register(req, peer, m.token, confirmable, datagram.length);
+      else if (req.observe === 0 && (req.block2 === undefined || req.block2.num === 0)) {
+        // A registration asks for block 0 if for any (RFC 7959 section 2.6); Observe on a later
+        // block is served as a plain request.
+        const registration = this.#observe.register(req, peer, m.token, confirmable, { requestBytes: datagram.length, holdKey: holdKey(peer, req) });
         if (registration !== undefined) {
           this.#await(p, registration);
           return;
@@ -269,6 +271,8 @@ export class GatewayServer {
   #await(p: Pending, outcome: Promise<Outcome>): void {
     let timer: NodeJS.Timeout | undefined;
     if (p.type === MessageType.CON) {
+      // Real time, whatever clock the gateway runs on: it races the client's ACK_TIMEOUT, which
+      // runs on the client's real clock.
       timer = setTimeout(() => {
         this.#piggybackTimers.delete(timer!);
         if (this.#closed) return;
@@ -303,8 +307,9 @@ export class GatewayServer {
     const build = (messageId: number): Buffer => {
       let written = writeResponse(reply, { type, messageId, token: p.token }, ctx);
       if (!written.ok) {
+        // An error carries no Observe (RFC 7641 section 4.2) and no block.
         reply = fromError(errorReply(written.error));
-        written = writeResponse(reply, { type, messageId, token: p.token }, ctx);
+        written = writeResponse(reply, { type, messageId, token: p.token }, { ...ctx, observe: undefined, block2: undefined });
       }
       if (!written.ok) throw written.error;
       if (written.blocks !== undefined && req !== undefined && o.held === undefined) this.#held.hold(holdKey(p.peer, req), p.peer.address, written.blocks);
@@ -319,26 +324,38 @@ export class GatewayServer {
       const messageId = this.#reliability.newMessageId(p.peer);
       this.#send(build(messageId), p.peer);
       o.sent?.(type, messageId);
+    } else if (o.sendConfirmable !== undefined) {
+      const messageId = this.#reliability.newMessageId(p.peer);
+      o.sendConfirmable(messageId, build(messageId));
     } else {
-      this.#reliability.sendConfirmable(p.peer, (messageId) => {
-        const datagram = build(messageId);
-        o.sent?.(type, messageId);
-        return datagram;
-      });
+      this.#reliability.sendConfirmable(p.peer, build);
     }
     this.#counter.count('requests', reply.code);
     this.#requests?.write(p, reply.code, o.via, reason);
   }
 
-  /** RFC 7252 section 4.5: a duplicate CON gets the reply sent for the original (or the Empty ACK again); a NON is ignored. */
-  #duplicate(e: Exchange, peer: Peer, messageId: number): void {
+  /**
+   * RFC 7252 section 4.5: a duplicate CON gets the reply sent for the original (or the Empty ACK
+   * again); a NON is ignored. A retransmission is the same bytes as the original: a "duplicate"
+   * shorter than the request that was answered, from an unverified address, is someone replaying
+   * a Message ID to get the large reply again for a few bytes (section 11.3), and is dropped.
+   */
+  #duplicate(e: Exchange, peer: Peer, messageId: number, bytes: number): string | undefined {
     if (!e.confirmable) {
       this.#dropped(peer, 'duplicate NON');
-      return;
+      return undefined;
     }
-    if (e.reply !== undefined) this.#send(Buffer.from(e.reply, 'latin1'), peer);
-    else if (e.emptyAckSent) this.#send(emptyMessage(MessageType.ACK, messageId), peer);
+    if (bytes < e.requestBytes && !this.#reliability.isVerified(peer.address)) {
+      this.#dropped(peer, 'duplicate shorter than its original, from an unverified address');
+      return undefined;
+    }
+    if (e.reply !== undefined) {
+      this.#send(Buffer.from(e.reply, 'latin1'), peer);
+      return e.reply;
+    }
+    if (e.emptyAckSent) this.#send(emptyMessage(MessageType.ACK, messageId), peer);
     else this.#dropped(peer, 'duplicate of a request still being answered');
+    return undefined;
   }
 
   #reset(peer: Peer, messageId: number, reason: string): Buffer {
@@ -361,5 +378,5 @@ export class GatewayServer {
 /** A block-wise transfer is one client asking the same thing (RFC 7959 section 2.4): endpoint, method, path, query, Accept, body. */
 function holdKey(peer: Peer, req: InboundRequest): string {
   const v = req.view;
-  return `${peer.address}|${peer.port}|${v.method}|${v.path}|${v.query.join('&')}|${v.accept ?? ''}|${Buffer.from(v.body.buffer, v.body.byteOffset, v.body.byteLength).toString('hex')}`;
+  return `${peer.address}|${peer.port}|${v.method}|${v.path}|${v.query.join('\u0000')}|${v.accept ?? ''}|${Buffer.from(v.body.buffer, v.body.byteOffset, v.body.byteLength).toString('hex')}`;
 }

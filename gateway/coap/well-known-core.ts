@@ -44,7 +44,7 @@ export interface LinkFilter {
   value: string;
 }
 
-/** node-coap joins Uri-Query options with `&`; each is one `name=value` filter. */
+/** Each Uri-Query option is one `name=value` filter (RFC 6690 section 4.1). */
 export function parseFilters(query: readonly string[]): LinkFilter[] {
   return query.map((item) => {
     const eq = item.indexOf('=');

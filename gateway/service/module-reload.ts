@@ -9,7 +9,7 @@ import type { Clock } from '../../drivers/clock.ts';
 import { GatewayError, type ErrorCode } from '../errors.ts';
 import type { ModuleHandle } from '../host/module-handle.ts';
 import { type ModuleFactoryOptions, loadModule } from './module-factory.ts';
-import type { SensorEntry } from './sensor-service.ts';
+import type { SensorEntry } from './sensor-entry.ts';
 
 export type ReloadResult = { ok: true; sha256: string } | { ok: false; code: ErrorCode; reason: string };
 

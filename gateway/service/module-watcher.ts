@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { Logger } from '../log.ts';
 import { readModuleFile } from './module-factory.ts';
 import type { ReloadResult } from './module-reload.ts';
-import type { SensorEntry } from './sensor-service.ts';
+import type { SensorEntry } from './sensor-entry.ts';
 
 const DEBOUNCE_MS = 300;
 
