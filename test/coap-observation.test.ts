@@ -168,3 +168,34 @@ describe('closing', () => {
 function pendingAfter(clock: ManualClock): number {
   return clock.pendingTimers;
 }
+
+describe('a NON observer whose read fails', () => {
+  it('leaves no route behind once its error notification is acknowledged', () => {
+    const clock = new ManualClock();
+    const r = recordingHost(clock, { verified: true });
+    const obs = new Observation({
+      host: r.host,
+      key: 'k',
+      peer: PEER,
+      token: Uint8Array.of(1),
+      sensor: 's',
+      confirmable: false,
+      conditions: {},
+      render: (s): Rendered => {
+        if (!s.update.ok) return { code: '5.03', contentFormat: 60, maxAge: 5, payload: Uint8Array.of(0xa0), value: undefined };
+        const value = s.update.reading.reading.value;
+        return { code: '2.05', contentFormat: 60, maxAge: 1, payload: Uint8Array.of(value), value };
+      },
+      wire: { block2: undefined, requestBytes: 12, holdKey: 'h' },
+    });
+    obs.start(state(20));
+    obs.offer(state(21));
+    obs.offer(state(22));
+    assert.equal([...r.routes.values()].filter((c) => !c).length, 2, 'two NON notifications, routed for a RST');
+    obs.offer({ update: { sensor: 's', cause: 'period', ok: false, error: new Error('bus') } as never, receivedAtMs: 0, memo: new Map() });
+    const errorMid = [...r.routes].find(([, confirmable]) => confirmable)![0];
+    obs.acknowledged(errorMid);
+    assert.equal(r.routes.size, 0, 'nothing routed to an observation that is over');
+    assert.equal(clock.pendingTimers, 0);
+  });
+});

@@ -42,7 +42,7 @@ export interface Exchange {
   readonly confirmable: boolean;
   readonly arrivedAt: number;
   readonly expiresAt: number;
-  /** The request's size: a duplicate is the same bytes again (server.ts checks it against this). */
+  /** The request's size. */
   readonly requestBytes: number;
   /** The reply as sent (latin1), once there is one. */
   reply: string | undefined;

@@ -114,6 +114,7 @@ export class Observation implements ObserverRef {
    */
   sendRegistration(messageId: number, datagram: Buffer): void {
     if (this.#closed) return;
+    this.#endTransit();
     this.#transit = { mids: [messageId], datagram, attempt: 0, limit: this.#host.maxRetransmit(this.peer), timeoutMs: initialTimeoutMs(this.#host.timing, this.#host.random()), cancel: () => {} };
     this.#host.track(this.peer, messageId, this, true);
     this.#armRetransmit();
@@ -141,7 +142,7 @@ export class Observation implements ObserverRef {
     if (mid !== t.mids.at(-1)) this.#queued = true;
     if (this.#queued) {
       this.#queued = false;
-      this.#transmit(false);
+      this.#guarded(() => this.#transmit(false))();
     }
   }
 
@@ -152,13 +153,18 @@ export class Observation implements ObserverRef {
 
   /** Stops everything without telling the host (deregistration, replacement, shutdown). */
   close(): void {
+    this.#release();
+    this.#closed = true;
+    if (this.#transit) this.#endTransit();
+    else this.#host.finished(this);
+  }
+
+  /** Timers and the routes of recent NON notifications: what nothing needs once the observation is over. */
+  #release(): void {
     for (const mid of this.#recentNon) this.#host.untrack(this.peer, mid);
     this.#recentNon = [];
     for (const cancel of this.#cancels) cancel();
     this.#cancels.clear();
-    this.#closed = true;
-    if (this.#transit) this.#endTransit();
-    else this.#host.finished(this);
   }
 
   #consider(): void {
@@ -273,8 +279,7 @@ export class Observation implements ObserverRef {
   #fail(): void {
     this.#queued = false;
     if (this.#transit) this.#endTransit();
-    for (const cancel of this.#cancels) cancel();
-    this.#cancels.clear();
+    this.#release();
     this.#closed = true;
     // Leave the registry now; the CON carrying the error keeps its retransmissions until it
     // is acknowledged or times out (its Message IDs stay routed here).

@@ -90,7 +90,7 @@ export class ObserveLayer {
   /** Every observation with a timer or a route left, registered or ending (an error notification in transit). */
   readonly #live = new Set<ObserverRef>();
   /** Registrations waiting for their first reading, by key; a deregistration meanwhile cancels them. */
-  readonly #reading = new Map<string, { cancelled: boolean }>();
+  readonly #reading = new Map<string, Set<{ cancelled: boolean }>>();
   #closed = false;
 
   constructor(options: ObserveLayerOptions) {
@@ -147,8 +147,7 @@ export class ObserveLayer {
 
   /** Observe=1: ends the registration with this token (section 3.6). */
   deregister(peer: Peer, token: Uint8Array): void {
-    const waiting = this.#reading.get(registrationKey(peer, token));
-    if (waiting !== undefined) waiting.cancelled = true;
+    for (const waiting of this.#reading.get(registrationKey(peer, token)) ?? []) waiting.cancelled = true;
     const obs = this.#registry.get(registrationKey(peer, token));
     if (!obs) return;
     obs.close();
@@ -170,7 +169,9 @@ export class ObserveLayer {
     let prepared: ReadingRequest;
     let state: FeedState;
     const waiting = { cancelled: false };
-    this.#reading.set(key, waiting);
+    let waitingForKey = this.#reading.get(key);
+    if (waitingForKey === undefined) this.#reading.set(key, (waitingForKey = new Set()));
+    waitingForKey.add(waiting);
     try {
       prepared = resource.prepare(req.view);
       const fresh = this.#o.service.peekFresh(resource.sensor) ?? (await this.#o.service.readFresh(resource.sensor));
@@ -181,7 +182,8 @@ export class ObserveLayer {
       this.deregister(peer, token);
       return { reply: fromError(errorReply(err)), via: 'observe' };
     } finally {
-      if (this.#reading.get(key) === waiting) this.#reading.delete(key);
+      waitingForKey.delete(waiting);
+      if (waitingForKey.size === 0 && this.#reading.get(key) === waitingForKey) this.#reading.delete(key);
     }
     const asPlain = (): Outcome => ({ reply: replyOf(render(resource, prepared, state, this.#now())), via: 'observe' });
     // Closed, or deregistered (Observe=1 with this token) while the first reading was taken.

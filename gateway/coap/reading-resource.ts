@@ -49,11 +49,12 @@ const MAX_PREPARED = 64;
 
 /** The shape of a request that decides its check; undefined for one not worth remembering. */
 function shapeKey(req: RequestView): string | undefined {
-  if (req.query.some((q) => q.includes('\u0000'))) return undefined;
-  const q = req.query.join('\u0000');
-  if (req.method === Method.GET) return `G\u0000${req.accept ?? ''}\u0000${q}`;
-  if (req.method !== Method.FETCH || req.body.length > 64) return undefined;
-  return `F\u0000${req.accept ?? ''}\u0000${req.contentFormat ?? ''}\u0000${q}\u0000${Buffer.from(req.body.buffer, req.body.byteOffset, req.body.byteLength).toString('latin1')}`;
+  if (req.method !== Method.GET && (req.method !== Method.FETCH || req.body.length > 64)) return undefined;
+  // Every part with its length in front: two different requests never make the same key.
+  let key = `${req.method}|${req.accept ?? ''}|${req.contentFormat ?? ''}|${req.query.length}`;
+  for (const q of req.query) key += `|${q.length}:${q}`;
+  if (req.body.length > 0) key += `|${req.body.length}:${Buffer.from(req.body.buffer, req.body.byteOffset, req.body.byteLength).toString('latin1')}`;
+  return key;
 }
 
 export class ReadingResource {

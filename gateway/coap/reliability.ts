@@ -14,11 +14,17 @@
  *   keeps an ID from coming back to the same endpoint within EXCHANGE_LIFETIME unless it gets
  *   65,536 messages in 247 s, RFC 7252 section 4.4), an ACK to a NON of ours proves nothing,
  *   and an address that sends more than MAX_UNMATCHED unmatched ACKs or RSTs in
- *   UNMATCHED_WINDOW_MS cannot be verified by ACKs until the window has passed: guessing a
- *   16-bit ID then takes more than a day on average. Until verified, a confirmable message to an address is sent once
- *   and not retransmitted, and responses to it keep within the amplification budget
- *   (response-writer.ts). Verified addresses are remembered for VERIFIED_TTL_MS, at most
- *   MAX_VERIFIED of them.
+ *   UNMATCHED_WINDOW_MS is not verified by ACKs until its window has passed. Even with the 64
+ *   observations an address may hold all awaiting an ACK (64 live IDs of 65,536), guessing
+ *   then takes about 1,000 guesses, over 40 hours at 4 per 10 minutes. When more addresses
+ *   are being counted than MAX_UNMATCHED_ADDRESSES, none is forgotten inside its window: no
+ *   new address is verified until one's window ends (a flood of spoofed ACKs cannot reset
+ *   the count). An address already verified stays verified by its ACKs whatever else claims
+ *   its name. Until verified, a confirmable message to an address is sent once and not
+ *   retransmitted, and responses to it keep within the amplification budget
+ *   (response-writer.ts). Verified addresses are remembered for VERIFIED_TTL_MS (longer than
+ *   RFC 7641's 24 hours between confirmable notifications, so an observer that acknowledges
+ *   only those stays verified), at most MAX_VERIFIED of them.
  *   Loopback addresses count as verified unless `trustLoopback` is off: the kernel drops a
  *   datagram from the network that claims a loopback source (a "martian"), so only a process
  *   on this machine can send from one, and it needs no amplifier.
@@ -26,6 +32,7 @@
 import { randomFillSync } from 'node:crypto';
 import { type Clock, monotonicMs } from '../../drivers/clock.ts';
 import { MessageType } from './coap-wire.ts';
+import { EXCHANGE_LIFETIME_MS } from './exchange-store.ts';
 import { type ObserveTiming, initialTimeoutMs } from './observe-timing.ts';
 
 export interface Peer {
@@ -39,15 +46,17 @@ export interface AwaitsReply {
   rejected(messageId: number): void;
 }
 
-/** How long an address stays verified after its last matching ACK. */
-export const VERIFIED_TTL_MS = 60 * 60 * 1000;
+/** How long an address stays verified after its last matching ACK: past the 24 h of RFC 7641 section 4.5. */
+export const VERIFIED_TTL_MS = 25 * 60 * 60 * 1000;
 /** Verified addresses remembered, least recently verified forgotten first. */
 export const MAX_VERIFIED = 4096;
 /** Endpoints whose Message ID sequence is remembered, least recently used forgotten first. */
 export const MAX_SEQUENCES = 16_384;
 /** Unmatched ACKs and RSTs an address may send in a window before its ACKs stop verifying it. */
-export const MAX_UNMATCHED = 16;
-export const UNMATCHED_WINDOW_MS = 60_000;
+export const MAX_UNMATCHED = 4;
+export const UNMATCHED_WINDOW_MS = 10 * 60_000;
+/** Addresses whose unmatched ACKs and RSTs are counted at once. */
+export const MAX_UNMATCHED_ADDRESSES = 4096;
 
 interface Route {
   owner: AwaitsReply;
@@ -63,10 +72,12 @@ export class Reliability {
   readonly #routes = new Map<string, Route>();
   /** address -> monotonic ms of its last matching ACK, least recent first. */
   readonly #verified = new Map<string, number>();
-  /** endpoint -> the last Message ID it was sent, least recently used first. */
-  readonly #sequences = new Map<string, number>();
+  /** endpoint -> the last Message ID it was sent and when, least recently used first. */
+  readonly #sequences = new Map<string, { mid: number; atMs: number }>();
   /** address -> unmatched ACKs and RSTs in the current window. */
   readonly #unmatched = new Map<string, { count: number; since: number }>();
+  /** Set while the unmatched table is full of addresses inside their window: no new address is verified by ACK. */
+  #saturatedUntil = 0;
   readonly #cancels = new Set<() => void>();
   readonly #trustLoopback: boolean;
   readonly #randomPool = new Uint16Array(1024);
@@ -95,16 +106,29 @@ export class Reliability {
    */
   newMessageId(peer: Peer): number {
     const endpoint = `${peer.address}|${peer.port}`;
-    let mid = this.#sequences.get(endpoint);
-    if (mid === undefined) {
-      mid = this.#random16();
-      if (this.#sequences.size >= MAX_SEQUENCES) this.#sequences.delete(this.#sequences.keys().next().value!);
-    } else this.#sequences.delete(endpoint);
+    const now = monotonicMs(this.#clock);
+    const seq = this.#sequences.get(endpoint);
+    let mid = seq?.mid ?? this.#random16();
     for (let i = 0; i < 0x10000; i++) {
       mid = (mid + 1) & 0xffff;
       if (!this.#routes.has(`${endpoint}|${mid}`)) break;
     }
-    this.#sequences.set(endpoint, mid);
+    if (seq !== undefined) {
+      this.#sequences.delete(endpoint);
+      seq.mid = mid;
+      seq.atMs = now;
+      this.#sequences.set(endpoint, seq);
+      return mid;
+    }
+    // A sequence is forgotten only once idle for EXCHANGE_LIFETIME, so that a new random start
+    // cannot land on IDs the endpoint saw lately; with none idle (a flood of new endpoints),
+    // the newcomer's ID stays random, each time.
+    if (this.#sequences.size >= MAX_SEQUENCES) {
+      const oldest = this.#sequences.entries().next().value!;
+      if (now - oldest[1].atMs < EXCHANGE_LIFETIME_MS) return mid;
+      this.#sequences.delete(oldest[0]);
+    }
+    this.#sequences.set(endpoint, { mid, atMs: now });
     return mid;
   }
 
@@ -126,7 +150,7 @@ export class Reliability {
     }
     if (type === MessageType.ACK) {
       if (!route.confirmable) return;
-      if (!this.#guessing(peer.address)) this.#markVerified(peer.address);
+      if (this.isVerified(peer.address) || !this.#guessing(peer.address)) this.#markVerified(peer.address);
       route.owner.acknowledged(messageId);
     } else route.owner.rejected(messageId);
   }
@@ -200,16 +224,29 @@ export class Reliability {
   #countUnmatched(address: string): void {
     const now = monotonicMs(this.#clock);
     const u = this.#unmatched.get(address);
-    if (u === undefined || now - u.since >= UNMATCHED_WINDOW_MS) {
-      if (u === undefined && this.#unmatched.size >= MAX_VERIFIED) this.#unmatched.delete(this.#unmatched.keys().next().value!);
-      this.#unmatched.set(address, { count: 1, since: now });
-    } else u.count++;
+    if (u !== undefined && now - u.since < UNMATCHED_WINDOW_MS) {
+      u.count++;
+      return;
+    }
+    if (u !== undefined) this.#unmatched.delete(address);
+    else if (this.#unmatched.size >= MAX_UNMATCHED_ADDRESSES) {
+      const [oldest, first] = this.#unmatched.entries().next().value!;
+      if (now - first.since < UNMATCHED_WINDOW_MS) {
+        // Full of addresses inside their window: forgetting one would reset its count.
+        this.#saturatedUntil = first.since + UNMATCHED_WINDOW_MS;
+        return;
+      }
+      this.#unmatched.delete(oldest);
+    }
+    this.#unmatched.set(address, { count: 1, since: now });
   }
 
-  /** Whether this address sent too many unmatched ACKs or RSTs lately to be believed. */
+  /** Whether ACKs from this address cannot be believed now: it sent too many unmatched ones lately, or too many addresses did. */
   #guessing(address: string): boolean {
+    const now = monotonicMs(this.#clock);
+    if (now < this.#saturatedUntil) return true;
     const u = this.#unmatched.get(address);
-    return u !== undefined && u.count > MAX_UNMATCHED && monotonicMs(this.#clock) - u.since < UNMATCHED_WINDOW_MS;
+    return u !== undefined && u.count > MAX_UNMATCHED && now - u.since < UNMATCHED_WINDOW_MS;
   }
 
   #markVerified(address: string): void {

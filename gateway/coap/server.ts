@@ -35,7 +35,7 @@ import { DEFAULT_OBSERVE_TIMING, type ObserveTiming, checkTiming } from './obser
 import { type Peer, Reliability } from './reliability.ts';
 import { type Reply, fromError } from './reply.ts';
 import { type LoggedRequest, RequestLog } from './request-log.ts';
-import { emptyMessage, writeResponse } from './response-writer.ts';
+import { amplificationBudget, emptyMessage, writeResponse } from './response-writer.ts';
 import { ResponseCounter } from './response-counter.ts';
 import { Router } from './router.ts';
 
@@ -336,17 +336,18 @@ export class GatewayServer {
 
   /**
    * RFC 7252 section 4.5: a duplicate CON gets the reply sent for the original (or the Empty ACK
-   * again); a NON is ignored. A retransmission is the same bytes as the original: a "duplicate"
-   * shorter than the request that was answered, from an unverified address, is someone replaying
-   * a Message ID to get the large reply again for a few bytes (section 11.3), and is dropped.
+   * again); a NON is ignored. The stored reply goes again only within the budget of the
+   * duplicate itself (response-writer.ts): a retransmission is the same bytes as its original,
+   * so it always is, while a few bytes replaying the Message ID of a padded request, from an
+   * unverified address, get nothing (section 11.3).
    */
   #duplicate(e: Exchange, peer: Peer, messageId: number, bytes: number): string | undefined {
     if (!e.confirmable) {
       this.#dropped(peer, 'duplicate NON');
       return undefined;
     }
-    if (bytes < e.requestBytes && !this.#reliability.isVerified(peer.address)) {
-      this.#dropped(peer, 'duplicate shorter than its original, from an unverified address');
+    if (e.reply !== undefined && e.reply.length > amplificationBudget(bytes) && !this.#reliability.isVerified(peer.address)) {
+      this.#dropped(peer, 'duplicate whose stored reply is over its budget, from an unverified address');
       return undefined;
     }
     if (e.reply !== undefined) {

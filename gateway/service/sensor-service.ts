@@ -5,12 +5,10 @@
  * see modules, buses or drivers.
  */
 import type { Clock } from '../../drivers/clock.ts';
-import type { GpioInput } from '../../drivers/gpio.ts';
 import { GatewayError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import type { ModuleHandle } from '../host/module-handle.ts';
 import type { AlertInfo as AlertSettings, ModuleInfo } from '../host/sensor-module.ts';
-import type { GatewayConfig, SensorConfig } from './config.ts';
+import type { GatewayConfig } from './config.ts';
 import { openAlertInputs } from './alert-inputs.ts';
 import { type Hardware, openHardware } from './hardware.ts';
 import { BusThread } from '../host/worker/bus-thread.ts';
