@@ -1,11 +1,12 @@
 /** The configuration file: every refusal names its field (GW_ERR_CONFIG_INVALID). */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { GatewayError } from '../gateway/errors.ts';
-import { DEFAULT_MODULE_LIMITS } from '../gateway/host/worker/module-limits.ts';
-import { loadConfigFile, parseConfig } from '../gateway/service/config.ts';
+import { DEFAULT_MODULE_LIMITS, MODULE_LIMIT_MAXIMA } from '../gateway/host/worker/module-limits.ts';
+import { MAX_PROFILE_SECONDS, loadConfigFile, parseConfig } from '../gateway/service/config.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -68,6 +69,42 @@ describe('configuration', () => {
     assert.match(refusal({ sensors: [sensor({ limits: { memoryLimitBytes: 2 ** 35 } })] }), /limits\.memoryLimitBytes/);
     assert.match(refusal({ sensors: [sensor({ limits: { i2cRateLimit: { perSecond: 10, burst: 5, typo: 1 } } })] }), /limits\.i2cRateLimit\.typo/);
     assert.match(refusal({ sensors: [sensor({ limits: { deadline: 5 } })] }), /limits\.deadline: unknown field/);
+  });
+
+  it('refuses every limit past its maximum, naming the field, and accepts the maximum itself', () => {
+    const { i2cPerSecond, i2cBurst, ...plain } = MODULE_LIMIT_MAXIMA;
+    const cases: Array<[string, Record<string, unknown>, Record<string, unknown>]> = Object.entries(plain).map(([key, max]) => [key, { [key]: max }, { [key]: max + 1 }]);
+    cases.push(['i2cRateLimit.perSecond', { i2cRateLimit: { perSecond: i2cPerSecond, burst: 1 } }, { i2cRateLimit: { perSecond: i2cPerSecond + 1, burst: 1 } }]);
+    cases.push(['i2cRateLimit.burst', { i2cRateLimit: { perSecond: 1, burst: i2cBurst } }, { i2cRateLimit: { perSecond: 1, burst: i2cBurst + 1 } }]);
+    for (const [field, atMax, pastMax] of cases) {
+      // The initial back-off may not exceed the longest one: raise both together.
+      const with_ = (l: Record<string, unknown>) => sensor({ limits: field === 'backoffInitialMs' ? { backoffMaxMs: MODULE_LIMIT_MAXIMA.backoffMaxMs, ...l } : l });
+      assert.doesNotThrow(() => parseConfig({ sensors: [with_(atMax)] }, ROOT), field);
+      assert.match(refusal({ sensors: [with_(pastMax)] }), new RegExp(`^sensors\\[0\\]\\.limits\\.${field.replace('.', '\\.')} must be at most`), field);
+    }
+    assert.match(refusal({ sensors: [sensor({ limits: { workerHeapMb: 1e6 } })] }), /limits\.workerHeapMb must be at most 1024/);
+  });
+
+  it('docs/configuration.md gives every limit\'s default and maximum', () => {
+    const doc = readFileSync(path.join(ROOT, 'docs', 'configuration.md'), 'utf8');
+    const section = doc.slice(doc.indexOf('### `sensors[].limits`'));
+    const rows = Object.fromEntries([...section.matchAll(/^\| `([A-Za-z0-9.]+)` \| (\d+) \| (\d+) \|/gm)].map((m) => [m[1], [Number(m[2]), Number(m[3])]]));
+    const { i2cPerSecond, i2cBurst, ...plain } = MODULE_LIMIT_MAXIMA;
+    const rate = DEFAULT_MODULE_LIMITS.i2cRateLimit as { perSecond: number; burst: number };
+    const expected: Record<string, [number, number]> = {
+      ...Object.fromEntries(Object.entries(plain).map(([k, max]) => [k, [DEFAULT_MODULE_LIMITS[k as keyof typeof plain], max]])),
+      'i2cRateLimit.perSecond': [rate.perSecond, i2cPerSecond],
+      'i2cRateLimit.burst': [rate.burst, i2cBurst],
+    };
+    assert.deepEqual(rows, expected);
+  });
+
+  it('a simulated ramp or sine lasts at most a year', () => {
+    const sim = (simulation: unknown) => ({ sensors: [sensor({ simulation })] });
+    assert.doesNotThrow(() => parseConfig(sim({ kind: 'sine', mean: 20, amplitude: 2, periodSeconds: MAX_PROFILE_SECONDS }), ROOT));
+    assert.match(refusal(sim({ kind: 'sine', mean: 20, amplitude: 2, periodSeconds: MAX_PROFILE_SECONDS + 1 })), /^sensors\[0\]\.simulation\.periodSeconds: must be at most/);
+    assert.match(refusal(sim({ kind: 'ramp', from: 20, to: 30, overSeconds: 1e12 })), /^sensors\[0\]\.simulation\.overSeconds: must be at most/);
+    assert.match(refusal(sim({ kind: 'ramp', from: 20, to: 30, overSeconds: 0 })), /^sensors\[0\]\.simulation\.overSeconds: must be greater than 0/);
   });
 
   it('pacing: on unless set to false; anything but a boolean is refused', () => {

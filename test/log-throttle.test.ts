@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ManualClock } from '../drivers/clock.ts';
-import { LogThrottle } from '../gateway/log-throttle.ts';
+import { LogThrottle, logThrottled } from '../gateway/log-throttle.ts';
 import { MemoryLogger } from '../gateway/log.ts';
 import { RawClient, pathOptions, requestDatagram } from './helpers/coap-datagram.ts';
 import { startTestGateway } from './helpers/gateway.ts';
@@ -20,6 +20,30 @@ describe('LogThrottle', () => {
     now = 10_000;
     assert.equal(t.take('a'), 5);
     assert.equal(t.take('a'), undefined);
+  });
+
+  it('carries on from a snapshot: a fresh module worker does not get a fresh budget', () => {
+    let now = 0;
+    const t = new LogThrottle(() => now);
+    t.take('denied');
+    t.take('denied');
+    t.take('denied');
+    const next = new LogThrottle(() => now, { from: structuredClone(t.snapshot()) });
+    now = 5_000;
+    assert.equal(next.take('denied'), undefined, 'still within the interval the first one started');
+    now = 10_000;
+    assert.equal(next.take('denied'), 3, 'the held-back count came along');
+  });
+
+  it('logThrottled writes the first line, holds the rest, and says how many the next one stands for', () => {
+    let now = 0;
+    const t = new LogThrottle(() => now);
+    const logger = new MemoryLogger();
+    for (let i = 0; i < 1000; i++) logThrottled(t, logger, 'warn', 'k', 'denied I2C access', { address: '0x49' });
+    assert.deepEqual(logger.entries, [{ level: 'warn', msg: 'denied I2C access', fields: { address: '0x49' } }]);
+    now = 10_000;
+    logThrottled(t, logger, 'warn', 'k', 'denied I2C access', { address: '0x49' });
+    assert.deepEqual(logger.entries[1], { level: 'warn', msg: 'denied I2C access', fields: { address: '0x49', alsoSinceLastLine: 999 } });
   });
 
   it('forgets the oldest key past its bound', () => {

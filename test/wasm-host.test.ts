@@ -181,7 +181,8 @@ describe('WASM host: out-of-range pointers and lengths', { skip: TEST_MODULES_SK
     assert.equal(withStatus.length, 12, 'all six status-returning imports probed twice');
     for (const [call, status] of withStatus) assert.equal(status, Status.BAD_ARGUMENT, call);
     const warnings = logger.entries.filter((e) => e.msg === 'module passed an out-of-range log buffer');
-    assert.equal(warnings.length, 2);
+    // Two bad buffers, one line: the second within 10 s is counted, not written (gateway/log-throttle.ts).
+    assert.equal(warnings.length, 1);
     assert.equal(chip.stats.transactions, 0, 'no bad transfer reached the chip');
     assert.equal(instance.dead, false, 'bad arguments are errors for the guest, not faults of the host');
   });

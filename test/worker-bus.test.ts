@@ -44,7 +44,8 @@ describe('module workers: capabilities', () => {
     const { module, chip, logger } = await chain({ module: 'test/badptr' });
     // badptr answers status 0 with its probe results instead of a reading.
     assert.equal((await rejection(module.read())).code, 'GW_ERR_MODULE_BAD_OUTPUT');
-    assert.equal(logger.entries.filter((e) => e.msg === 'module passed an out-of-range log buffer').length, 2);
+    // Two bad buffers, one line: the second within 10 s is counted, not written (gateway/log-throttle.ts).
+    assert.equal(logger.entries.filter((e) => e.msg === 'module passed an out-of-range log buffer').length, 1);
     assert.equal(chip.stats.transactions, 0, 'no bad transfer reached the chip');
     assert.deepEqual({ faults: module.stats.faults, restarts: module.stats.restarts, instances: module.stats.instancesCreated }, { faults: 0, restarts: 0, instances: 1 });
   });

@@ -1,8 +1,19 @@
-import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
+import { BoundedFileError, readBoundedFileSync } from '../bounded-file.ts';
 import { traceProfile, type TemperatureProfile, type TracePoint } from './temperature-profile.ts';
 
-export type TraceFileProblem = 'header' | 'columns' | 'number' | 'negative-time' | 'time-order' | 'below-absolute-zero' | 'empty';
+export type TraceFileProblem =
+  | 'header' | 'columns' | 'number' | 'negative-time' | 'time-order' | 'below-absolute-zero' | 'empty'
+  // The file itself, before any line is read (drivers/bounded-file.ts):
+  | 'unreadable' | 'not-regular' | 'too-large';
+
+/**
+ * The largest trace file accepted. Parsing costs far more than the file: measured on Node 20, a
+ * full 1 MiB (75,000 samples, a week sampled every 8 s) raises peak RSS by about 26 MB and
+ * keeps 5 MB of points, while 16 MiB raised it by 250 MB, twice the whole gateway's budget
+ * (README, "Benchmarks"). The shipped day (fixtures/) is 1.4 KiB. docs/configuration.md.
+ */
+export const TRACE_FILE_MAX_BYTES = 2 ** 20;
 
 /**
  * A trace file that cannot be used. `code` is stable for tests and the error catalogue;
@@ -14,8 +25,8 @@ export class TraceFileError extends Error {
   readonly source: string;
   readonly line: number | undefined;
   readonly problem: TraceFileProblem;
-  constructor(source: string, line: number | undefined, problem: TraceFileProblem, detail: string) {
-    super(`${source}${line === undefined ? '' : `:${line}`}: ${detail}`);
+  constructor(source: string, line: number | undefined, problem: TraceFileProblem, detail: string, cause?: unknown) {
+    super(`${source}${line === undefined ? '' : `:${line}`}: ${detail}`, { cause });
     this.source = source;
     this.line = line;
     this.problem = problem;
@@ -65,8 +76,18 @@ export function parseTraceCsv(text: string, source = 'trace'): TracePoint[] {
   return points;
 }
 
-/** Load a trace CSV (see {@link parseTraceCsv}) as a profile named after the file. */
+/**
+ * Load a trace CSV (see {@link parseTraceCsv}) as a profile named after the file. Only a regular
+ * file (a symlink's target counts) of at most TRACE_FILE_MAX_BYTES is read.
+ */
 export function loadTraceProfile(path: string): TemperatureProfile {
   const name = basename(path);
-  return traceProfile(parseTraceCsv(readFileSync(path, 'utf8'), name), `trace ${name}`);
+  let text: string;
+  try {
+    text = readBoundedFileSync(path, { maxBytes: TRACE_FILE_MAX_BYTES }).toString('utf8');
+  } catch (err) {
+    if (err instanceof BoundedFileError) throw new TraceFileError(name, undefined, err.problem, `${path} ${err.reason}`, err);
+    throw err;
+  }
+  return traceProfile(parseTraceCsv(text, name), `trace ${name}`);
 }

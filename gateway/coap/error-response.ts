@@ -89,14 +89,17 @@ export const DEFAULT_RETRY_AFTER_S = 5;
 
 /**
  * Max-Age of error responses (RFC 7252 section 5.10.5; absent means 60 s, so it is always set):
- * - 5.03: the retry time, details.retryAfterMs rounded up to whole seconds, at least 1;
+ * - 5.03: the retry time, details.retryAfterMs rounded up to whole seconds, at least 1 and at
+ *   most 3600: a client asks again within the hour even when a module is quarantined for days
+ *   (the operator may reload it sooner), and the value always fits the option's 4-byte uint;
  * - 5.00: 0, the next request gets a fresh module instance and may well succeed;
  * - 4.xx and 5.05: 60, they depend only on the request and the configuration, not on the sensor.
  */
 export function errorMaxAge(code: CoapErrorCode, err: GatewayError | undefined): number {
   if (code === UNAVAILABLE) {
+    const MAX_S = 3600;
     const ms = err?.details.retryAfterMs;
-    return ms === undefined || !Number.isFinite(ms) ? DEFAULT_RETRY_AFTER_S : Math.max(1, Math.ceil(ms / 1000));
+    return ms === undefined || !Number.isFinite(ms) ? DEFAULT_RETRY_AFTER_S : Math.min(MAX_S, Math.max(1, Math.ceil(ms / 1000)));
   }
   if (code === FAULT) return 0;
   return 60;

@@ -21,10 +21,14 @@ import { MAX_BODY_BYTES, type ReadingParams, convert, mergeParams, paramsFromCbo
  * Max-Age of a reading: how much longer the value stays the sensor's latest (the pacing's
  * freshForMs), rounded up to whole seconds because Max-Age has 1 s resolution, and never 0 for
  * a reading (0 would forbid caching a value that is still current). The TMP102 at 4 Hz gives 1.
+ * At most 3600: the host refuses a module period above one hour (docs/module-abi.md, "Bounds"),
+ * and the clamp keeps the value inside the option's 4-byte uint (RFC 7252 section 5.10.5) even
+ * if a larger freshness ever got here.
  */
 export function freshMaxAge(freshForMs: number): number {
+  const MAX_S = 3600;
   if (!Number.isFinite(freshForMs)) return 1;
-  return Math.max(1, Math.ceil(freshForMs / 1000));
+  return Math.min(MAX_S, Math.max(1, Math.ceil(freshForMs / 1000)));
 }
 
 /** A request checked and ready: what to read it in and which notification conditions apply. */

@@ -7,7 +7,7 @@
 import { GatewayError } from '../errors.ts';
 import { monotonicMs } from '../../drivers/clock.ts';
 import type { Logger } from '../log.ts';
-import { LogThrottle } from '../log-throttle.ts';
+import { LogThrottle, logThrottled } from '../log-throttle.ts';
 import type { SensorService } from '../service/sensor-service.ts';
 import { AlertResource } from './alert-resource.ts';
 import { ContentFormat, negotiate } from './content-formats.ts';
@@ -99,7 +99,8 @@ export class Router {
   }
 
   #failed(req: RequestView, err: unknown): Reply {
-    this.#log.error('request handler failed', { path: req.path, detail: err instanceof Error ? err.message : String(err) });
+    // A bug a client can trigger on every request: one line per path every 10 s, with a count.
+    logThrottled(this.#failures, this.#log, 'error', `handler ${req.path}`, 'request handler failed', { path: req.path, detail: err instanceof Error ? err.message : String(err) });
     return this.#checked(req, fromError(errorReply(err)));
   }
 

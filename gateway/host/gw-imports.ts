@@ -6,11 +6,12 @@
  */
 import type { I2CBus } from '../../drivers/i2c-bus.ts';
 import { I2CError } from '../../drivers/i2c-error.ts';
+import { type LogThrottle, logThrottled } from '../log-throttle.ts';
 import type { Logger } from '../log.ts';
 import { I2C_ERROR_STATUS, MAX_I2C_TRANSFER, MAX_OUTPUT_BYTES, Status } from './abi.ts';
 import { type Capabilities, checkI2CAccess, hex } from './capabilities.ts';
 import type { GuestMemory } from './guest-memory.ts';
-import type { LogBudget } from './log-budget.ts';
+import { LOG_BUDGET_USED_UP, type LogBudget } from './log-budget.ts';
 import type { TokenBucket } from './token-bucket.ts';
 
 /** Per-call state the host reads back after an export returns. */
@@ -47,12 +48,18 @@ export interface GwImportContext {
   readonly rateLimiter?: TokenBucket | undefined;
   /** Shared with WASI stdout/stderr: what the module may log in one call. */
   readonly logBudget: LogBudget;
+  /**
+   * The budget of the host's own lines about this module, across calls (one per kind and 10 s):
+   * a module can repeat a refused import thousands of times in one call.
+   */
+  readonly logThrottle: LogThrottle;
 }
 
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 
 export function createGwImports(ctx: GwImportContext): Record<string, (...args: number[]) => number | void> {
   const { state, logger } = ctx;
+  const line = (level: 'warn' | 'error', msg: string, fields: Record<string, unknown>) => logThrottled(ctx.logThrottle, logger, level, msg, msg, fields);
 
   /** Capability and argument checks shared by the four I2C imports. */
   function guard(op: string, bus: number, addr: number, ptr: number, len: number): number | undefined {
@@ -62,15 +69,16 @@ export function createGwImports(ctx: GwImportContext): Record<string, (...args: 
     const verdict = checkI2CAccess(ctx.capabilities, bus, addr);
     if (!verdict.allowed) {
       state.lastDenial = verdict.reason;
-      logger.warn('denied I2C access', { op, bus, address: hex(addr), reason: verdict.reason });
+      line('warn', 'denied I2C access', { op, bus, address: hex(addr), reason: verdict.reason });
       return Status.DENIED;
     }
     if (!ctx.bus) return Status.I2C_UNAVAILABLE;
     // After the capability check: a denied access never reaches the bus, so costs no token.
     if (ctx.rateLimiter && !ctx.rateLimiter.take()) {
       const retryAfterMs = Math.max(1, ctx.rateLimiter.retryAfterMs);
-      // Once per call: a module spinning on a refused import must not flood the log.
-      if (state.rateLimitedRetryMs === undefined) logger.warn('I2C rate limit reached', { op, bus, address: hex(addr), retryAfterMs });
+      // At most once per call, and within the budget across calls: a module spinning on a
+      // refused import must not flood the log.
+      if (state.rateLimitedRetryMs === undefined) line('warn', 'I2C rate limit reached', { op, bus, address: hex(addr), retryAfterMs });
       state.rateLimitedRetryMs = retryAfterMs;
       return Status.RATE_LIMITED;
     }
@@ -88,7 +96,7 @@ export function createGwImports(ctx: GwImportContext): Record<string, (...args: 
         return I2C_ERROR_STATUS[err.code] ?? Status.I2C_BUS;
       }
       // A driver bug must not unwind through the guest: report it and give the guest a status.
-      logger.error('I2C driver failed unexpectedly', { error: String(err) });
+      line('error', 'I2C driver failed unexpectedly', { error: String(err) });
       return Status.I2C_BUS;
     }
   }
@@ -116,13 +124,13 @@ export function createGwImports(ctx: GwImportContext): Record<string, (...args: 
 
     log(level: number, ptr: number, len: number): void {
       if (!ctx.memory().inBounds(ptr, len)) {
-        logger.warn('module passed an out-of-range log buffer', { ptr: ptr >>> 0, len: len >>> 0 });
+        line('warn', 'module passed an out-of-range log buffer', { ptr: ptr >>> 0, len: len >>> 0 });
         return;
       }
       const budget = ctx.logBudget;
       const keep = budget.takeLine() ? budget.takeBytes(Math.min(len >>> 0, 1024)) : 0;
       if (keep === 0 && (len >>> 0) > 0) {
-        if (budget.firstDrop()) logger.warn('module log budget for this call used up; dropping the rest', { maxLines: budget.maxLines, maxBytes: budget.maxBytes });
+        if (budget.firstDrop()) line('warn', LOG_BUDGET_USED_UP, { maxLines: budget.maxLines, maxBytes: budget.maxBytes });
         return;
       }
       const bytes = ctx.memory().read(ptr, keep)!;

@@ -6,6 +6,11 @@
  */
 export const MAX_LOG_LINES_PER_CALL = 100;
 export const MAX_LOG_BYTES_PER_CALL = 16 * 1024;
+/**
+ * The warning for a call that went over (from `gw.log` or WASI fd 1/2 alike: one message, so one
+ * key of the sensor's log throttle, and at most one such line per 10 s however many calls flood).
+ */
+export const LOG_BUDGET_USED_UP = 'module log budget for this call used up; dropping the rest';
 
 export class LogBudget {
   #lines = 0;

@@ -5,8 +5,9 @@
  */
 import type { I2CError } from '../../drivers/i2c-error.ts';
 import type { I2CBus } from '../../drivers/i2c-bus.ts';
-import type { Clock } from '../../drivers/clock.ts';
+import { type Clock, monotonicMs } from '../../drivers/clock.ts';
 import { GatewayError } from '../errors.ts';
+import { LogThrottle } from '../log-throttle.ts';
 import type { Logger } from '../log.ts';
 import { ABI_VERSION, GW_NAMESPACE, WASI_NAMESPACE } from './abi.ts';
 import type { Capabilities } from './capabilities.ts';
@@ -35,6 +36,11 @@ export interface InstanceOptions {
    * (gateway/host/worker/memory-ceiling.ts): a fault at the ceiling is GW_ERR_MODULE_MEMORY_LIMIT.
    */
   memoryLimitBytes?: number | undefined;
+  /**
+   * The budget of the host's lines about the module (denied transfers, dropped log lines), shared
+   * by every instance of the module like the rate limiter; default: one for this instance.
+   */
+  logThrottle?: LogThrottle | undefined;
 }
 
 export interface CallResult {
@@ -63,10 +69,11 @@ export interface HostImports {
  * ModuleInstance.create, and by the call-cost benchmark (bench/wasm-path.ts) so that an import
  * costs there what it costs a real module.
  */
-export function hostImports(options: Pick<InstanceOptions, 'capabilities' | 'bus' | 'clock' | 'logger' | 'sleepBudgetMs' | 'rateLimiter'>): HostImports {
+export function hostImports(options: Pick<InstanceOptions, 'capabilities' | 'bus' | 'clock' | 'logger' | 'sleepBudgetMs' | 'rateLimiter' | 'logThrottle'>): HostImports {
   const { logger } = options;
   const logBudget = new LogBudget();
-  const wasi = new WasiPreview1({ clock: options.clock, logger, sleepBudgetMs: options.sleepBudgetMs, logBudget });
+  const logThrottle = options.logThrottle ?? new LogThrottle(() => monotonicMs(options.clock));
+  const wasi = new WasiPreview1({ clock: options.clock, logger, sleepBudgetMs: options.sleepBudgetMs, logBudget, logThrottle });
   const state = new CallState();
   let memory: GuestMemory | undefined;
   const gw = createGwImports({
@@ -77,6 +84,7 @@ export function hostImports(options: Pick<InstanceOptions, 'capabilities' | 'bus
     logger,
     rateLimiter: options.rateLimiter,
     logBudget,
+    logThrottle,
   });
   return {
     imports: { [WASI_NAMESPACE]: wasi.imports(), [GW_NAMESPACE]: gw },

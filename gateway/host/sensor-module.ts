@@ -7,15 +7,17 @@
  * Integration). WorkerModule (gateway/host/worker/) runs this same engine in a worker thread
  * so a slow bus transfer or a runaway module cannot hold up the CoAP event loop.
  */
-import { decode, encode } from 'cbor-x';
-import type { Clock } from '../../drivers/clock.ts';
+import { encode } from 'cbor-x';
+import { type Clock, monotonicMs } from '../../drivers/clock.ts';
 import type { I2CBus } from '../../drivers/i2c-bus.ts';
 import { GatewayError, fromI2CError } from '../errors.ts';
+import { LogThrottle, logThrottled } from '../log-throttle.ts';
 import type { Logger } from '../log.ts';
 import { STATUS_ERROR_CODES, Status } from './abi.ts';
 import type { Capabilities } from './capabilities.ts';
 import { type CallResult, ModuleInstance } from './module-instance.ts';
 import { readModuleBytes } from './module-file.ts';
+import { type ModuleInfo, decodeOutput, parseErrorOutput, parseInitOutput, parseReadOutput } from './module-output.ts';
 import { compileModule, validateModule } from './module-validator.ts';
 import { type RateLimit, TokenBucket } from './token-bucket.ts';
 
@@ -37,37 +39,15 @@ export interface SensorModuleOptions {
    * so a fault at it is reported as GW_ERR_MODULE_MEMORY_LIMIT. Setting it here alone bounds nothing.
    */
   memoryLimitBytes?: number | undefined;
-}
-
-/** What `gw_init` announced (docs/module-abi.md, "gw_init output on success"). */
-export interface ModuleInfo {
-  name: string;
-  version: string;
-  quantity: string;
-  unit: string;
-  /** How often the sensor produces a new value. */
-  periodMs: number;
-  /** The value of one LSB in `unit`. */
-  resolution: number;
   /**
-   * The sensor's alert (thermostat) configuration as the module read it back from the chip,
-   * when the module reports one (the TMP102 does: docs/module-abi.md, "gw_init output on success").
+   * The budget of the host's lines this module can cause (gateway/log-throttle.ts: one line per
+   * kind and 10 s, with the count of those held back). Default: a new one. A module worker passes
+   * one that carries on from its predecessor's.
    */
-  alert?: AlertInfo;
+  logThrottle?: LogThrottle | undefined;
 }
 
-export type AlertMode = 'comparator' | 'interrupt';
-export type AlertPolarity = 'active-low' | 'active-high';
-
-/** A sensor's thermostat: limits in the module's `unit`, ALERT pin behaviour. */
-export interface AlertInfo {
-  high: number;
-  low: number;
-  mode: AlertMode;
-  polarity: AlertPolarity;
-  /** Consecutive out-of-limit conversions before ALERT changes. */
-  faults: number;
-}
+export type { AlertInfo, AlertMode, AlertPolarity, ModuleInfo } from './module-output.ts';
 
 export interface Reading {
   sensor: string;
@@ -99,6 +79,7 @@ export class SensorModule {
   #info: ModuleInfo | undefined;
   #stats = { calls: 0, faults: 0, instancesCreated: 0, i2cTransactions: 0 };
   readonly #rateLimiter: TokenBucket | undefined;
+  readonly #logThrottle: LogThrottle;
 
   private constructor(module: WebAssembly.Module, options: SensorModuleOptions) {
     this.#module = module;
@@ -106,6 +87,8 @@ export class SensorModule {
     // One bucket per module, not per instance: a fresh instance after a fault gets no new budget.
     this.#rateLimiter = options.i2cRateLimit ? new TokenBucket(options.i2cRateLimit, options.clock) : undefined;
     this.#log = options.logger.child({ sensor: options.name });
+    // One per module, not per instance, like the rate limiter: a fault must not reset it.
+    this.#logThrottle = options.logThrottle ?? new LogThrottle(() => monotonicMs(options.clock));
     this.#initInput = this.#encodeInit(options.init.settings ?? {});
   }
 
@@ -164,20 +147,14 @@ export class SensorModule {
     const instance = this.#ensureInstance();
     const result = this.#call(instance, 'gw_read', EMPTY);
     if (result.status !== Status.OK) throw this.#statusError(result);
-    const out = this.#decodeOutput(result.output, 'gw_read');
-    const value = out['value'];
-    const raw = out['raw'];
-    const bits = out['bits'];
-    if (typeof value !== 'number' || !Number.isFinite(value) || !Number.isInteger(raw) || !Number.isInteger(bits)) {
-      throw new GatewayError('GW_ERR_MODULE_BAD_OUTPUT', { sensor: this.name, detail: 'gw_read output needs a finite "value" and integer "raw" and "bits"' });
-    }
+    const { value, raw, bits } = parseReadOutput(decodeOutput(result.output, 'gw_read', this.name), this.name);
     return {
       sensor: this.name,
       value,
       unit: this.#info!.unit,
       timeMs: Number(this.#options.clock.realtimeNs() / 1_000_000n),
-      raw: raw as number,
-      bits: bits as number,
+      raw,
+      bits,
     };
   }
 
@@ -197,10 +174,11 @@ export class SensorModule {
     } else {
       const result = this.#call(live, 'gw_init', input);
       if (result.status !== Status.OK) throw this.#statusError(result);
-      this.#info = this.#parseInfo(this.#decodeOutput(result.output, 'gw_init'));
+      this.#info = parseInitOutput(decodeOutput(result.output, 'gw_init', this.name), this.name);
     }
     this.#initInput = input;
-    this.#log.info('module reconfigured', { settings });
+    // A client's PUT of alert settings ends here: a flood of them must not flood the log.
+    logThrottled(this.#logThrottle, this.#log, 'info', 'module reconfigured', 'module reconfigured', { settings });
     return this.#info!;
   }
 
@@ -220,12 +198,13 @@ export class SensorModule {
       sleepBudgetMs: o.sleepBudgetMs ?? 1000,
       rateLimiter: this.#rateLimiter,
       memoryLimitBytes: o.memoryLimitBytes,
+      logThrottle: this.#logThrottle,
     });
     const result = this.#call(instance, 'gw_init', initInput);
     if (result.status !== Status.OK) throw this.#statusError(result);
-    this.#info = this.#parseInfo(this.#decodeOutput(result.output, 'gw_init'));
+    this.#info = parseInitOutput(decodeOutput(result.output, 'gw_init', this.name), this.name);
     this.#instance = instance;
-    if (this.#stats.instancesCreated > 1) this.#log.info('module instance replaced', { instances: this.#stats.instancesCreated });
+    if (this.#stats.instancesCreated > 1) logThrottled(this.#logThrottle, this.#log, 'info', 'module instance replaced', 'module instance replaced', { instances: this.#stats.instancesCreated });
     return instance;
   }
 
@@ -235,7 +214,8 @@ export class SensorModule {
       return instance.call(name, input);
     } catch (err) {
       this.#stats.faults++;
-      if (err instanceof GatewayError) this.#log.error('module fault; the instance will be replaced', { code: err.code, detail: err.details.detail });
+      // A module can fault on every call: one line per fault code and 10 s, with the count.
+      if (err instanceof GatewayError) logThrottled(this.#logThrottle, this.#log, 'error', `module fault ${err.code}`, 'module fault; the instance will be replaced', { code: err.code, detail: err.details.detail });
       throw err;
     }
   }
@@ -243,7 +223,7 @@ export class SensorModule {
   /** Maps a negative status to the catalogue, keeping the precise driver error where there is one. */
   #statusError(result: CallResult): GatewayError {
     const sensor = this.name;
-    const detail = this.#errorOutput(result.output);
+    const detail = parseErrorOutput(result.output, sensor);
     // A refused transfer explains the failure whatever status the module made of it (a module
     // built before RATE_LIMITED existed reports an unknown import status as INTERNAL).
     if (result.rateLimitedRetryMs !== undefined && result.status !== Status.DENIED) {
@@ -261,73 +241,5 @@ export class SensorModule {
       return new GatewayError('GW_ERR_MODULE_BAD_OUTPUT', { sensor, detail: `unknown status ${result.status}` });
     }
     return new GatewayError(code, { sensor, ...detail });
-  }
-
-  #errorOutput(output: Uint8Array | undefined): { retryAfterMs?: number; detail?: string } {
-    if (!output) return {};
-    let map: Record<string, unknown>;
-    try {
-      map = this.#decodeOutput(output, 'error');
-    } catch {
-      return {};
-    }
-    const result: { retryAfterMs?: number; detail?: string } = {};
-    const retry = map['retryAfterMs'];
-    if (typeof retry === 'number' && Number.isFinite(retry) && retry >= 0) result.retryAfterMs = Math.min(retry, 3_600_000);
-    const detail = map['detail'];
-    if (typeof detail === 'string') result.detail = detail.slice(0, 200);
-    return result;
-  }
-
-  #decodeOutput(output: Uint8Array | undefined, what: string): Record<string, unknown> {
-    if (!output) throw new GatewayError('GW_ERR_MODULE_BAD_OUTPUT', { sensor: this.name, detail: `${what}: no output` });
-    let value: unknown;
-    try {
-      value = decode(output);
-    } catch (err) {
-      throw new GatewayError('GW_ERR_MODULE_BAD_OUTPUT', { sensor: this.name, detail: `${what}: invalid CBOR` }, { cause: err });
-    }
-    if (value === null || typeof value !== 'object' || Array.isArray(value) || value instanceof Map) {
-      throw new GatewayError('GW_ERR_MODULE_BAD_OUTPUT', { sensor: this.name, detail: `${what}: output is not a CBOR map` });
-    }
-    return value as Record<string, unknown>;
-  }
-
-  #parseInfo(out: Record<string, unknown>): ModuleInfo {
-    const str = (k: string) => (typeof out[k] === 'string' ? (out[k] as string) : undefined);
-    const num = (k: string) => (typeof out[k] === 'number' && Number.isFinite(out[k]) ? (out[k] as number) : undefined);
-    const info = {
-      name: str('name'),
-      version: str('version'),
-      quantity: str('quantity'),
-      unit: str('unit'),
-      periodMs: num('periodMs'),
-      resolution: num('resolution'),
-    };
-    const missing = Object.entries(info).filter(([, v]) => v === undefined).map(([k]) => k);
-    if (missing.length > 0 || info.periodMs! <= 0) {
-      throw new GatewayError('GW_ERR_MODULE_BAD_OUTPUT', { sensor: this.name, detail: `gw_init output lacks ${missing.join(', ') || 'a positive periodMs'}` });
-    }
-    // These strings reach clients: as the link-format rt= value (RFC 6690 section 2), the SenML
-    // name and unit (RFC 8428 section 4.5.1). A module does not get to inject quotes or commas.
-    for (const key of ['name', 'version', 'quantity', 'unit'] as const) {
-      if (!/^[A-Za-z0-9][A-Za-z0-9:._+-]{0,31}$/.test(info[key]!)) {
-        throw new GatewayError('GW_ERR_MODULE_BAD_OUTPUT', { sensor: this.name, detail: `gw_init output "${key}" must be 1-32 of A-Z a-z 0-9 : . _ + -` });
-      }
-    }
-    if (out['alert'] === undefined) return info as ModuleInfo;
-    return { ...(info as ModuleInfo), alert: this.#parseAlert(out['alert']) };
-  }
-
-  #parseAlert(value: unknown): AlertInfo {
-    const bad = (why: string) => new GatewayError('GW_ERR_MODULE_BAD_OUTPUT', { sensor: this.name, detail: `gw_init output "alert" ${why}` });
-    if (value === null || typeof value !== 'object' || Array.isArray(value) || value instanceof Map) throw bad('is not a map');
-    const a = value as Record<string, unknown>;
-    const { high, low, mode, polarity, faults } = a;
-    if (typeof high !== 'number' || !Number.isFinite(high) || typeof low !== 'number' || !Number.isFinite(low)) throw bad('needs finite "high" and "low"');
-    if (mode !== 'comparator' && mode !== 'interrupt') throw bad('needs "mode" "comparator" or "interrupt"');
-    if (polarity !== 'active-low' && polarity !== 'active-high') throw bad('needs "polarity" "active-low" or "active-high"');
-    if (typeof faults !== 'number' || !Number.isInteger(faults) || faults < 1) throw bad('needs a positive integer "faults"');
-    return { high, low, mode, polarity, faults };
   }
 }

@@ -8,10 +8,11 @@
  * Struct layouts and errno values are those of the preview1 witx
  * (WebAssembly/WASI, legacy/preview1/witx/typenames.witx).
  */
-import type { Clock } from '../../drivers/clock.ts';
+import { type Clock, monotonicMs } from '../../drivers/clock.ts';
+import { LogThrottle, logThrottled } from '../log-throttle.ts';
 import type { Logger } from '../log.ts';
 import { GuestMemory } from './guest-memory.ts';
-import { LogBudget } from './log-budget.ts';
+import { LOG_BUDGET_USED_UP, LogBudget } from './log-budget.ts';
 
 const ERRNO_SUCCESS = 0;
 const ERRNO_BADF = 8;
@@ -62,6 +63,8 @@ export interface WasiOptions {
   sleepBudgetMs: number;
   /** Shared with the `gw.log` import: one budget per call for everything a module logs. */
   logBudget?: LogBudget;
+  /** The sensor's budget of host lines across calls (gateway/log-throttle.ts); default: one of its own. */
+  logThrottle?: LogThrottle;
 }
 
 /** The function names of preview1 (witx order). Names outside this list are refused at load. */
@@ -83,6 +86,7 @@ export class WasiPreview1 {
   #memory: GuestMemory | undefined;
   #lineBuffers = new Map<number, string>();
   readonly #logBudget: LogBudget;
+  readonly #logThrottle: LogThrottle;
   #sleptThisCallNs = 0n;
   #sawPanic = false;
   #stderrThisCall = '';
@@ -92,6 +96,7 @@ export class WasiPreview1 {
     this.#logger = options.logger;
     this.#sleepBudgetNs = BigInt(Math.round(options.sleepBudgetMs * 1e6));
     this.#logBudget = options.logBudget ?? new LogBudget();
+    this.#logThrottle = options.logThrottle ?? new LogThrottle(() => monotonicMs(options.clock));
   }
 
   bindMemory(memory: GuestMemory): void {
@@ -243,8 +248,9 @@ export class WasiPreview1 {
     this.#lineBuffers.set(fd, buffered);
   }
 
+  /** Once per call (LogBudget.firstDrop), and within the sensor's budget across calls. */
   #dropWarning(): void {
-    this.#logger.warn('module log budget for this call used up; dropping the rest', {
+    logThrottled(this.#logThrottle, this.#logger, 'warn', LOG_BUDGET_USED_UP, LOG_BUDGET_USED_UP, {
       maxLines: this.#logBudget.maxLines,
       maxBytes: this.#logBudget.maxBytes,
     });

@@ -4,9 +4,9 @@
  * file is refused with a GW_ERR_CONFIG_INVALID that names the field (e.g. `sensors[0].address`).
  * docs/configuration.md describes every field.
  */
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BoundedFileError, readBoundedFile } from '../../drivers/bounded-file.ts';
 import { GatewayError } from '../errors.ts';
 import { type ModuleLimits, resolveModuleLimits } from '../host/worker/module-limits.ts';
 
@@ -84,12 +84,19 @@ export function defaultConfig(overrides: { bus?: number; address?: number; simCe
   };
 }
 
+/**
+ * The largest configuration file accepted. A sensor takes a few hundred bytes of JSON, so 1 MiB is
+ * thousands of sensors; what it bounds is `--config /dev/zero` or a log file given by mistake,
+ * which were read whole (and then parsed) before anything looked at them. docs/configuration.md.
+ */
+export const CONFIG_FILE_MAX_BYTES = 2 ** 20;
+
 export async function loadConfigFile(file: string): Promise<GatewayConfig> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = (await readBoundedFile(file, { maxBytes: CONFIG_FILE_MAX_BYTES })).toString('utf8');
   } catch (err) {
-    throw invalid('(file)', `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? err}`);
+    throw invalid('(file)', err instanceof BoundedFileError ? err.message : `cannot read ${file}: ${String(err)}`, err);
   }
   let json: unknown;
   try {
@@ -100,8 +107,8 @@ export async function loadConfigFile(file: string): Promise<GatewayConfig> {
   return parseConfig(json, path.dirname(path.resolve(file)));
 }
 
-function invalid(field: string, problem: string): GatewayError {
-  return new GatewayError('GW_ERR_CONFIG_INVALID', { detail: `${field}: ${problem}` });
+function invalid(field: string, problem: string, cause?: unknown): GatewayError {
+  return new GatewayError('GW_ERR_CONFIG_INVALID', { detail: `${field}: ${problem}` }, { cause });
 }
 
 type Obj = Record<string, unknown>;
@@ -141,10 +148,10 @@ function profile(v: unknown, field: string, baseDir: string): ProfileConfig {
       return { kind: 'constant', celsius: finite(v['celsius'], `${field}.celsius`) };
     case 'ramp':
       onlyKeys(v, field, ['kind', 'from', 'to', 'overSeconds']);
-      return { kind: 'ramp', from: finite(v['from'], `${field}.from`), to: finite(v['to'], `${field}.to`), overSeconds: positive(v['overSeconds'], `${field}.overSeconds`) };
+      return { kind: 'ramp', from: finite(v['from'], `${field}.from`), to: finite(v['to'], `${field}.to`), overSeconds: profileSeconds(v['overSeconds'], `${field}.overSeconds`) };
     case 'sine':
       onlyKeys(v, field, ['kind', 'mean', 'amplitude', 'periodSeconds']);
-      return { kind: 'sine', mean: finite(v['mean'], `${field}.mean`), amplitude: finite(v['amplitude'], `${field}.amplitude`), periodSeconds: positive(v['periodSeconds'], `${field}.periodSeconds`) };
+      return { kind: 'sine', mean: finite(v['mean'], `${field}.mean`), amplitude: finite(v['amplitude'], `${field}.amplitude`), periodSeconds: profileSeconds(v['periodSeconds'], `${field}.periodSeconds`) };
     case 'trace':
       onlyKeys(v, field, ['kind', 'file']);
       if (typeof v['file'] !== 'string' || v['file'] === '') throw invalid(`${field}.file`, 'must be the path of a CSV trace');
@@ -154,9 +161,17 @@ function profile(v: unknown, field: string, baseDir: string): ProfileConfig {
   }
 }
 
-function positive(v: unknown, field: string): number {
+/**
+ * The longest ramp or sine period of a simulated temperature: a year. Over any run of the
+ * gateway a longer one is indistinguishable from a constant, so a larger value is a unit
+ * mistake (milliseconds given as seconds).
+ */
+export const MAX_PROFILE_SECONDS = 365 * 86_400;
+
+function profileSeconds(v: unknown, field: string): number {
   const n = finite(v, field);
   if (n <= 0) throw invalid(field, 'must be greater than 0');
+  if (n > MAX_PROFILE_SECONDS) throw invalid(field, `must be at most ${MAX_PROFILE_SECONDS} (a year), got ${n}`);
   return n;
 }
 

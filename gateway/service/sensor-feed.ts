@@ -4,8 +4,9 @@
  * read) and every outcome is published. An ALERT edge (`trigger`) reads at once, ahead of the
  * period. With no subscribers nothing is scheduled: an unobserved sensor costs no bus traffic.
  */
-import type { Clock } from '../../drivers/clock.ts';
+import { type Clock, monotonicMs } from '../../drivers/clock.ts';
 import { GatewayError } from '../errors.ts';
+import { LogThrottle, logThrottled } from '../log-throttle.ts';
 import type { Logger } from '../log.ts';
 import type { FreshReading, PacedReader } from './paced-reader.ts';
 import type { SensorReading } from './sensor-reading.ts';
@@ -27,6 +28,7 @@ export class SensorFeed {
   readonly #clock: Clock;
   readonly #periodMs: () => number | undefined;
   readonly #log: Logger;
+  readonly #logThrottle: LogThrottle;
   readonly #listeners = new Set<UpdateListener>();
   #cancelTimer: (() => void) | undefined;
   #reading = false;
@@ -38,6 +40,7 @@ export class SensorFeed {
     this.#clock = options.clock;
     this.#periodMs = options.periodMs;
     this.#log = options.logger;
+    this.#logThrottle = new LogThrottle(() => monotonicMs(options.clock));
   }
 
   get subscribers(): number {
@@ -94,7 +97,8 @@ export class SensorFeed {
       try {
         listener(update);
       } catch (err) {
-        this.#log.error('feed listener failed', { sensor: this.#sensor, detail: err instanceof Error ? err.message : String(err) });
+        // One per listener and update, and updates come every period for as long as the fault lasts.
+        logThrottled(this.#logThrottle, this.#log, 'error', 'feed listener failed', 'feed listener failed', { sensor: this.#sensor, detail: err instanceof Error ? err.message : String(err) });
       }
     }
     if (this.#listeners.size === 0) return;

@@ -4,8 +4,9 @@
  * it. The CoAP front and the command-line tools ask it for readings by sensor name; they never
  * see modules, buses or drivers.
  */
-import type { Clock } from '../../drivers/clock.ts';
+import { type Clock, monotonicMs } from '../../drivers/clock.ts';
 import { GatewayError } from '../errors.ts';
+import { LogThrottle, logThrottled } from '../log-throttle.ts';
 import type { Logger } from '../log.ts';
 import type { AlertInfo as AlertSettings, ModuleInfo } from '../host/sensor-module.ts';
 import type { GatewayConfig } from './config.ts';
@@ -73,6 +74,11 @@ export class SensorService {
   readonly #log: Logger;
   readonly #alertEdges = new Map<string, number>();
   readonly #factory: ModuleFactoryOptions;
+  /**
+   * Lines that clients and devices can repeat at will (a flood of alert PUTs, an ALERT pin that a
+   * module set to toggle on every conversion): one per sensor, kind and 10 s, with the count.
+   */
+  readonly #logThrottle: LogThrottle;
   #reloads = 0;
 
   private constructor(hardware: Hardware, sensors: Map<string, SensorEntry>, logger: Logger, factory: ModuleFactoryOptions) {
@@ -80,6 +86,7 @@ export class SensorService {
     this.#sensors = sensors;
     this.#log = logger;
     this.#factory = factory;
+    this.#logThrottle = new LogThrottle(() => monotonicMs(factory.clock));
     for (const entry of sensors.values()) this.#wireAlert(entry);
   }
 
@@ -183,7 +190,7 @@ export class SensorService {
     const settings = { ...entry.config.settings, alert: { ...current, ...changes } };
     const info = await entry.module.reconfigure(settings);
     entry.config.settings = settings;
-    this.#log.info('alert settings changed', { sensor: name, ...info.alert });
+    logThrottled(this.#logThrottle, this.#log, 'info', `alert settings changed ${name}`, 'alert settings changed', { sensor: name, ...info.alert });
     return info.alert!;
   }
 
@@ -259,7 +266,7 @@ export class SensorService {
     const name = entry.config.name;
     entry.alertInput?.watch((level) => {
       this.#alertEdges.set(name, (this.#alertEdges.get(name) ?? 0) + 1);
-      this.#log.info('ALERT edge', { sensor: name, level });
+      logThrottled(this.#logThrottle, this.#log, 'info', `ALERT edge ${name}`, 'ALERT edge', { sensor: name, level });
       entry.feed.trigger('alert');
     });
   }

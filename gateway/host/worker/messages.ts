@@ -6,6 +6,7 @@
 import type { RateLimit } from '../token-bucket.ts';
 import type { SharedClockState } from '../../../drivers/clock.ts';
 import { type ErrorCode, type ErrorDetails, GatewayError, isErrorCode } from '../../errors.ts';
+import type { ThrottleSnapshot } from '../../log-throttle.ts';
 import type { LogLevel } from '../../log.ts';
 import type { Capabilities } from '../capabilities.ts';
 import type { ModuleInfo, Reading, SensorModuleStats } from '../sensor-module.ts';
@@ -24,6 +25,8 @@ export interface ModuleWorkerData {
   memoryLimitBytes: number;
   clock: ClockDescriptor;
   bus: ChannelDescriptor | undefined;
+  /** The module's log throttle as the previous worker left it: a restart does not refill the budget. */
+  logThrottle: ThrottleSnapshot;
 }
 
 export type CallOp = 'start' | 'read' | 'reconfigure';
@@ -52,6 +55,7 @@ export type WorkerMessage =
       error?: SerializedError;
       info: ModuleInfo | undefined;
       stats: SensorModuleStats;
+      logThrottle: ThrottleSnapshot;
     };
 
 export function serializeError(err: unknown): SerializedError {

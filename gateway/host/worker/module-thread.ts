@@ -6,6 +6,7 @@
  */
 import type { Worker } from 'node:worker_threads';
 import { GatewayError } from '../../errors.ts';
+import type { ThrottleSnapshot } from '../../log-throttle.ts';
 import type { Logger } from '../../log.ts';
 import type { SensorModuleStats } from '../sensor-module.ts';
 import { servedCount } from './bus-channel.ts';
@@ -39,6 +40,8 @@ export class ModuleThread {
   readonly ready: Promise<void>;
   /** The engine's counters as of its last answer. */
   lastStats: SensorModuleStats = EMPTY_STATS;
+  /** The module's log throttle as of the worker's last answer (what it started with, before one). */
+  lastLogThrottle: ThrottleSnapshot;
   readonly #worker: Worker;
   readonly #channel: OpenedChannel | undefined;
   readonly #logger: Logger;
@@ -51,6 +54,7 @@ export class ModuleThread {
     this.#channel = options.channel;
     this.#logger = options.logger;
     this.#sensor = options.data.name;
+    this.lastLogThrottle = options.data.logThrottle;
     this.#worker = spawnWorker(ENTRY, { ...options.data, bus: options.channel?.descriptor }, {
       name: `module ${options.data.name}`,
       // Bounds the worker's JS heap (the engine's own objects); wasm memory is bounded in the
@@ -70,6 +74,7 @@ export class ModuleThread {
           this.#logger[msg.level](msg.msg, msg.fields);
         } else if (msg.type === 'result') {
           this.lastStats = msg.stats;
+          this.lastLogThrottle = msg.logThrottle;
           const settle = this.#pending.get(msg.id);
           this.#pending.delete(msg.id);
           settle?.({ kind: 'result', message: msg });

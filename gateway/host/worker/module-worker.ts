@@ -7,10 +7,11 @@
  *
  * In:  workerData (ModuleWorkerData), then { type: 'call', id, op, settings? }
  * Out: { type: 'ready' } once, { type: 'log', ... } as the module logs,
- *      { type: 'result', id, ok, value | error, info, stats } per call
+ *      { type: 'result', id, ok, value | error, info, stats, logThrottle } per call
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { type Clock, SharedManualClockView, SystemClock } from '../../../drivers/clock.ts';
+import { type Clock, SharedManualClockView, SystemClock, monotonicMs } from '../../../drivers/clock.ts';
+import { LogThrottle } from '../../log-throttle.ts';
 import { SensorModule } from '../sensor-module.ts';
 import { BusChannelClient } from './bus-channel.ts';
 import { type CallRequest, type ClockDescriptor, type ModuleWorkerData, type WorkerMessage, serializeError } from './messages.ts';
@@ -23,16 +24,21 @@ function clockFrom(descriptor: ClockDescriptor): Clock {
   return descriptor.kind === 'manual' ? new SharedManualClockView(descriptor.state) : new SystemClock();
 }
 
+const clock = clockFrom(data.clock);
+// Here, where the module's calls run, so a line held back never crosses to the main thread.
+const logThrottle = new LogThrottle(() => monotonicMs(clock), { from: data.logThrottle });
+
 const engine = SensorModule.fromModule(data.module, {
   name: data.name,
   capabilities: data.capabilities,
   bus: data.bus ? new BusChannelClient(data.bus) : undefined,
-  clock: clockFrom(data.clock),
+  clock,
   logger: new PortLogger(port),
   init: data.init,
   sleepBudgetMs: data.sleepBudgetMs,
   i2cRateLimit: data.i2cRateLimit,
   memoryLimitBytes: data.memoryLimitBytes,
+  logThrottle,
 });
 
 function post(message: WorkerMessage): void {
@@ -44,9 +50,9 @@ port.on('message', (req: CallRequest) => {
   let reply: WorkerMessage;
   try {
     const value = req.op === 'start' ? engine.start() : req.op === 'read' ? engine.read() : engine.reconfigure(req.settings ?? {});
-    reply = { type: 'result', id: req.id, ok: true, value, info: engine.info, stats: engine.stats };
+    reply = { type: 'result', id: req.id, ok: true, value, info: engine.info, stats: engine.stats, logThrottle: logThrottle.snapshot() };
   } catch (err) {
-    reply = { type: 'result', id: req.id, ok: false, error: serializeError(err), info: engine.info, stats: engine.stats };
+    reply = { type: 'result', id: req.id, ok: false, error: serializeError(err), info: engine.info, stats: engine.stats, logThrottle: logThrottle.snapshot() };
   }
   post(reply);
 });

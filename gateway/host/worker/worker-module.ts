@@ -23,6 +23,7 @@
 import { type Clock, ManualClock, SystemClock, monotonicMs } from '../../../drivers/clock.ts';
 import type { I2CBus } from '../../../drivers/i2c-bus.ts';
 import { type ErrorCode, GatewayError } from '../../errors.ts';
+import { LogThrottle, type ThrottleSnapshot, logThrottled } from '../../log-throttle.ts';
 import type { Logger } from '../../log.ts';
 import type { ModuleHandle, ModuleHandleStats } from '../module-handle.ts';
 import { compileModule, validateModule } from '../module-validator.ts';
@@ -36,7 +37,7 @@ import { type ModuleLimits, resolveModuleLimits } from './module-limits.ts';
 import { ModuleThread } from './module-thread.ts';
 import { readModuleBytes } from '../module-file.ts';
 
-export interface WorkerModuleOptions extends Omit<SensorModuleOptions, 'i2cRateLimit' | 'memoryLimitBytes'> {
+export interface WorkerModuleOptions extends Omit<SensorModuleOptions, 'i2cRateLimit' | 'memoryLimitBytes' | 'logThrottle'> {
   /** Per-module limits; each missing field takes its default (DEFAULT_MODULE_LIMITS). */
   limits?: Partial<ModuleLimits>;
 }
@@ -65,6 +66,14 @@ export class WorkerModule implements ModuleHandle {
   #restarts = 0;
   /** Counters of workers that are gone. */
   #past = { calls: 0, faults: 0, instancesCreated: 0, i2cTransactions: 0 };
+  /** The engine's log throttle as the last worker left it; the next worker carries on from it. */
+  #engineLogThrottle: ThrottleSnapshot = [];
+  /**
+   * This thread's lines about the module. Timeouts and worker failures are also spaced by the
+   * backoff, but a module that reaches its memory ceiling on every successful read recycles a
+   * worker per read with no backoff at all.
+   */
+  readonly #logThrottle: LogThrottle;
 
   private constructor(module: WebAssembly.Module, options: WorkerModuleOptions, limits: ModuleLimits) {
     this.#module = module;
@@ -74,6 +83,7 @@ export class WorkerModule implements ModuleHandle {
     this.#clock = options.clock;
     this.#clockDescriptor = describeClock(options.clock);
     this.#nextBackoffMs = limits.backoffInitialMs;
+    this.#logThrottle = new LogThrottle(() => this.#nowMs());
     this.#init = { ...options.init };
     const bus = options.bus;
     if (bus && !isBusEndpoint(bus) && bus.kind === 'linux') {
@@ -168,12 +178,12 @@ export class WorkerModule implements ModuleHandle {
 
     if (outcome.kind === 'timeout') {
       await this.#retire(true);
-      this.#log.error('module ran past its deadline; worker terminated', { op, deadlineMs: this.limits.deadlineMs });
+      this.#line('error', 'module ran past its deadline; worker terminated', { op, deadlineMs: this.limits.deadlineMs });
       throw this.#afterLoss(new GatewayError('GW_ERR_SENSOR_TIMEOUT', { sensor: this.name, detail: `${op} ran past its ${this.limits.deadlineMs} ms deadline` }));
     }
     if (outcome.kind === 'died') {
       await this.#retire(true);
-      this.#log.error('module worker failed', { op, code: outcome.error.code, detail: outcome.error.details.detail });
+      this.#line('error', 'module worker failed', { op, code: outcome.error.code, detail: outcome.error.details.detail });
       throw this.#afterLoss(outcome.error);
     }
 
@@ -183,7 +193,7 @@ export class WorkerModule implements ModuleHandle {
       this.#consecutiveFaults = 0;
       this.#nextBackoffMs = this.limits.backoffInitialMs;
       if (message.stats.memoryBytes >= this.limits.memoryLimitBytes) {
-        this.#log.warn('module instance at its memory ceiling; recycling its worker', { memoryBytes: message.stats.memoryBytes, limit: this.limits.memoryLimitBytes });
+        this.#line('warn', 'module instance at its memory ceiling; recycling its worker', { memoryBytes: message.stats.memoryBytes, limit: this.limits.memoryLimitBytes });
         this.#restarts++;
         await this.#retire(false);
       }
@@ -265,6 +275,7 @@ export class WorkerModule implements ModuleHandle {
         i2cRateLimit: this.limits.i2cRateLimit === false ? undefined : this.limits.i2cRateLimit,
         memoryLimitBytes: this.limits.memoryLimitBytes,
         clock: this.#clockDescriptor,
+        logThrottle: this.#engineLogThrottle,
       },
       channel: this.#openChannel(),
       logger: o.logger,
@@ -289,8 +300,14 @@ export class WorkerModule implements ModuleHandle {
     this.#past.calls += s.calls + (midCall ? 1 : 0);
     this.#past.faults += s.faults + (midCall ? 1 : 0);
     this.#past.instancesCreated += s.instancesCreated;
+    this.#engineLogThrottle = thread.lastLogThrottle;
     await thread.terminate();
     this.#past.i2cTransactions += thread.servedTransactions;
+  }
+
+  /** One line per message and 10 s, with the count of those held back (gateway/log-throttle.ts). */
+  #line(level: 'warn' | 'error', msg: string, fields: Record<string, unknown>): void {
+    logThrottled(this.#logThrottle, this.#log, level, msg, msg, fields);
   }
 
   #closedError(): GatewayError {
