@@ -25,6 +25,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { decode as cborDecode } from 'cbor-x';
 import { spawnGatewayProcess } from '../test/helpers/gateway-process.ts';
+import { prng } from '../test/helpers/prng.ts';
 
 const { values: opts } = parseArgs({
   options: {
@@ -52,18 +53,6 @@ const BURST = 64;
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 
-/** xorshift32: small, fast and the same sequence for the same seed on every machine. */
-function prng(seed: number): () => number {
-  let x = seed >>> 0 || 0x9e3779b9;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 0x100000000;
-  };
-}
 const rand = prng(SEED);
 const int = (n: number): number => Math.floor(rand() * n);
 const pick = <T>(a: readonly T[]): T => a[int(a.length)]!;

@@ -14,18 +14,7 @@ import { CborDecodeError, decodeCborStrict } from '../gateway/coap/cbor-strict-d
 import { encodeMessage, parseMessage } from '../gateway/coap/coap-wire.ts';
 import { GatewayError } from '../gateway/errors.ts';
 import { readRequest } from '../gateway/coap/inbound-request.ts';
-
-function prng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 0x100000000;
-  };
-}
+import { prng } from './helpers/prng.ts';
 
 const VALID = [
   '4101a0b1b474656d70', // CON GET token b1 /temp
