@@ -7,11 +7,16 @@
  * and gets one to four mutations: bit flips, byte insertions and deletions, truncation, a
  * reserved token length (9..15), extended or reserved option nibbles (13, 14, 15), a random CBOR
  * body, an absurd Block2 value. Sources rotate over several loopback addresses (127.0.0.1..N)
- * and ports. Every `checkEvery` datagrams a correct `GET /temp` must get 2.05 with the
- * simulated value, marked simulated; the gateway must not exit; RSS is sampled from /proc.
+ * and ports, and the gateway runs with GW_COAP_TRUST_LOOPBACK=0: to it they are strangers, so
+ * the amplification rules, address verification and duplicate budget are fuzzed too.
  *
- *   npm run fuzz -- --count 1000000 --seconds 900     the long run (README, "Fuzzing")
- *   npm run fuzz -- --count 50000 --seconds 90        what .ci/run runs
+ * A run fails when: a correct `GET /temp` (every `checkEvery` datagrams, retried once) does not
+ * get 2.05 with the simulated value marked simulated; any reply is a 5.00 (a handler that
+ * threw); the gateway writes an ERROR line or exits; it does not exit 0 within 10 s of SIGTERM
+ * at the end; its peak RSS (VmHWM) passes --max-rss-mb.
+ *
+ *   npm run fuzz -- --count 1000000 --seconds 600      the long run (README, "Fuzzing")
+ *   npm run fuzz -- --count 200000 --seconds 90 --max-rss-mb 128    what .ci/run runs
  *
  * Options: --seed N (default 1: the same run twice sends the same datagrams), --count N,
  * --seconds N (stop at whichever comes first), --sources N (client addresses, default 8),
@@ -24,6 +29,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { decode as cborDecode } from 'cbor-x';
+import { codeString, parseMessage } from '../gateway/coap/coap-wire.ts';
 import { spawnGatewayProcess } from '../test/helpers/gateway-process.ts';
 import { prng } from '../test/helpers/prng.ts';
 
@@ -39,14 +45,23 @@ const { values: opts } = parseArgs({
     json: { type: 'boolean', default: false },
   },
 });
+function positive(name: string, v: string | undefined): number {
+  const n = Number(v);
+  if (!(n > 0) || !Number.isFinite(n)) {
+    console.error(`--${name} must be a positive number, got ${v}`);
+    process.exit(2);
+  }
+  return n;
+}
 const SEED = Number(opts.seed);
-const COUNT = Number(opts.count);
-const SECONDS = Number(opts.seconds);
-const SOURCES = Math.max(1, Math.min(64, Number(opts.sources)));
-const CHECK_EVERY = Number(opts['check-every']);
+const COUNT = positive('count', opts.count);
+const SECONDS = positive('seconds', opts.seconds);
+const SOURCES = Math.max(1, Math.min(64, positive('sources', opts.sources)));
+const CHECK_EVERY = positive('check-every', opts['check-every']);
 const MAX_RSS_MB = opts['max-rss-mb'] === undefined ? undefined : Number(opts['max-rss-mb']);
 /** Datagrams per second at most (default: as fast as the loop sends them). */
-const RATE = opts.rate === undefined ? Infinity : Number(opts.rate);
+const RATE = opts.rate === undefined ? Infinity : positive('rate', opts.rate);
+const MAX_RSS_CHECKED = MAX_RSS_MB === undefined ? undefined : positive('max-rss-mb', opts['max-rss-mb']);
 const SIM_CELSIUS = 21.5;
 /** Datagrams sent before yielding to the event loop: a bounded burst, so the gateway's receive buffer sees load, not only overflow. */
 const BURST = 64;
@@ -99,7 +114,7 @@ function corpus(mid: number, tok: number[]): Buffer[] {
     message(1, GET, mid, tok, [[6, 1], [11, 'temp']]),
     message(0, GET, mid, tok, [[11, 'gw'], [11, 'stats'], [23, 0x02]]),
     message(0, GET, mid, tok, [[11, '.well-known'], [11, 'core'], [23, 0x11]]),
-    message(0, PUT, mid, tok, [[11, 'temp'], [11, 'alert'], [12, 60]], Uint8Array.from(Buffer.from('a1646869676818', 'hex'))),
+    message(0, PUT, mid, tok, [[11, 'temp'], [11, 'alert'], [12, 60]], Uint8Array.from(Buffer.from('a16468696768181e', 'hex'))), // {"high":30}
     Buffer.from([0x60, 0, mid >> 8, mid & 0xff]), // Empty ACK
     Buffer.from([0x70, 0, mid >> 8, mid & 0xff]), // RST
     Buffer.from([0x40, 0, mid >> 8, mid & 0xff]), // ping
@@ -157,40 +172,59 @@ function mutate(d: Buffer): Buffer {
   return Buffer.from(b.slice(0, 1400));
 }
 
-function rssMb(pid: number): number {
+/** VmRSS or VmHWM (the peak) of a process, in MB. */
+function procMb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Number(m[1]) / 1024 : NaN;
   } catch {
     return NaN;
   }
 }
 
-async function bound(address: string): Promise<Socket> {
-  const s = createSocket('udp4');
-  s.on('message', () => {}); // replies are read and dropped: the gateway may answer anything
-  s.on('error', () => {});
-  await new Promise<void>((resolve) => s.bind(0, address, resolve));
-  return s;
+/** Replies with code 5.00: a handler threw (the gateway answers anything else with what the input deserves). */
+let internalErrors = 0;
+
+function bound(address: string): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = createSocket('udp4');
+    s.once('error', reject);
+    s.bind(0, address, () => {
+      s.off('error', reject);
+      s.on('error', () => {}); // ICMP errors on a later send: not the gateway's doing
+      s.on('message', (m) => {
+        if (m.length >= 2 && m[1] === 0xa0) internalErrors++;
+      });
+      resolve(s);
+    });
+  });
 }
 
-/** A correct GET /temp from its own socket: 2.05, CBOR, the simulated value, marked simulated. */
+/**
+ * A correct GET /temp from its own socket: 2.05, CBOR, the simulated value, marked simulated.
+ * Sent again once (the same Message ID, as a client retransmits) if the first is not answered
+ * in 2 s: the fuzz traffic may have filled the gateway's receive buffer at that moment.
+ */
 async function check(port: number, mid: number): Promise<string | undefined> {
-  const s = createSocket('udp4');
+  const s = await bound('127.0.0.1');
   try {
-    await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', resolve));
-    const reply = await new Promise<Buffer | undefined>((resolve) => {
-      const timer = setTimeout(() => resolve(undefined), 2000);
-      s.once('message', (m) => {
-        clearTimeout(timer);
-        resolve(m);
+    const request = message(0, GET, mid, [0xc0, 0xde], [[11, 'temp']]);
+    let reply: Buffer | undefined;
+    for (let attempt = 0; attempt < 2 && reply === undefined; attempt++) {
+      reply = await new Promise<Buffer | undefined>((resolve) => {
+        const timer = setTimeout(() => resolve(undefined), 2000);
+        s.once('message', (m) => {
+          clearTimeout(timer);
+          resolve(m);
+        });
+        s.send(request, port, '127.0.0.1');
       });
-      s.send(message(0, GET, mid, [0xc0, 0xde], [[11, 'temp']]), port, '127.0.0.1');
-    });
-    if (!reply) return 'GET /temp: no answer within 2 s';
-    if (reply[1] !== 0x45) return `GET /temp: code ${reply[1]! >> 5}.${String(reply[1]! & 31).padStart(2, '0')}`;
-    const body = reply.subarray(reply.indexOf(0xff, 6) + 1);
-    const r = cborDecode(body) as { value: number; sim: boolean };
+    }
+    if (!reply) return 'GET /temp: no answer to two tries, 2 s each';
+    const parsed = parseMessage(reply);
+    if (!parsed.ok) return `GET /temp: a malformed reply (${parsed.problem})`;
+    if (parsed.message.code !== 0x45) return `GET /temp: code ${codeString(parsed.message.code)}`;
+    const r = cborDecode(parsed.message.payload) as { value: number; sim: boolean };
     if (r.value !== SIM_CELSIUS || r.sim !== true) return `GET /temp: ${JSON.stringify(r)}`;
     return undefined;
   } catch (err) {
@@ -201,67 +235,80 @@ async function check(port: number, mid: number): Promise<string | undefined> {
 }
 
 async function main(): Promise<number> {
-  const gw = spawnGatewayProcess([process.execPath, '--max-semi-space-size=2', '--heap-growing-percent=50', path.join(ROOT, 'gateway/cli/launch.mjs'), 'start', '--driver', 'simulated', '--sim-temp', String(SIM_CELSIUS), '--host', '127.0.0.1', '--port', '0'], { cwd: ROOT });
-  await gw.waitFor(/listening on udp/);
-  const port = gw.port();
-  const pid = gw.child.pid!;
-  await new Promise((r) => setTimeout(r, 100));
-  const sockets = await Promise.all(Array.from({ length: SOURCES }, (_, i) => bound(`127.0.0.${1 + i}`)));
-  const startRss = rssMb(pid);
-  const samples: { sent: number; rssMb: number }[] = [{ sent: 0, rssMb: startRss }];
+  const gw = spawnGatewayProcess([process.execPath, '--max-semi-space-size=2', '--heap-growing-percent=50', path.join(ROOT, 'gateway/cli/launch.mjs'), 'start', '--driver', 'simulated', '--sim-temp', String(SIM_CELSIUS), '--host', '127.0.0.1', '--port', '0'], {
+    cwd: ROOT,
+    env: { ...process.env, GW_COAP_TRUST_LOOPBACK: '0' },
+  });
+  // A stop of the fuzzer (Ctrl-C, a CI timeout) stops its gateway too.
+  const stopChild = (): void => {
+    if (gw.child.exitCode === null && gw.child.signalCode === null) gw.child.kill('SIGKILL');
+  };
+  process.once('exit', stopChild);
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
+  const sockets: Socket[] = [];
   const failures: string[] = [];
-  const started = Date.now();
-  let sent = 0;
-  let checks = 0;
-  let mid = int(0x10000);
-  const reportEvery = Math.max(1000, Math.floor(COUNT / 10));
-  while (sent < COUNT && Date.now() - started < SECONDS * 1000) {
-    for (let i = 0; i < BURST && sent < COUNT; i++, sent++) {
-      mid = (mid + 1) & 0xffff;
-      const tok = Array.from({ length: int(9) }, () => int(256));
-      const d = rand() < 0.1 ? pick(corpus(mid, tok)) : mutate(pick(corpus(mid, tok)));
-      pick(sockets).send(d, port, '127.0.0.1');
-    }
-    const ahead = sent / RATE - (Date.now() - started) / 1000;
-    await new Promise((r) => (ahead > 0.001 ? setTimeout(r, ahead * 1000) : setImmediate(r)));
-    if (sent % CHECK_EVERY < BURST) {
-      checks++;
-      const problem = await check(port, (mid + 0x8000) & 0xffff);
-      if (problem) failures.push(`after ${sent} datagrams: ${problem}`);
-      if (gw.child.exitCode !== null || gw.child.signalCode !== null) {
-        failures.push(`the gateway exited (${gw.child.exitCode ?? gw.child.signalCode}) after ${sent} datagrams: ${gw.err().slice(-500)}`);
-        break;
+  try {
+    await gw.waitFor(/listening on udp/);
+    if (!/listening on udp/.test(gw.out())) throw new Error(`the gateway did not start: ${gw.out()}${gw.err()}`);
+    const port = gw.port();
+    const pid = gw.child.pid!;
+    await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < SOURCES; i++) sockets.push(await bound(`127.0.0.${1 + i}`));
+    const startRss = procMb(pid, 'VmRSS');
+    const samples: { sent: number; rssMb: number }[] = [{ sent: 0, rssMb: startRss }];
+    const started = Date.now();
+    let sent = 0;
+    let checks = 0;
+    let mid = int(0x10000);
+    const reportEvery = Math.max(1000, Math.floor(COUNT / 10));
+    while (sent < COUNT && Date.now() - started < SECONDS * 1000) {
+      for (let i = 0; i < BURST && sent < COUNT; i++, sent++) {
+        mid = (mid + 1) & 0xffff;
+        const tok = Array.from({ length: int(9) }, () => int(256));
+        const d = rand() < 0.1 ? pick(corpus(mid, tok)) : mutate(pick(corpus(mid, tok)));
+        pick(sockets).send(d, port, '127.0.0.1');
       }
-      if (failures.length >= 5) break;
+      const ahead = sent / RATE - (Date.now() - started) / 1000;
+      await new Promise((r) => (ahead > 0.001 ? setTimeout(r, ahead * 1000) : setImmediate(r)));
+      if (sent % CHECK_EVERY < BURST) {
+        checks++;
+        const problem = await check(port, (mid + 0x8000) & 0xffff);
+        if (problem) failures.push(`after ${sent} datagrams: ${problem}`);
+        if (gw.child.exitCode !== null || gw.child.signalCode !== null) {
+          failures.push(`the gateway exited (${gw.child.exitCode ?? gw.child.signalCode}) after ${sent} datagrams: ${gw.err().slice(-500)}`);
+          break;
+        }
+        if (failures.length >= 5) break;
+      }
+      if (sent % reportEvery < BURST) samples.push({ sent, rssMb: procMb(pid, 'VmRSS') });
     }
-    if (sent % reportEvery < BURST) samples.push({ sent, rssMb: rssMb(pid) });
-  }
-  const seconds = (Date.now() - started) / 1000;
-  await new Promise((r) => setTimeout(r, 1000));
-  const final = await check(port, 0x1234);
-  if (final) failures.push(`at the end: ${final}`);
-  samples.push({ sent, rssMb: rssMb(pid) });
-  const peakRssMb = Math.max(...samples.map((s) => s.rssMb).filter(Number.isFinite));
-  if (MAX_RSS_MB !== undefined && peakRssMb > MAX_RSS_MB) failures.push(`RSS peaked at ${peakRssMb.toFixed(1)} MB, over ${MAX_RSS_MB} MB`);
-  const vmHwm = (() => {
-    try {
-      return Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
-    } catch {
-      return NaN;
+    const seconds = (Date.now() - started) / 1000;
+    await new Promise((r) => setTimeout(r, 1000));
+    const final = await check(port, 0x1234);
+    if (final) failures.push(`at the end: ${final}`);
+    samples.push({ sent, rssMb: procMb(pid, 'VmRSS') });
+    const vmHwm = procMb(pid, 'VmHWM');
+    if (MAX_RSS_CHECKED !== undefined && !(vmHwm <= MAX_RSS_CHECKED)) failures.push(`peak RSS (VmHWM) ${vmHwm.toFixed(1)} MB, over ${MAX_RSS_CHECKED} MB`);
+    if (internalErrors > 0) failures.push(`${internalErrors} replies were 5.00 (a handler threw)`);
+    for (const s of sockets.splice(0)) s.close();
+    gw.child.kill('SIGTERM');
+    const code = await Promise.race([gw.exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 10_000))]);
+    if (code !== 0) failures.push(code === 'timeout' ? 'the gateway did not exit within 10 s of SIGTERM' : `the gateway exited ${code} on SIGTERM`);
+    const errorLines = `${gw.out()}\n${gw.err()}`.split('\n').filter((l) => / ERROR /.test(l) || /"level":"error"/.test(l));
+    if (errorLines.length > 0) failures.push(`the gateway wrote ${errorLines.length} ERROR lines, the first: ${errorLines[0]!.slice(0, 300)}`);
+    const peak = Math.max(vmHwm, ...samples.map((x) => x.rssMb).filter(Number.isFinite));
+    const result = { seed: SEED, sent, seconds: round(seconds), rate: Math.round(sent / seconds), checks, startRssMb: round(startRss), peakRssMb: round(peak), vmHwmMb: round(vmHwm), samples: samples.map((x) => ({ sent: x.sent, rssMb: round(x.rssMb) })), failures };
+    if (opts.json) console.log(JSON.stringify(result));
+    else {
+      console.log(`fuzz: seed ${SEED}, ${sent} datagrams in ${result.seconds} s (${result.rate}/s) from ${SOURCES} addresses, ${checks} checks of GET /temp`);
+      console.log(`RSS: ${result.startRssMb} MB at start, peak ${result.vmHwmMb} MB (VmHWM); by datagrams sent: ${result.samples.map((x) => `${x.sent}:${x.rssMb}`).join(' ')}`);
+      console.log(failures.length === 0 ? 'PASSED: every check answered 2.05 with the simulated value, no 5.00 and no ERROR line, SIGTERM exited 0' : `FAILED:\n  ${failures.join('\n  ')}`);
     }
-  })();
-  for (const s of sockets) s.close();
-  gw.child.kill('SIGTERM');
-  const code = await gw.exited;
-  if (code !== 0) failures.push(`the gateway exited ${code} on SIGTERM`);
-  const result = { seed: SEED, sent, seconds: Math.round(seconds * 10) / 10, rate: Math.round(sent / seconds), checks, startRssMb: round(startRss), peakRssMb: round(peakRssMb), vmHwmMb: round(vmHwm), samples: samples.map((s) => ({ sent: s.sent, rssMb: round(s.rssMb) })), failures };
-  if (opts.json) console.log(JSON.stringify(result));
-  else {
-    console.log(`fuzz: seed ${SEED}, ${sent} datagrams in ${result.seconds} s (${result.rate}/s) from ${SOURCES} addresses, ${checks} checks of GET /temp`);
-    console.log(`RSS: ${result.startRssMb} MB at start, peak ${result.peakRssMb} MB (VmHWM ${result.vmHwmMb} MB); by datagrams sent: ${result.samples.map((s) => `${s.sent}:${s.rssMb}`).join(' ')}`);
-    console.log(failures.length === 0 ? 'PASSED: every check answered 2.05 with the simulated value, the gateway never exited, SIGTERM exited 0' : `FAILED:\n  ${failures.join('\n  ')}`);
+    return failures.length === 0 ? 0 : 1;
+  } finally {
+    for (const s of sockets) s.close();
+    stopChild();
   }
-  return failures.length === 0 ? 0 : 1;
 }
 
 function round(n: number): number {

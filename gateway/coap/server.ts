@@ -24,6 +24,7 @@ import { performance } from 'node:perf_hooks';
 import { type Clock, monotonicMs } from '../../drivers/clock.ts';
 import { bindCoapSocket } from '../bind-socket.ts';
 import { type Logger, isLevelEnabled } from '../log.ts';
+import { LogThrottle, logThrottled } from '../log-throttle.ts';
 import type { SensorService } from '../service/sensor-service.ts';
 import { HeldRepresentations } from './block2.ts';
 import { MessageType, codeByte, codeClass, codeString, parseMessage } from './coap-wire.ts';
@@ -102,6 +103,8 @@ export class GatewayServer {
   /** Set only at debug level: one line per request (request-log.ts). */
   readonly #requests: RequestLog | undefined;
   readonly #piggybackTimers = new Set<NodeJS.Timeout>();
+  /** Failure lines a datagram can cause (a bug it found): one per kind every 10 s, with a count. */
+  readonly #errors: LogThrottle;
   readonly port: number;
   readonly host: string;
   #closed = false;
@@ -112,6 +115,7 @@ export class GatewayServer {
     this.#log = log;
     this.#clock = clock;
     const now = () => monotonicMs(clock);
+    this.#errors = new LogThrottle(now);
     this.#counter = new ResponseCounter();
     this.#exchanges = new ExchangeStore(now, options.exchanges);
     this.#held = new HeldRepresentations(now);
@@ -195,7 +199,7 @@ export class GatewayServer {
     try {
       this.#receive(datagram, { address: rinfo.address, port: rinfo.port });
     } catch (err) {
-      this.#log.error('datagram handling failed', { peer: `${rinfo.address}:${rinfo.port}`, detail: err instanceof Error ? err.message : String(err) });
+      logThrottled(this.#errors, this.#log, 'error', 'datagram', 'datagram handling failed', { peer: `${rinfo.address}:${rinfo.port}`, detail: err instanceof Error ? err.message : String(err) });
     }
   };
 
@@ -283,7 +287,7 @@ export class GatewayServer {
     }
     outcome
       .catch((err: unknown): Outcome => {
-        this.#log.error('request handler failed', { path: p.request?.view.path, detail: err instanceof Error ? err.message : String(err) });
+        logThrottled(this.#errors, this.#log, 'error', 'handler', 'request handler failed', { path: p.request?.view.path, detail: err instanceof Error ? err.message : String(err) });
         return { reply: fromError(errorReply(err)), via: 'resource' };
       })
       .then((o) => {
@@ -293,7 +297,7 @@ export class GatewayServer {
         }
         if (!this.#closed) this.#respond(p, o);
       })
-      .catch((err: unknown) => this.#log.error('response failed', { detail: err instanceof Error ? err.message : String(err) }));
+      .catch((err: unknown) => logThrottled(this.#errors, this.#log, 'error', 'response', 'response failed', { detail: err instanceof Error ? err.message : String(err) }));
   }
 
   #respond(p: Pending, o: Outcome, reason?: string): void {

@@ -32,7 +32,7 @@ export function adviceFor(code: ErrorCode, sensor: SensorConfig): string {
     case 'GW_ERR_SENSOR_NOT_READY':
       return 'the sensor never finished a conversion: power-cycle it and run the doctor again';
     case 'GW_ERR_MODULE_NOT_FOUND':
-      return 'the module file is missing: check sensors[].module; the shipped one is modules/tmp102.wasm (git checkout modules/ restores it; npm run build:modules rebuilds it, with Go)';
+      return 'the module file is missing, unreadable or not a regular file (a directory, a FIFO, a device): check sensors[].module; the shipped one is modules/tmp102.wasm (git checkout modules/ restores it; npm run build:modules rebuilds it, with Go)';
     case 'GW_ERR_MODULE_CHECKSUM':
       return 'the module file differs from sensors[].sha256: check the file; after a deliberate update put its new sha256sum in the configuration';
     case 'GW_ERR_MODULE_BAD_CONFIG':
