@@ -150,7 +150,7 @@ describe('isolation: replacing the module under 100 observers (workers, real tim
       writeFileSync(file + '.new', new Uint8Array([...readFileSync(file), 0x00, body.length, ...body]));
       renameSync(file + '.new', file);
       const result = await gw.service.reload('tmp102');
-      assert.equal(result.ok, true);
+      assert.equal(result.ok, true, JSON.stringify(result));
       assert.equal(gw.server.observers(), 100, 'every registration survived the switch');
 
       for (const client of clients) client.takeAll();
