@@ -131,6 +131,9 @@ describe('isolation: replacing the module under 100 observers (workers, real tim
     const file = path.join(dir, 'tmp102.wasm');
     copyFileSync(wasmPath('tmp102'), file);
     const config = defaultConfig({ driver: 'simulated', simCelsius: 20, module: file });
+    // What is tried here is the observers surviving the switch, not the deadline: under the arm64
+    // tier's emulation (qemu-user) the new module's start takes about 2 s, the default deadline.
+    config.sensors[0]!.limits = resolveModuleLimits({ deadlineMs: 10_000 });
     // One address stands for 100 observers here: its share of the Observe table is raised to let it.
     const gw = await startTestGateway({ clock: new SystemClock(), config, observerLimits: { perAddress: 100 } });
     const clients = await Promise.all(Array.from({ length: 10 }, () => RawClient.open('127.0.0.1', gw.port)));
