@@ -29,7 +29,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { decode as cborDecode } from 'cbor-x';
-import { codeString, parseMessage } from '../gateway/coap/coap-wire.ts';
+import { codeString, encodeMessage, parseMessage, uintOption } from '../gateway/coap/coap-wire.ts';
 import { spawnGatewayProcess } from '../test/helpers/gateway-process.ts';
 import { prng } from '../test/helpers/prng.ts';
 
@@ -72,30 +72,10 @@ const rand = prng(SEED);
 const int = (n: number): number => Math.floor(rand() * n);
 const pick = <T>(a: readonly T[]): T => a[int(a.length)]!;
 
-/** A CoAP option in RFC 7252 section 3.1 encoding, delta from `prev`. */
-function option(prev: number, number: number, value: Uint8Array): number[] {
-  const nib = (n: number) => (n < 13 ? [n, []] : n < 269 ? [13, [n - 13]] : [14, [(n - 269) >> 8, (n - 269) & 0xff]]) as [number, number[]];
-  const [d, dx] = nib(number - prev);
-  const [l, lx] = nib(value.length);
-  return [(d << 4) | l, ...dx, ...lx, ...value];
-}
-
+/** A valid message, written by the gateway's own encoder (the mutations make it invalid). */
 function message(type: number, code: number, mid: number, token: number[], options: [number, Uint8Array | string | number][], payload?: Uint8Array): Buffer {
-  const out = [0x40 | (type << 4) | token.length, code, mid >> 8, mid & 0xff, ...token];
-  let prev = 0;
-  for (const [n, v] of [...options].sort((a, b) => a[0] - b[0])) {
-    const value = typeof v === 'string' ? Buffer.from(v) : typeof v === 'number' ? uintBytes(v) : v;
-    out.push(...option(prev, n, value));
-    prev = n;
-  }
-  if (payload && payload.length > 0) out.push(0xff, ...payload);
-  return Buffer.from(out);
-}
-
-function uintBytes(n: number): Uint8Array {
-  const b: number[] = [];
-  for (let v = n; v > 0; v = Math.floor(v / 256)) b.unshift(v & 0xff);
-  return Uint8Array.from(b);
+  const wire = options.map(([number, v]) => ({ number, value: typeof v === 'string' ? new TextEncoder().encode(v) : typeof v === 'number' ? uintOption(v) : v }));
+  return encodeMessage({ type, code, messageId: mid, token: Uint8Array.from(token), options: wire, payload: payload ?? new Uint8Array(0) });
 }
 
 const GET = 1;

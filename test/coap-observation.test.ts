@@ -46,20 +46,23 @@ function state(value: number): FeedState {
   return { update: { sensor: 's', cause: 'period', ok: true, reading: { reading: { value } as never, freshForMs: 250, fromCache: false } } as never, receivedAtMs: 0, memo: new Map() };
 }
 
-function observation(host: ObservationHost): Observation {
+/** The value a state carries, or an error rendering for a failed read (as observe-layer.ts renders). */
+function renderState(s: FeedState): Rendered {
+  if (!s.update.ok) return { code: '5.03', contentFormat: 60, maxAge: 5, payload: Uint8Array.of(0xa0), value: undefined };
+  const value = s.update.reading.reading.value;
+  return { code: '2.05', contentFormat: 60, maxAge: 1, payload: Uint8Array.of(value), value };
+}
+
+function observation(host: ObservationHost, o: { confirmable?: boolean; conditions?: { pmaxMs?: number }; render?: (s: FeedState) => Rendered } = {}): Observation {
   return new Observation({
     host,
     key: 'k',
     peer: PEER,
     token: Uint8Array.of(1),
     sensor: 's',
-    confirmable: true,
-    conditions: {},
-    render: (s): Rendered => {
-      if (!s.update.ok) return { code: '5.03', contentFormat: 60, maxAge: 5, payload: Uint8Array.of(0xa0), value: undefined };
-      const value = s.update.reading.reading.value;
-      return { code: '2.05', contentFormat: 60, maxAge: 1, payload: Uint8Array.of(value), value };
-    },
+    confirmable: o.confirmable ?? true,
+    conditions: o.conditions ?? {},
+    render: o.render ?? renderState,
     wire: { block2: undefined, requestBytes: 12, holdKey: 'h' },
   });
 }
@@ -127,17 +130,7 @@ describe('an observation never throws into the clock', () => {
         return Buffer.from([0x50, 0x45, 0, 1]);
       },
     });
-    const obs = new Observation({
-      host: r.host,
-      key: 'k',
-      peer: PEER,
-      token: Uint8Array.of(1),
-      sensor: 's',
-      confirmable: false,
-      conditions: { pmaxMs: 1000 },
-      render: (): Rendered => ({ code: '2.05', contentFormat: 60, maxAge: 1, payload: Uint8Array.of(1), value: 1 }),
-      wire: { block2: undefined, requestBytes: 12, holdKey: 'h' },
-    });
+    const obs = observation(r.host, { confirmable: false, conditions: { pmaxMs: 1000 }, render: (): Rendered => ({ code: '2.05', contentFormat: 60, maxAge: 1, payload: Uint8Array.of(1), value: 1 }) });
     obs.start(state(1));
     fail = true;
     assert.doesNotThrow(() => clock.advanceMs(1500), 'the pmax timer fires and its work throws');
@@ -173,21 +166,7 @@ describe('a NON observer whose read fails', () => {
   it('leaves no route behind once its error notification is acknowledged', () => {
     const clock = new ManualClock();
     const r = recordingHost(clock, { verified: true });
-    const obs = new Observation({
-      host: r.host,
-      key: 'k',
-      peer: PEER,
-      token: Uint8Array.of(1),
-      sensor: 's',
-      confirmable: false,
-      conditions: {},
-      render: (s): Rendered => {
-        if (!s.update.ok) return { code: '5.03', contentFormat: 60, maxAge: 5, payload: Uint8Array.of(0xa0), value: undefined };
-        const value = s.update.reading.reading.value;
-        return { code: '2.05', contentFormat: 60, maxAge: 1, payload: Uint8Array.of(value), value };
-      },
-      wire: { block2: undefined, requestBytes: 12, holdKey: 'h' },
-    });
+    const obs = observation(r.host, { confirmable: false });
     obs.start(state(20));
     obs.offer(state(21));
     obs.offer(state(22));

@@ -88,6 +88,16 @@ export const COAP_CODE_FOR: Record<ErrorCode, CoapErrorCode> = {
 export const DEFAULT_RETRY_AFTER_S = 5;
 
 /**
+ * Milliseconds as a Max-Age (RFC 7252 section 5.10.5): whole seconds rounded up (1 s resolution),
+ * at least 1, at most 3600, which keeps it well inside the option's 4-byte uint whatever a
+ * module or a configured quarantine says.
+ */
+export const MAX_AGE_CAP_S = 3600;
+export function maxAgeOf(ms: number): number {
+  return Math.min(MAX_AGE_CAP_S, Math.max(1, Math.ceil(ms / 1000)));
+}
+
+/**
  * Max-Age of error responses (RFC 7252 section 5.10.5; absent means 60 s, so it is always set):
  * - 5.03: the retry time, details.retryAfterMs rounded up to whole seconds, at least 1 and at
  *   most 3600: a client asks again within the hour even when a module is quarantined for days
@@ -97,9 +107,8 @@ export const DEFAULT_RETRY_AFTER_S = 5;
  */
 export function errorMaxAge(code: CoapErrorCode, err: GatewayError | undefined): number {
   if (code === UNAVAILABLE) {
-    const MAX_S = 3600;
     const ms = err?.details.retryAfterMs;
-    return ms === undefined || !Number.isFinite(ms) ? DEFAULT_RETRY_AFTER_S : Math.min(MAX_S, Math.max(1, Math.ceil(ms / 1000)));
+    return ms === undefined || !Number.isFinite(ms) ? DEFAULT_RETRY_AFTER_S : maxAgeOf(ms);
   }
   if (code === FAULT) return 0;
   return 60;

@@ -11,7 +11,7 @@ import type { FreshReading } from '../service/paced-reader.ts';
 import type { SensorReading } from '../service/sensor-reading.ts';
 import type { SensorService } from '../service/sensor-service.ts';
 import { ContentFormat, negotiate } from './content-formats.ts';
-import { errorReply } from './error-response.ts';
+import { errorReply, maxAgeOf } from './error-response.ts';
 import { type ObserveConditions, splitConditions } from './observe-conditions.ts';
 import { READING_FORMATS, type ReadingFormat, encodeReading, viewOf } from './reading-formats.ts';
 import { type Reply, type RequestView, Method, fromError } from './reply.ts';
@@ -26,9 +26,7 @@ import { MAX_BODY_BYTES, type ReadingParams, convert, mergeParams, paramsFromCbo
  * if a larger freshness ever got here.
  */
 export function freshMaxAge(freshForMs: number): number {
-  const MAX_S = 3600;
-  if (!Number.isFinite(freshForMs)) return 1;
-  return Math.min(MAX_S, Math.max(1, Math.ceil(freshForMs / 1000)));
+  return Number.isFinite(freshForMs) ? maxAgeOf(freshForMs) : 1;
 }
 
 /** A request checked and ready: what to read it in and which notification conditions apply. */

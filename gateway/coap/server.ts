@@ -93,7 +93,6 @@ interface Pending extends LoggedRequest {
 export class GatewayServer {
   readonly #socket: Socket;
   readonly #log: Logger;
-  readonly #clock: Clock;
   readonly #router: Router;
   readonly #observe: ObserveLayer;
   readonly #reliability: Reliability;
@@ -113,7 +112,6 @@ export class GatewayServer {
     const { service, clock } = options;
     this.#socket = socket;
     this.#log = log;
-    this.#clock = clock;
     const now = () => monotonicMs(clock);
     this.#errors = new LogThrottle(now);
     this.#counter = new ResponseCounter();
