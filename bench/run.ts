@@ -19,14 +19,17 @@
  *   wasm        module cold start, host->guest call and guest->host import cost, module sizes
  *   payload     /temp payload bytes per content format against the smallest valid encoding
  *   soak        RSS of the gateway, then of (a), over minutes at full load
+ *   sensors     RSS with 1, 2, 4 and 8 sensors, per isolation (shared worker, a worker each,
+ *               in-thread): what one more sensor costs (bench/sensor-cost.ts)
  *
  * Options (after `npm run bench --`): --quick (a smoke run: short runs, 20 s soaks),
  * --seconds N (per throughput run, default 10), --rounds N (default 3), --sockets N (default 64),
- * --soak-seconds N (default 300), --only throughput,wasm,payload,soak, --scenarios b,d (only those
+ * --soak-seconds N (default 300), --only throughput,wasm,payload,soak,sensors (the parts not run keep
+ * their figures from the results.json already there), --scenarios b,d (only those
  * throughput scenarios; writes bench/results.partial.json, not results.json), --profile (also run the
  * gateway under load with --cpu-prof; the profile goes to bench/profiles/).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -35,6 +38,7 @@ import { type LoadResult, type RequestShape, buildLoadgen, describeRequest, runL
 import { MemorySampler } from './lib/process-memory.ts';
 import { type ServerSpec, bareNodeCoap, gateway, libcoapAvailable, libcoapServer, startServer } from './lib/servers.ts';
 import { measurePayloadBytes } from './payload-bytes.ts';
+import { SENSOR_COUNTS, measureSensorCost } from './sensor-cost.ts';
 import { measureWasmPath } from './wasm-path.ts';
 import { median } from './lib/median.ts';
 
@@ -56,7 +60,7 @@ const SOCKETS = Number(opts.sockets ?? 64);
 const SOAK_SECONDS = Number(opts['soak-seconds'] ?? (opts.quick ? 20 : 300));
 /** `--scenarios b,d`: a quick look at some scenarios while working; results.json is then not written. */
 const SCENARIO_FILTER = opts.scenarios === undefined ? undefined : new Set(opts.scenarios.split(','));
-const PARTS = new Set((opts.only ?? 'throughput,wasm,payload,soak').split(','));
+const PARTS = new Set((opts.only ?? 'throughput,wasm,payload,soak,sensors').split(','));
 const SOAK_SOURCES = 32;
 /** Past this the soak of bare node-coap stops: the point is made, and the machine is shared. */
 const SOAK_RSS_STOP_MB = 6144;
@@ -404,9 +408,29 @@ async function main(): Promise<void> {
     );
   }
 
+  if (PARTS.has('sensors')) {
+    const c = await measureSensorCost(opts.quick ? 1 : 2);
+    results['sensors'] = c;
+    const isolations = Object.keys(c.rssMb) as Array<keyof typeof c.rssMb>;
+    out.push(
+      'RSS (MB) with N sensors, after reading each and idling; peak (VmHWM) in brackets',
+      '',
+      table([
+        ['isolation', ...SENSOR_COUNTS.map((n) => `${n}`), 'per added sensor, one bus (1 to 4)', 'two buses (1 to 8)'],
+        ...isolations.map((iso) => [iso, ...SENSOR_COUNTS.map((n) => `${c.rssMb[iso][n]} (${c.peakMb[iso][n]})`), c.perAddedSensorMb[iso], c.perAddedSensorTwoBusesMb[iso]]),
+      ]),
+      '',
+    );
+  }
+
   if (opts.profile) out.push(`CPU profile written to ${await profile()}`);
 
   const file = path.join(PROJECT_ROOT, 'bench', SCENARIO_FILTER === undefined ? 'results.json' : 'results.partial.json');
+  // `--only` measures some parts: the others keep the figures of the last run that measured them.
+  if (opts.only !== undefined && SCENARIO_FILTER === undefined && existsSync(file)) {
+    const before = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    for (const [key, value] of Object.entries(before)) if (!(key in results)) results[key] = value;
+  }
   writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
   out.push(`results: ${path.relative(PROJECT_ROOT, file)}`);
   console.log(out.join('\n'));

@@ -36,6 +36,7 @@ function recordingHost(clock: ManualClock, o: { verified: boolean; encode?: () =
     maxRetransmit: () => (o.verified ? 2 : 0),
     encode: o.encode ?? ((_obs, type, mid) => Buffer.from([0x40 | (type << 4), 0x45, mid >> 8, mid & 0xff])),
     notified: () => {},
+    confirmLater: () => {},
     ended: (_obs, reason) => ended.push(reason),
     finished: () => finished++,
   };

@@ -10,7 +10,7 @@ import { rampProfile } from '../drivers/sim/temperature-profile.ts';
 import { RawClient, pathOptions, requestDatagram } from './helpers/coap-datagram.ts';
 import { type TestGateway, startTestGateway } from './helpers/gateway.ts';
 import { ObserveClient, turn } from './helpers/observe-client.ts';
-import { DEFAULT_OBSERVER_LIMITS as OBSERVER_LIMITS } from '../gateway/coap/observe-layer.ts';
+import { DEFAULT_OBSERVER_LIMITS as OBSERVER_LIMITS } from '../gateway/coap/observe-limits.ts';
 
 describe('many clients, one bus', () => {
   let gw: TestGateway;

@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { GatewayError } from '../gateway/errors.ts';
 import { DEFAULT_MODULE_LIMITS, MODULE_LIMIT_MAXIMA } from '../gateway/host/worker/module-limits.ts';
-import { MAX_PROFILE_SECONDS, loadConfigFile, parseConfig } from '../gateway/service/config.ts';
+import { MAX_PROFILE_SECONDS, MAX_SENSORS, loadConfigFile, parseConfig } from '../gateway/service/config.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -43,6 +43,17 @@ describe('configuration', () => {
     assert.match(refusal({ driver: 'usb', sensors: [sensor()] }), /^driver:/);
     assert.match(refusal({ sensors: [sensor({ sha256: 'abc' })] }), /^sensors\[0\]\.sha256:/);
     assert.match(refusal({ sensors: [sensor({ alertGpio: 99 })] }), /^sensors\[0\]\.alertGpio:/);
+  });
+
+  it(`serves at most ${MAX_SENSORS} sensors, and says so naming the field`, () => {
+    // Distinct names, paths and devices: only the number is wrong.
+    const many = (n: number) => Array.from({ length: n }, (_, i) => sensor({ name: `t${i}`, path: `/t/${i}`, bus: 1 + Math.floor(i / 100), address: 0x08 + (i % 100) }));
+    assert.equal(parseConfig({ sensors: many(MAX_SENSORS) }, ROOT).sensors.length, MAX_SENSORS);
+    assert.equal(refusal({ sensors: many(MAX_SENSORS + 1) }), `sensors: must have at most ${MAX_SENSORS} sensors, got ${MAX_SENSORS + 1}`);
+    // Refused before any entry is looked at: 100,000 junk entries cost no parsing.
+    assert.match(refusal({ sensors: new Array(100_000).fill('junk') }), /^sensors: must have at most/);
+    const doc = readFileSync(path.join(ROOT, 'docs', 'configuration.md'), 'utf8');
+    assert.match(doc, new RegExp(`at most ${MAX_SENSORS}`), 'docs/configuration.md gives the cap');
   });
 
   it('refuses two sensors on one device, and duplicate names and paths', () => {

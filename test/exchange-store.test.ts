@@ -3,19 +3,20 @@
  * duplicate when the same endpoint (address and port) sent the same Message ID within the
  * exchange lifetime (247 s for a CON, 145 s for a NON, section 4.8.2), whatever its token. A
  * duplicate CON gets the reply sent for the original and is processed once; a duplicate NON is
- * ignored. The store is bounded per client address (its own oldest forgotten first) and in
- * total. The unit tests drive the store on an injected clock; the rest go through the gateway
- * over real UDP.
+ * ignored. The store is bounded per client address (its own oldest forgotten first), in total
+ * and in bytes (each exchange charged its key and reply). The unit tests drive the store on an
+ * injected clock; the rest go through the gateway over real UDP.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type ManualClock, SystemClock } from '../drivers/clock.ts';
-import { DEFAULT_EXCHANGE_LIMITS, EXCHANGE_LIFETIME_MS, ExchangeStore, NON_LIFETIME_MS } from '../gateway/coap/exchange-store.ts';
+import { ADDRESS_BYTES, DEFAULT_EXCHANGE_LIMITS, EXCHANGE_LIFETIME_MS, ExchangeStore, NON_LIFETIME_MS, exchangeBytes } from '../gateway/coap/exchange-store.ts';
 import { resolveModuleLimits } from '../gateway/host/worker/module-limits.ts';
 import { defaultConfig } from '../gateway/service/config.ts';
 import { TEST_MODULES_SKIP, wasmPath } from './helpers/chain.ts';
 import { RawClient, type Response, emptyMessage, pathOptions, requestDatagram, toResponse } from './helpers/coap-datagram.ts';
 import { type TestGateway, startTestGateway } from './helpers/gateway.ts';
+import { bytesPerItem } from './helpers/heap-cost.ts';
 
 /**
  * Takes the message into the store and says whether it was a duplicate. A message that is not
@@ -24,6 +25,12 @@ import { type TestGateway, startTestGateway } from './helpers/gateway.ts';
  */
 function isDuplicate(store: ExchangeStore, address: string, port: number, messageId: number, confirmable = true): boolean {
   return 'duplicate' in store.take(address, port, messageId, confirmable);
+}
+
+/** The store's counters without its bytes (the byte bound has tests of its own). */
+function counts(store: ExchangeStore): { entries: number; evicted: number; duplicates: number } {
+  const { entries, evicted, duplicates } = store.stats;
+  return { entries, evicted, duplicates };
 }
 
 describe('ExchangeStore: what a duplicate is', () => {
@@ -37,7 +44,7 @@ describe('ExchangeStore: what a duplicate is', () => {
     // The store never sees a token: a request reusing a Message ID with another token is the same exchange.
     assert.equal(isDuplicate(store, '10.0.0.1', 5683, 2, true), true);
     assert.equal(isDuplicate(store, '::ffff:10.0.0.1', 5683, 1), false, 'an IPv4-mapped address is another address string');
-    assert.deepEqual(store.stats, { entries: 5, evicted: 0, duplicates: 2 });
+    assert.deepEqual(counts(store), { entries: 5, evicted: 0, duplicates: 2 });
   });
 
   it('a duplicate hands back the original exchange, with the reply the server recorded on it', () => {
@@ -52,7 +59,7 @@ describe('ExchangeStore: what a duplicate is', () => {
     assert.equal(e.expiresAt, 5000 + EXCHANGE_LIFETIME_MS);
     assert.equal(e.reply, undefined, 'no reply yet: still being answered');
     assert.equal(e.emptyAckSent, false);
-    e.reply = Buffer.from([0x60, 0x45, 0x12, 0x34]).toString('latin1');
+    store.recordReply(e, Buffer.from([0x60, 0x45, 0x12, 0x34]));
     now += 1000;
     const again = store.take('::1', 40000, 0x1234, true);
     assert.ok('duplicate' in again);
@@ -98,7 +105,7 @@ describe('ExchangeStore: what a duplicate is', () => {
     assert.equal(store.stats.entries, 50);
     now += EXCHANGE_LIFETIME_MS;
     store.take('10.0.0.9', 5683, 1, true);
-    assert.deepEqual(store.stats, { entries: 1, evicted: 0, duplicates: 0 });
+    assert.deepEqual(counts(store), { entries: 1, evicted: 0, duplicates: 0 });
   });
 });
 
@@ -107,7 +114,7 @@ describe('ExchangeStore: bounds', () => {
     const store = new ExchangeStore(() => 0, { perAddress: 3, total: 100 });
     store.take('10.0.0.2', 5683, 1, true);
     for (let mid = 1; mid <= 5; mid++) store.take('10.0.0.1', 40000 + (mid % 2), mid, true);
-    assert.deepEqual(store.stats, { entries: 4, evicted: 2, duplicates: 0 });
+    assert.deepEqual(counts(store), { entries: 4, evicted: 2, duplicates: 0 });
     assert.equal(isDuplicate(store, '10.0.0.2', 5683, 1), true, 'the quiet host keeps its exchange');
     for (let mid = 3; mid <= 5; mid++) assert.equal(isDuplicate(store, '10.0.0.1', 40000 + (mid % 2), mid), true, `MID ${mid} is held`);
     assert.equal(store.stats.duplicates, 4);
@@ -120,7 +127,7 @@ describe('ExchangeStore: bounds', () => {
     const store = new ExchangeStore(() => 0, { perAddress: 2, total: 100 });
     for (let mid = 1; mid <= 3; mid++) store.take('::ffff:127.0.0.1', 50000 + mid, mid, true);
     for (let mid = 1; mid <= 2; mid++) store.take('fe80::1', 5683, mid, true);
-    assert.deepEqual(store.stats, { entries: 4, evicted: 1, duplicates: 0 });
+    assert.deepEqual(counts(store), { entries: 4, evicted: 1, duplicates: 0 });
     assert.equal(isDuplicate(store, 'fe80::1', 5683, 1), true);
     assert.equal(isDuplicate(store, '::ffff:127.0.0.1', 50003, 3), true);
     assert.equal(isDuplicate(store, '::ffff:127.0.0.1', 50001, 1), false, 'three ports of one address share its two entries');
@@ -129,7 +136,7 @@ describe('ExchangeStore: bounds', () => {
   it('at most total entries, the oldest forgotten first', () => {
     const store = new ExchangeStore(() => 0, { perAddress: 10, total: 4 });
     for (let i = 1; i <= 6; i++) store.take(`10.0.0.${i}`, 5683, i, true);
-    assert.deepEqual(store.stats, { entries: 4, evicted: 2, duplicates: 0 });
+    assert.deepEqual(counts(store), { entries: 4, evicted: 2, duplicates: 0 });
     for (let i = 3; i <= 6; i++) assert.equal(isDuplicate(store, `10.0.0.${i}`, 5683, i), true, `10.0.0.${i} is held`);
     assert.equal(isDuplicate(store, '10.0.0.1', 5683, 1), false, 'the oldest went first');
     assert.equal(store.stats.entries, 4);
@@ -150,25 +157,118 @@ describe('ExchangeStore: bounds', () => {
 
   it('counts evictions and duplicates; clear() forgets every exchange', () => {
     const store = new ExchangeStore(() => 0, { perAddress: 2, total: 3 });
-    assert.deepEqual(store.stats, { entries: 0, evicted: 0, duplicates: 0 });
+    assert.deepEqual(counts(store), { entries: 0, evicted: 0, duplicates: 0 });
     for (let mid = 1; mid <= 4; mid++) store.take('10.0.0.1', 1, mid, true); // 2 forgotten at the address bound
     store.take('10.0.0.2', 1, 1, false);
     store.take('10.0.0.3', 1, 1, true); // the total bound takes 10.0.0.1's oldest left
-    assert.deepEqual(store.stats, { entries: 3, evicted: 3, duplicates: 0 });
+    assert.deepEqual(counts(store), { entries: 3, evicted: 3, duplicates: 0 });
     assert.equal(isDuplicate(store, '10.0.0.2', 1, 1, false), true);
     assert.equal(isDuplicate(store, '10.0.0.3', 1, 1), true);
     assert.equal(isDuplicate(store, '10.0.0.1', 1, 4), true);
-    assert.deepEqual(store.stats, { entries: 3, evicted: 3, duplicates: 3 });
+    assert.deepEqual(counts(store), { entries: 3, evicted: 3, duplicates: 3 });
     store.clear();
     assert.equal(store.stats.entries, 0);
     assert.equal(isDuplicate(store, '10.0.0.3', 1, 1), false, 'forgotten by clear()');
   });
 
-  it('defaults to 1,024 per address and 16,384 in all; refuses limits that are not positive integers', () => {
-    assert.deepEqual(DEFAULT_EXCHANGE_LIMITS, { perAddress: 1024, total: 16_384 });
+  it('defaults to 1,024 per address, 16,384 and 6 MiB in all; refuses limits that are not positive integers', () => {
+    assert.deepEqual(DEFAULT_EXCHANGE_LIMITS, { perAddress: 1024, total: 16_384, totalBytes: 6 * 2 ** 20 });
+    assert.throws(() => new ExchangeStore(() => 0, { totalBytes: 0 }), /totalBytes/);
     assert.throws(() => new ExchangeStore(() => 0, { total: 0 }), /total/);
     assert.throws(() => new ExchangeStore(() => 0, { perAddress: 1.5 }), /perAddress/);
     assert.throws(() => new ExchangeStore(() => 0, { perAddress: -1 }), /perAddress/);
+  });
+});
+
+/** Takes a CON from its own address and records a reply of `replyBytes` for it. */
+function answered(store: ExchangeStore, i: number, replyBytes: number): void {
+  const taken = store.take(`10.1.${i >> 8}.${i & 255}`, 5683, i & 0xffff, true, 12);
+  assert.ok('begun' in taken);
+  store.recordReply(taken.begun, Buffer.alloc(replyBytes, 0x45));
+}
+
+describe('ExchangeStore: bounded in bytes', () => {
+  const KEY = '10.1.0.1|5683|1'.length;
+
+  it('large replies: the bytes held stay under totalBytes, the oldest exchanges forgotten first and counted', () => {
+    // Room for 10 exchanges with a 1,000-byte reply, each from an address of its own; the
+    // entry bounds alone would hold all 100.
+    const totalBytes = 10 * (ADDRESS_BYTES + exchangeBytes(KEY, 1000));
+    const store = new ExchangeStore(() => 0, { perAddress: 1024, total: 16_384, totalBytes });
+    let most = 0;
+    for (let i = 1; i <= 100; i++) {
+      answered(store, i, 1000);
+      most = Math.max(most, store.stats.bytes);
+    }
+    assert.ok(most <= totalBytes, `at most ${most} of ${totalBytes} bytes held`);
+    assert.ok(store.stats.entries >= 9 && store.stats.entries <= 10, `${store.stats.entries} exchanges held`);
+    assert.equal(store.stats.evicted, 100 - store.stats.entries, 'every exchange forgotten early is counted');
+    // The newest are held (their duplicates get the reply), the oldest are not.
+    for (let i = 100; i > 100 - store.stats.entries; i--) assert.equal(isDuplicate(store, `10.1.0.${i}`, 5683, i), true, `exchange ${i} is held`);
+    assert.equal(isDuplicate(store, '10.1.0.1', 5683, 1), false, 'the oldest was forgotten');
+  });
+
+  it('counts each exchange\'s key and reply, and each address once; a forgotten or expired exchange gives its bytes back', () => {
+    let now = 0;
+    const store = new ExchangeStore(() => now);
+    const taken = store.take('10.1.0.1', 5683, 1, true);
+    assert.ok('begun' in taken);
+    assert.equal(store.stats.bytes, ADDRESS_BYTES + exchangeBytes(KEY, undefined), 'no reply yet');
+    store.recordReply(taken.begun, Buffer.alloc(61));
+    assert.equal(store.stats.bytes, ADDRESS_BYTES + exchangeBytes(KEY, 61));
+    store.take('10.1.0.1', 5683, 2, true);
+    assert.equal(store.stats.bytes, ADDRESS_BYTES + exchangeBytes(KEY, 61) + exchangeBytes(KEY, undefined), 'an address is charged once');
+    now += EXCHANGE_LIFETIME_MS;
+    store.take('10.1.0.2', 5683, 1, true);
+    assert.equal(store.stats.bytes, ADDRESS_BYTES + exchangeBytes(KEY, undefined), 'the expired ones were swept with their bytes and their address');
+    store.clear();
+    assert.equal(store.stats.bytes, 0);
+  });
+
+  it('a reply for an exchange already forgotten is not kept', () => {
+    const store = new ExchangeStore(() => 0, { perAddress: 1, total: 10 });
+    const first = store.take('10.1.0.1', 5683, 1, true);
+    store.take('10.1.0.1', 5683, 2, true); // the address bound forgets the first
+    assert.ok('begun' in first);
+    store.recordReply(first.begun, Buffer.alloc(500));
+    assert.equal(first.begun.reply, undefined);
+    assert.equal(store.stats.bytes, ADDRESS_BYTES + exchangeBytes(KEY, undefined));
+  });
+
+  it('under the defaults, NON exchanges (no reply kept) are bounded by the entry count; replies by the 6 MiB budget', () => {
+    const non = new ExchangeStore(() => 0);
+    // 64 clients, each with many requests: sensor nodes polling.
+    for (let i = 0; i < DEFAULT_EXCHANGE_LIMITS.total + 1000; i++) non.take(`10.1.0.${i & 63}`, 40000 + (i >> 6), i & 0xffff, false, 12);
+    assert.equal(non.stats.entries, DEFAULT_EXCHANGE_LIMITS.total);
+    assert.ok(non.stats.bytes <= DEFAULT_EXCHANGE_LIMITS.totalBytes);
+    assert.equal(DEFAULT_EXCHANGE_LIMITS.totalBytes, 6 * 2 ** 20);
+    for (const replyBytes of [70, 1100]) {
+      const store = new ExchangeStore(() => 0);
+      let most = 0;
+      for (let i = 0; i < DEFAULT_EXCHANGE_LIMITS.total; i++) {
+        answered(store, i, replyBytes);
+        most = Math.max(most, store.stats.bytes);
+      }
+      assert.ok(most <= DEFAULT_EXCHANGE_LIMITS.totalBytes, `${most} bytes with ${replyBytes}-byte replies`);
+      assert.ok(store.stats.entries < DEFAULT_EXCHANGE_LIMITS.total, `${store.stats.entries} exchanges with a ${replyBytes}-byte reply`);
+    }
+  });
+
+  it('the charge covers what an exchange costs in memory (heap and outside it)', () => {
+    const n = 8192;
+    let charged = 0;
+    const real = bytesPerItem(n, () => {
+      const store = new ExchangeStore(() => 0, { perAddress: n, total: n, totalBytes: 2 ** 40 });
+      for (let i = 0; i < n; i++) {
+        // An address string of its own per request, as each datagram's rinfo has.
+        const taken = store.take(['::ffff:192.0.2', (i >> 8) & 255, i & 255].join('.'), 40000 + (i % 1000), i & 0xffff, true, 12);
+        if ('begun' in taken) store.recordReply(taken.begun, Buffer.alloc(70, 0x45));
+      }
+      charged = store.stats.bytes / n;
+      return store;
+    });
+    assert.ok(real <= charged, `an exchange costs ${real.toFixed(0)} bytes and is charged ${charged.toFixed(0)}`);
+    assert.ok(real >= charged / 2, `the charge (${charged.toFixed(0)}) is not far above the cost (${real.toFixed(0)})`);
   });
 });
 
@@ -254,8 +354,11 @@ describe('duplicates through the gateway (real UDP)', () => {
     const res = await client.exchange(requestDatagram({ options: pathOptions('/gw/stats') }));
     assert.equal(res?.code, '2.05');
     const body = res.cbor as { exchanges: { entries: number; evicted: number; duplicates: number }; responseCache?: unknown };
-    assert.deepEqual(Object.keys(body.exchanges).sort(), ['duplicates', 'entries', 'evicted']);
-    assert.deepEqual(body.exchanges, gw.server.exchanges, 'the stats request itself was taken before the snapshot');
+    assert.deepEqual(Object.keys(body.exchanges).sort(), ['bytes', 'duplicates', 'entries', 'evicted']);
+    const { bytes, ...rest } = body.exchanges as typeof body.exchanges & { bytes: number };
+    const { bytes: bytesNow, ...restNow } = gw.server.exchanges;
+    assert.deepEqual(rest, restNow, 'the stats request itself was taken before the snapshot');
+    assert.ok(bytes > 0 && bytes < bytesNow, `${bytes} bytes before its own reply was recorded, ${bytesNow} after`);
     assert.ok(body.exchanges.entries > 0);
     assert.ok(body.exchanges.duplicates >= 3);
     assert.equal(body.responseCache, undefined);
@@ -341,6 +444,51 @@ describe('the bounds through the gateway (real UDP, perAddress 4, total 8)', () 
     assert.ok(most <= LIMITS.total, `at most ${most} entries held`);
     assert.equal(gw.server.exchanges.entries, LIMITS.total, 'full to its bound, no further');
     assert.ok(gw.server.exchanges.evicted - evicted >= 3000 - LIMITS.total, `evicted ${gw.server.exchanges.evicted - evicted}`);
+  });
+});
+
+describe('the byte bound through the gateway (real UDP, large replies)', () => {
+  // Room for about 6 exchanges whose reply is /gw/stats whole (a few hundred bytes to a verified address).
+  const TOTAL_BYTES = 6 * exchangeBytes('127.0.0.1|65535|65535'.length, 500) + ADDRESS_BYTES;
+  let gw: TestGateway;
+  let client: RawClient;
+
+  before(async () => {
+    gw = await startTestGateway({ exchanges: { totalBytes: TOTAL_BYTES } });
+    client = await RawClient.open('127.0.0.1', gw.port);
+  });
+
+  after(async () => {
+    await client?.close();
+    await gw?.close();
+  });
+
+  it('replies of hundreds of bytes: the store stays under totalBytes, the oldest forgotten and counted in /gw/stats', async () => {
+    const stats = (messageId: number) => requestDatagram({ options: pathOptions('/gw/stats'), messageId, token: Buffer.from([messageId & 0xff]) });
+    const first = await client.exchange(stats(0x7400));
+    assert.equal(first?.code, '2.05');
+    assert.ok(first.raw.length > 300, `a reply of ${first.raw.length} bytes`);
+    let most = 0;
+    let last: Response | undefined;
+    for (let i = 1; i <= 40; i++) {
+      last = await client.exchange(stats(0x7400 + i));
+      assert.equal(last?.code, '2.05');
+      most = Math.max(most, gw.server.exchanges.bytes);
+    }
+    assert.ok(most <= TOTAL_BYTES, `at most ${most} of ${TOTAL_BYTES} bytes`);
+    assert.ok(gw.server.exchanges.entries <= 7, `${gw.server.exchanges.entries} exchanges held`);
+    assert.ok(gw.server.exchanges.evicted >= 34, `${gw.server.exchanges.evicted} forgotten early`);
+    const body = last!.cbor as { exchanges: { bytes: number; evicted: number } };
+    assert.ok(body.exchanges.bytes <= TOTAL_BYTES && body.exchanges.evicted >= 33, `/gw/stats says ${JSON.stringify(body.exchanges)}`);
+
+    const duplicates = gw.server.exchanges.duplicates;
+    const again = await client.exchange(stats(0x7400 + 40));
+    assert.deepEqual(again?.raw, last!.raw, 'the newest exchange is held: its duplicate gets the same bytes');
+    assert.equal(gw.server.exchanges.duplicates, duplicates + 1);
+    const oldest = await client.exchange(stats(0x7400));
+    assert.equal(oldest?.code, '2.05');
+    assert.notDeepEqual(oldest.raw, first.raw, 'the oldest was forgotten: processed again (its uptime and counters moved on)');
+    assert.equal(gw.server.exchanges.duplicates, duplicates + 1);
   });
 });
 

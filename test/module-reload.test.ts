@@ -13,6 +13,10 @@ import { ManualClock, SystemClock, type Clock } from '../drivers/clock.ts';
 import { MemoryLogger } from '../gateway/log.ts';
 import { defaultConfig } from '../gateway/service/config.ts';
 import { SensorService } from '../gateway/service/sensor-service.ts';
+import type { ModuleHandle } from '../gateway/host/module-handle.ts';
+import { DEFAULT_MODULE_LIMITS } from '../gateway/host/worker/module-limits.ts';
+import type { LoadedModule } from '../gateway/service/module-factory.ts';
+import { RELOAD_TIMEOUT_MS, reloadModule, reloadTimeoutMs } from '../gateway/service/module-reload.ts';
 import { wasmPath, TEST_MODULES_SKIP } from './helpers/chain.ts';
 
 /** A copy of the TMP102 module in a scratch directory, so tests can replace it. */
@@ -217,5 +221,89 @@ describe('hot reload', () => {
       stop();
       await service.close();
     }
+  });
+});
+
+/** A module handle that only counts its closes; `start` says how its start goes. */
+function fakeModule(start: () => Promise<never>): { handle: ModuleHandle; closes: () => number } {
+  let closes = 0;
+  const handle = {
+    name: 'fake',
+    info: undefined,
+    start,
+    read: () => Promise.reject(new Error('not started')),
+    reconfigure: () => Promise.reject(new Error('not started')),
+    drain: async () => {},
+    close: async () => {
+      closes++;
+    },
+  } as unknown as ModuleHandle;
+  return { handle, closes: () => closes };
+}
+
+const settle = () => new Promise((r) => setTimeout(r, 10));
+
+describe('hot reload: bounded in time', () => {
+  it('30 s, or what the sensor\'s own limits let its steps take', () => {
+    assert.equal(RELOAD_TIMEOUT_MS, 30_000);
+    assert.equal(reloadTimeoutMs(DEFAULT_MODULE_LIMITS), RELOAD_TIMEOUT_MS, 'the default limits need 21 s at most');
+    assert.equal(reloadTimeoutMs({ deadlineMs: 60_000, bootTimeoutMs: 120_000 }), 305_000);
+  });
+
+  it('a read of the file that never returns: rolled back with GW_ERR_SENSOR_TIMEOUT, the next reload runs, the late module is closed', async () => {
+    const file = scratchModule();
+    const clock = new ManualClock();
+    const { service, logger } = await start(file, clock);
+    await advance(clock, 40);
+    const entry = service.get('tmp102')!;
+    const before = entry.module;
+    const options = { clock, logger, hardware: service.hardware, isolation: 'in-thread' as const, timeoutMs: 200 };
+    let finishLoad!: (loaded: LoadedModule) => void;
+    const t0 = performance.now();
+    const result = await reloadModule(entry, { ...options, load: () => new Promise<LoadedModule>((resolve) => (finishLoad = resolve)) });
+    const ms = performance.now() - t0;
+    assert.deepEqual([result.ok, !result.ok && result.code], [false, 'GW_ERR_SENSOR_TIMEOUT']);
+    assert.ok(ms < 5000, `gave up after ${ms.toFixed(0)} ms`);
+    assert.ok(logger.entries.some((e) => e.msg.startsWith('module reload rolled back') && e.fields['code'] === 'GW_ERR_SENSOR_TIMEOUT'));
+    assert.equal(entry.module, before, 'the running module stays');
+    assert.equal(entry.deviceHeld, undefined);
+    assert.equal((await whileAdvancing(clock, service.readFresh('tmp102'))).reading.value, 19.5);
+
+    // Not joined to the abandoned attempt: a new reload runs, and switches.
+    replace(file, withCustomSection(file, 'v2'));
+    const again = await whileAdvancing(clock, reloadModule(entry, options));
+    assert.equal(again.ok, true, JSON.stringify(again));
+    const current = entry.module;
+    assert.notEqual(current, before);
+
+    // The hung read returns at last: what it loaded is closed, never switched in.
+    const late = fakeModule(() => Promise.reject(new Error('must not be started')));
+    finishLoad({ handle: late.handle, sha256: 'f'.repeat(64) });
+    await settle();
+    assert.equal(late.closes(), 1);
+    assert.equal(entry.module, current);
+    await service.close();
+  });
+
+  it('a new module whose start never settles: closed at the limit, the device freed, the running module serving', async () => {
+    const file = scratchModule();
+    const clock = new ManualClock();
+    const { service, logger } = await start(file, clock);
+    await advance(clock, 40);
+    const entry = service.get('tmp102')!;
+    const before = entry.module;
+    const hung = fakeModule(() => new Promise<never>(() => {}));
+    const result = await whileAdvancing(clock, reloadModule(entry, {
+      clock, logger, hardware: service.hardware, isolation: 'in-thread', timeoutMs: 200,
+      load: async () => ({ handle: hung.handle, sha256: 'e'.repeat(64) }),
+    }));
+    assert.deepEqual([result.ok, !result.ok && result.code], [false, 'GW_ERR_SENSOR_TIMEOUT']);
+    assert.equal(hung.closes() >= 1, true, 'closing it is what stops a start in flight');
+    assert.equal(entry.module, before);
+    assert.equal(entry.deviceHeld, undefined, 'reads no longer wait for the device');
+    service.hardware.simulated.get('tmp102')!.setTemperature(24.5);
+    await advance(clock, 600);
+    assert.equal((await whileAdvancing(clock, service.readFresh('tmp102'))).reading.value, 24.5);
+    await service.close();
   });
 });

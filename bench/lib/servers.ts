@@ -25,10 +25,12 @@ export interface ServerSpec {
   path: string;
   command: string;
   args: (port: number) => string[];
+  /** Added to the bench's own environment for the child (e.g. GW_COAP_TRUST_LOOPBACK=0). */
+  env?: Record<string, string>;
 }
 
 /** `npm start` as package.json has it: node, its flags, the launcher and the entry. */
-function startCommand(): { nodeFlags: string[]; rest: string[] } {
+export function startCommand(): { nodeFlags: string[]; rest: string[] } {
   const script = (JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
   const [node, ...words] = script.split(/\s+/);
   if (node !== 'node') throw new Error(`npm start is not a node command: ${script}`);
@@ -61,11 +63,16 @@ function bundleBareServer(): string {
   return outfile;
 }
 
+/** A simulated chip's temperature (docs/configuration.md, "sensors[].simulation"). */
+export type Simulation = { kind: 'constant'; celsius: number } | { kind: 'sine'; mean: number; amplitude: number; periodSeconds: number };
+
 /**
  * The gateway on the simulated TMP102, modules in worker threads, info-level logging to the
- * console: exactly `npm start`'s command line. `nodeArgs` adds e.g. --cpu-prof.
+ * console: exactly `npm start`'s command line. `nodeArgs` adds e.g. --cpu-prof; `env` goes
+ * to the gateway's environment; `simulation` replaces the default constant 21.5 °C (a sine
+ * makes readings change, so observers are notified).
  */
-export function gateway(name: string, options: { pacing: boolean; isolation?: 'worker' | 'in-thread'; nodeArgs?: string[] }): ServerSpec {
+export function gateway(name: string, options: { pacing: boolean; isolation?: 'worker' | 'in-thread'; nodeArgs?: string[]; env?: Record<string, string>; simulation?: Simulation }): ServerSpec {
   const dir = mkdtempSync(path.join(tmpdir(), 'gw-bench-'));
   const config = path.join(dir, 'gateway.json');
   // Pacing off takes the bus rate limit away too: otherwise the limit, not the WASM path, is measured.
@@ -73,6 +80,7 @@ export function gateway(name: string, options: { pacing: boolean; isolation?: 'w
     name: 'tmp102',
     ...(options.pacing ? {} : { pacing: false, limits: { i2cRateLimit: false } }),
     ...(options.isolation ? { isolation: options.isolation } : {}),
+    ...(options.simulation ? { simulation: options.simulation } : {}),
   };
   writeFileSync(config, JSON.stringify({ driver: 'simulated', sensors: [sensor] }));
   const start = startCommand();
@@ -81,6 +89,7 @@ export function gateway(name: string, options: { pacing: boolean; isolation?: 'w
     path: 'temp',
     command: process.execPath,
     args: (port) => [...start.nodeFlags, ...(options.nodeArgs ?? []), ...start.rest, '--host', '127.0.0.1', '--port', String(port), '--config', config, '--no-watch'],
+    ...(options.env ? { env: options.env } : {}),
   };
 }
 
@@ -99,7 +108,7 @@ export function libcoapServer(): ServerSpec {
 }
 
 export async function startServer(spec: ServerSpec, port: number): Promise<ServerProcess> {
-  const child: ChildProcess = spawn(spec.command, spec.args(port), { cwd: PROJECT_ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child: ChildProcess = spawn(spec.command, spec.args(port), { cwd: PROJECT_ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...spec.env } });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

@@ -17,6 +17,7 @@ import { SystemClock } from '../../drivers/clock.ts';
 import { bindCoapSocket } from '../bind-socket.ts';
 import { DEFAULT_COAP_PORT, DEFAULT_HOST, GatewayServer } from '../coap/server.ts';
 import { type GatewayConfig, loadConfigFile } from '../service/config.ts';
+import { reloadAll } from '../service/reload-all.ts';
 import { SensorService } from '../service/sensor-service.ts';
 import { UsageError, numberOption, parseCommandLine } from './args.ts';
 import { CONFIG_OPTIONS, configFromOptions } from './config-options.ts';
@@ -78,7 +79,7 @@ async function main(argv: string[]): Promise<number> {
   const urlHost = host.includes(':') ? `[${host === '::' ? '::1' : host}]` : host;
   const stopWatching = args.options['no-watch'] ? () => {} : service.watchModuleFiles();
   const configFile = args.options['config'] as string | undefined;
-  const reloadAll = async () => {
+  const onSighup = async () => {
     // New checksums come from the configuration file, re-read (and re-validated) on each signal.
     let fresh: GatewayConfig | undefined;
     if (configFile) {
@@ -88,13 +89,12 @@ async function main(argv: string[]): Promise<number> {
         logger.error('SIGHUP: configuration not re-read; reloading with the old checksums', { detail: err instanceof Error ? err.message : String(err) });
       }
     }
-    for (const entry of service.list()) {
-      // With the file re-read, its checksum (or its absence) is the one in force.
-      const sha256 = fresh ? (fresh.sensors.find((s) => s.name === entry.config.name)?.sha256 ?? null) : undefined;
-      await service.reload(entry.config.name, sha256 === undefined ? {} : { sha256 });
-    }
+    // With the file re-read, its checksum (or its absence) is the one in force. All at once: a
+    // looping module's reload must not hold up the others' (reload-all.ts).
+    const sha256Of = (name: string) => (fresh ? (fresh.sensors.find((s) => s.name === name)?.sha256 ?? null) : undefined);
+    await Promise.all(reloadAll(service, sha256Of).values());
   };
-  process.on('SIGHUP', () => void reloadAll());
+  process.on('SIGHUP', () => void onSighup());
 
   const stopped = new Promise<number>((resolve) => {
     let stopping = false;

@@ -6,15 +6,19 @@
  * are recorded when it leaves.
  *
  * Lifetimes are section 4.8.2's: EXCHANGE_LIFETIME (247 s) for a CON, NON_LIFETIME (145 s) for
- * a NON. Memory is bounded two more ways: one client address holds at most `perAddress`
+ * a NON. Memory is bounded three more ways: one client address holds at most `perAddress`
  * entries (its own oldest forgotten first, so one busy or hostile host cannot push everybody
- * else's exchanges out) and all addresses together at most `total`. Forgetting early costs
- * little: every request the gateway serves is idempotent (GET, FETCH, PUT of settings), and
- * section 4.5 lets such a request be processed again.
+ * else's exchanges out), all addresses together at most `total`, and at most `totalBytes`
+ * (exchangeBytes: each entry's fixed cost, its key and its reply; ADDRESS_BYTES per address),
+ * the oldest forgotten first.
+ * Forgetting early costs little: every request the gateway serves is idempotent (GET, FETCH,
+ * PUT of settings), and section 4.5 lets such a request be processed again.
  *
  * A reply is kept as a one-byte-per-character string: no Buffer, so no pooled 8 KiB slab kept
- * alive by a 60-byte slice of it.
+ * alive by a 60-byte slice of it. Keys are flat strings (flat-string.ts).
  */
+
+import { flat, stringBytes } from './flat-string.ts';
 
 /** EXCHANGE_LIFETIME and NON_LIFETIME with the default transmission parameters (RFC 7252 section 4.8.2). */
 export const EXCHANGE_LIFETIME_MS = 247_000;
@@ -25,15 +29,38 @@ export interface ExchangeLimits {
   perAddress: number;
   /** Entries in all. */
   total: number;
+  /** Bytes in all, each entry charged exchangeBytes(). */
+  totalBytes: number;
 }
 
 /**
- * 16,384 entries of at most one reply each (a reading is under 100 bytes; a block at most
- * 1,024 + options) bound the store to about 20 MB in the worst case, a few MB in practice.
- * 1,024 per address cover a client's whole retransmission window (MAX_TRANSMIT_SPAN, 45 s) at
- * over 20 requests a second.
+ * What an exchange holds besides its key and reply: the Exchange object and its two timestamps
+ * (boxed doubles), its address string (each datagram brings its own), its entries in the
+ * store's map and in its address's set: about 260 bytes measured (test/exchange-store.test.ts
+ * checks the charge against the heap).
  */
-export const DEFAULT_EXCHANGE_LIMITS: ExchangeLimits = { perAddress: 1024, total: 16_384 };
+export const EXCHANGE_BYTES = 320;
+/** An address's set of keys and its entry in the map of addresses: about 125 bytes measured. */
+export const ADDRESS_BYTES = 160;
+
+/** The bytes an exchange is charged: EXCHANGE_BYTES, its key, and its reply once there is one. */
+export function exchangeBytes(keyLength: number, replyLength: number | undefined): number {
+  return EXCHANGE_BYTES + stringBytes(keyLength) + (replyLength === undefined ? 0 : stringBytes(replyLength));
+}
+
+/**
+ * 1,024 per address cover a client's whole retransmission window (MAX_TRANSMIT_SPAN, 45 s) at
+ * over 20 requests a second. In bytes (exchangeBytes, keys of about 40 characters): a NON
+ * request's exchange keeps no reply, 376 bytes, so 16,384 are 5.9 MiB and the entry bound is
+ * the one that holds; a CON reading's (a 70-byte reply) is 464 bytes, or 624 from an address
+ * of its own: 16,384 would be 7.3 to 9.8 MiB; the largest reply (a 1,024-byte block with its
+ * options and an 8-byte token, about 1,100 bytes) makes 1.6 KiB, and 16,384 of those 25 MiB.
+ * The 6 MiB budget keeps 10,000 to 13,500 readings' exchanges, 3,900 of the largest. Under a
+ * load that fills it (the gateway answers 37,000 requests a second) the entry bound alone
+ * forgot an exchange within 0.5 s, before any retransmission (2 s at the earliest) could come;
+ * at a rate a device sends, the store holds each exchange its whole lifetime.
+ */
+export const DEFAULT_EXCHANGE_LIMITS: ExchangeLimits = { perAddress: 1024, total: 16_384, totalBytes: 6 * 2 ** 20 };
 
 /** One request between its arrival and the end of its lifetime. */
 export interface Exchange {
@@ -44,15 +71,17 @@ export interface Exchange {
   readonly expiresAt: number;
   /** The request's size. */
   readonly requestBytes: number;
-  /** The reply as sent (latin1), once there is one. */
-  reply: string | undefined;
+  /** The reply as sent (latin1), once there is one: ExchangeStore.recordReply sets it. */
+  readonly reply: string | undefined;
   /** An Empty ACK went out because the reply was late (RFC 7252 section 5.2.2): a duplicate gets it again. */
   emptyAckSent: boolean;
 }
 
 export interface ExchangeStats {
   entries: number;
-  /** Entries forgotten before their lifetime because a bound was reached. */
+  /** Bytes charged by the entries (exchangeBytes), at most the `totalBytes` bound. */
+  bytes: number;
+  /** Entries forgotten before their lifetime because a bound was reached, in entries or in bytes. */
   evicted: number;
   /** Duplicates recognised. */
   duplicates: number;
@@ -67,6 +96,7 @@ export class ExchangeStore {
   readonly #entries = new Map<string, Exchange>();
   /** address -> that address's keys, in arrival order. */
   readonly #byAddress = new Map<string, Set<string>>();
+  #bytes = 0;
   #evicted = 0;
   #duplicates = 0;
   #nextSweepAt = 0;
@@ -80,7 +110,7 @@ export class ExchangeStore {
   }
 
   get stats(): ExchangeStats {
-    return { entries: this.#entries.size, evicted: this.#evicted, duplicates: this.#duplicates };
+    return { entries: this.#entries.size, bytes: this.#bytes, evicted: this.#evicted, duplicates: this.#duplicates };
   }
 
   /**
@@ -107,21 +137,38 @@ export class ExchangeStore {
       this.#evict(keys.values().next().value!);
       keys = this.#byAddress.get(address);
     }
-    while (this.#entries.size >= this.#limits.total) this.#evict(this.#entries.keys().next().value!);
+    const bytes = exchangeBytes(key.length, undefined);
+    const over = () => this.#bytes + bytes + (this.#byAddress.has(address) ? 0 : ADDRESS_BYTES) > this.#limits.totalBytes;
+    while (this.#entries.size >= this.#limits.total || (this.#entries.size > 0 && over())) this.#evict(this.#entries.keys().next().value!);
     keys = this.#byAddress.get(address);
     if (keys === undefined) {
       keys = new Set();
       this.#byAddress.set(address, keys);
+      this.#bytes += ADDRESS_BYTES;
     }
-    const exchange: Exchange = { key, address, confirmable, arrivedAt: now, expiresAt: now + (confirmable ? EXCHANGE_LIFETIME_MS : NON_LIFETIME_MS), requestBytes, reply: undefined, emptyAckSent: false };
-    this.#entries.set(key, exchange);
-    keys.add(key);
+    const exchange: Exchange = { key: flat(key), address, confirmable, arrivedAt: now, expiresAt: now + (confirmable ? EXCHANGE_LIFETIME_MS : NON_LIFETIME_MS), requestBytes, reply: undefined, emptyAckSent: false };
+    this.#entries.set(exchange.key, exchange);
+    keys.add(exchange.key);
+    this.#bytes += bytes;
     return { begun: exchange };
+  }
+
+  /**
+   * The reply sent for an exchange, kept for its duplicates. Its bytes count against
+   * `totalBytes`: past it the oldest exchanges are forgotten, this one too if it is the oldest.
+   */
+  recordReply(e: Exchange, datagram: Uint8Array): void {
+    if (this.#entries.get(e.key) !== e) return; // forgotten already: nothing to answer a duplicate with
+    const reply = Buffer.from(datagram.buffer, datagram.byteOffset, datagram.byteLength).toString('latin1');
+    this.#bytes += exchangeBytes(e.key.length, reply.length) - exchangeBytes(e.key.length, e.reply?.length);
+    (e as { reply: string | undefined }).reply = reply;
+    while (this.#bytes > this.#limits.totalBytes && this.#entries.size > 0) this.#evict(this.#entries.keys().next().value!);
   }
 
   clear(): void {
     this.#entries.clear();
     this.#byAddress.clear();
+    this.#bytes = 0;
   }
 
   /**
@@ -144,10 +191,14 @@ export class ExchangeStore {
   }
 
   #remove(e: Exchange): void {
-    this.#entries.delete(e.key);
+    if (!this.#entries.delete(e.key)) return;
+    this.#bytes -= exchangeBytes(e.key.length, e.reply?.length);
     const keys = this.#byAddress.get(e.address);
     if (keys === undefined) return;
     keys.delete(e.key);
-    if (keys.size === 0) this.#byAddress.delete(e.address);
+    if (keys.size === 0) {
+      this.#byAddress.delete(e.address);
+      this.#bytes -= ADDRESS_BYTES;
+    }
   }
 }

@@ -12,9 +12,10 @@
  *                     ACKed; RST or no ACK after MAX_RETRANSMIT ends the observation (4.5)
  *
  * Notifications are confirmable when the registration was, and at least every
- * `confirmEveryMs` (24 h) otherwise (RFC 7641 section 4.5); a timer sends the current state as a
- * CON when nothing else did. A non-2.xx notification has no Observe option and ends the
- * observation (section 4.2); it is sent confirmable so the client learns of it.
+ * `confirmEveryMs` (24 h) otherwise (RFC 7641 section 4.5); the layer's one timer for all
+ * observations (confirm()) sends the current state as a CON when nothing else did. A non-2.xx
+ * notification has no Observe option and ends the observation (section 4.2); it is sent
+ * confirmable so the client learns of it.
  *
  * Timers are lazy (they re-check when they fire instead of being cancelled and re-armed on
  * every notification): a thousand observers must not cost a thousand timer moves per update.
@@ -34,19 +35,31 @@ const RECENT_NON = 4;
 
 interface Transit {
   mids: number[];
-  datagram: Buffer;
+  /**
+   * The message as sent, one character per byte: Buffer.allocUnsafe hands out slices of a
+   * shared 8 KiB slab, and a notification kept for seconds would keep its whole slab alive
+   * (8,192 in transit, each in its own slab, would be 64 MB).
+   */
+  datagram: string;
   attempt: number;
   /** Retransmissions this message may have: none to an address not yet verified. */
   limit: number;
   timeoutMs: number;
   cancel: () => void;
+  /** Its retransmission timer's work, made once per message rather than once per attempt. */
+  fire: () => void;
 }
+
+const NOTHING = (): void => {};
 
 export class Observation implements ObserverRef {
   readonly key: string;
   readonly peer: Peer;
-  readonly token: Uint8Array;
   readonly sensor: string;
+  /** What the observe layer charged this observation against its byte budget (observe-limits.ts). */
+  readonly bytes: number;
+  /** One character per byte: a short string costs a tenth of a Uint8Array and its ArrayBuffer. */
+  readonly #token: string;
   readonly #host: ObservationHost;
   readonly #conditions: ObserveConditions;
   readonly #render: (state: FeedState, nowMs: number) => Rendered;
@@ -58,19 +71,23 @@ export class Observation implements ObserverRef {
   #transit: Transit | undefined;
   #queued = false;
   #recentNon: number[] = [];
-  #cancels = new Set<() => void>();
+  /** Cancels of the pending pmin and pmax timers, at most one of each (the lazy timers above). */
+  #pminTimer: (() => void) | undefined;
+  #pmaxTimer: (() => void) | undefined;
   #holding = false;
   #pmaxArmed = false;
   #closed = false;
   /** How the registration was asked, for the encoding of every notification. */
   readonly wire: ObservationWire;
 
-  constructor(o: { host: ObservationHost; key: string; peer: Peer; token: Uint8Array; sensor: string; confirmable: boolean; conditions: ObserveConditions; render: (state: FeedState, nowMs: number) => Rendered; wire: ObservationWire; previousSeq?: number }) {
+  constructor(o: { host: ObservationHost; key: string; peer: Peer; token: Uint8Array; sensor: string; confirmable: boolean; conditions: ObserveConditions; render: (state: FeedState, nowMs: number) => Rendered; wire: ObservationWire; previousSeq?: number; bytes?: number }) {
     this.wire = o.wire;
     this.#host = o.host;
     this.key = o.key;
     this.peer = o.peer;
-    this.token = o.token;
+    this.bytes = o.bytes ?? 0;
+    // A copy: the token may be a view of the registration's datagram.
+    this.#token = Buffer.from(o.token.buffer, o.token.byteOffset, o.token.byteLength).toString('latin1');
     this.sensor = o.sensor;
     this.#confirmable = o.confirmable;
     this.#conditions = o.conditions;
@@ -82,6 +99,11 @@ export class Observation implements ObserverRef {
 
   get seq(): number {
     return this.#seq;
+  }
+
+  /** The registration's token, for the notifications' encoding. */
+  get token(): Uint8Array {
+    return Buffer.from(this.#token, 'latin1');
   }
 
   /**
@@ -97,7 +119,7 @@ export class Observation implements ObserverRef {
     this.#reported = { value: rendered.value, atMs: now };
     this.#lastConfirmedAtMs = now;
     this.#armPmax();
-    this.#armConfirm(this.#host.timing.confirmEveryMs);
+    this.#host.confirmLater(this);
     return { rendered, seq };
   }
 
@@ -115,9 +137,7 @@ export class Observation implements ObserverRef {
   sendRegistration(messageId: number, datagram: Buffer): void {
     if (this.#closed) return;
     this.#endTransit();
-    this.#transit = { mids: [messageId], datagram, attempt: 0, limit: this.#host.maxRetransmit(this.peer), timeoutMs: initialTimeoutMs(this.#host.timing, this.#host.random()), cancel: () => {} };
-    this.#host.track(this.peer, messageId, this, true);
-    this.#armRetransmit();
+    this.#startTransit(messageId, datagram);
     this.#host.send(datagram, this.peer);
   }
 
@@ -138,6 +158,7 @@ export class Observation implements ObserverRef {
     this.#endTransit();
     if (this.#closed) return;
     this.#lastConfirmedAtMs = this.#now();
+    this.#host.confirmLater(this);
     // The client acknowledged content that a newer state had replaced: send the newest.
     if (mid !== t.mids.at(-1)) this.#queued = true;
     if (this.#queued) {
@@ -163,8 +184,9 @@ export class Observation implements ObserverRef {
   #release(): void {
     for (const mid of this.#recentNon) this.#host.untrack(this.peer, mid);
     this.#recentNon = [];
-    for (const cancel of this.#cancels) cancel();
-    this.#cancels.clear();
+    this.#pminTimer?.();
+    this.#pmaxTimer?.();
+    this.#pminTimer = this.#pmaxTimer = undefined;
   }
 
   #consider(): void {
@@ -176,7 +198,8 @@ export class Observation implements ObserverRef {
       // pmin: hold back, then look at the state as it is then (it may have gone back).
       if (!this.#holding) {
         this.#holding = true;
-        this.#schedule(wait, () => {
+        this.#pminTimer = this.#schedule(wait, () => {
+          this.#pminTimer = undefined;
           this.#holding = false;
           this.#consider();
         });
@@ -211,9 +234,7 @@ export class Observation implements ObserverRef {
     this.#reported = { value: r.value, atMs: now };
     this.#host.notified(r.code);
     if (con) {
-      this.#transit = { mids: [mid], datagram, attempt: 0, limit: this.#host.maxRetransmit(this.peer), timeoutMs: initialTimeoutMs(this.#host.timing, this.#host.random()), cancel: () => {} };
-      this.#host.track(this.peer, mid, this, true);
-      this.#armRetransmit();
+      this.#startTransit(mid, datagram);
     } else {
       this.#rememberNon(mid);
     }
@@ -221,33 +242,45 @@ export class Observation implements ObserverRef {
     this.#armPmax();
   }
 
+  /** A CON goes out: it is the one in transit (section 4.5.2), routed and retransmitted until ACKed. */
+  #startTransit(mid: number, datagram: Buffer): void {
+    const t: Transit = { mids: [mid], datagram: datagram.toString('latin1'), attempt: 0, limit: this.#host.maxRetransmit(this.peer), timeoutMs: initialTimeoutMs(this.#host.timing, this.#host.random()), cancel: NOTHING, fire: NOTHING };
+    t.fire = this.#guarded(() => this.#retransmit(t));
+    this.#transit = t;
+    this.#host.track(this.peer, mid, this, true);
+    this.#armRetransmit();
+  }
+
   #armRetransmit(): void {
     const t = this.#transit!;
-    // Not in #cancels: an error notification keeps retransmitting after the observation closed.
-    t.cancel = this.#host.clock.schedule(t.timeoutMs, this.#guarded(() => {
-      if (this.#transit !== t) return;
-      if (t.attempt >= t.limit) {
-        this.#end('timeout');
-        return;
-      }
-      t.attempt++;
-      t.timeoutMs *= 2;
-      if (this.#queued && !this.#closed) {
-        // Section 4.5.2: the newer notification replaces the one in transit, keeping its
-        // retransmission counter and timeout; it is a new message, so a new Message ID.
-        this.#queued = false;
-        const now = this.#now();
-        const r = this.#render(this.#latest, now);
-        const mid = this.#host.newMessageId(this.peer);
-        t.datagram = this.#encode(MessageType.CON, mid, r, r.value === undefined ? undefined : this.#nextSeq());
-        t.mids.push(mid);
-        this.#host.track(this.peer, mid, this, true);
-        this.#reported = { value: r.value, atMs: now };
-        this.#host.notified(r.code);
-      }
-      this.#host.send(t.datagram, this.peer);
-      this.#armRetransmit();
-    }));
+    // Not released with the pmin/pmax timers: an error notification keeps retransmitting after
+    // the observation closed.
+    t.cancel = this.#host.clock.schedule(t.timeoutMs, t.fire);
+  }
+
+  #retransmit(t: Transit): void {
+    if (this.#transit !== t) return;
+    if (t.attempt >= t.limit) {
+      this.#end('timeout');
+      return;
+    }
+    t.attempt++;
+    t.timeoutMs *= 2;
+    if (this.#queued && !this.#closed) {
+      // Section 4.5.2: the newer notification replaces the one in transit, keeping its
+      // retransmission counter and timeout; it is a new message, so a new Message ID.
+      this.#queued = false;
+      const now = this.#now();
+      const r = this.#render(this.#latest, now);
+      const mid = this.#host.newMessageId(this.peer);
+      t.datagram = this.#encode(MessageType.CON, mid, r, r.value === undefined ? undefined : this.#nextSeq()).toString('latin1');
+      t.mids.push(mid);
+      this.#host.track(this.peer, mid, this, true);
+      this.#reported = { value: r.value, atMs: now };
+      this.#host.notified(r.code);
+    }
+    this.#host.send(Buffer.from(t.datagram, 'latin1'), this.peer);
+    this.#armRetransmit();
   }
 
   /**
@@ -299,40 +332,36 @@ export class Observation implements ObserverRef {
     if (pmax === undefined || this.#pmaxArmed || this.#closed) return;
     this.#pmaxArmed = true;
     const check = () => {
+      this.#pmaxTimer = undefined;
       this.#pmaxArmed = false;
       if (this.#closed) return;
       const due = this.#reported.atMs + pmax - this.#now();
       if (due <= 0) this.#notify(false);
       else {
         this.#pmaxArmed = true;
-        this.#schedule(due, check);
+        this.#pmaxTimer = this.#schedule(due, check);
       }
     };
-    this.#schedule(Math.max(0, this.#reported.atMs + pmax - this.#now()), check);
+    this.#pmaxTimer = this.#schedule(Math.max(0, this.#reported.atMs + pmax - this.#now()), check);
   }
 
-  /** RFC 7641 section 4.5: a CON at least every confirmEveryMs, with the current state if nothing else went out. */
-  #armConfirm(delayMs: number): void {
-    this.#schedule(delayMs, () => {
+  /**
+   * RFC 7641 section 4.5: a CON at least every confirmEveryMs, with the current state if nothing
+   * else went out. The host calls this confirmEveryMs after the last confirmLater() (the start,
+   * each ACK, each call here): one timer in the layer for every observation, not one each.
+   */
+  confirm(): void {
+    this.#guarded(() => {
       if (this.#closed) return;
-      const due = this.#lastConfirmedAtMs + this.#host.timing.confirmEveryMs - this.#now();
-      if (due > 0 || this.#transit) {
-        this.#armConfirm(Math.max(due, this.#host.timing.ackTimeoutMs));
-        return;
-      }
-      this.#transmit(true);
-      this.#armConfirm(this.#host.timing.confirmEveryMs);
-    });
+      // A CON in transit: its ACK schedules the next check, its timeout ends the observation.
+      if (this.#transit === undefined && this.#now() - this.#lastConfirmedAtMs >= this.#host.timing.confirmEveryMs) this.#transmit(true);
+      this.#host.confirmLater(this);
+    })();
   }
 
+  /** A timer whose work cannot throw into the clock; the caller keeps its cancel, and forgets it when it fires. */
   #schedule(ms: number, fn: () => void): () => void {
-    const entry = { cancel: () => {} };
-    entry.cancel = this.#host.clock.schedule(ms, this.#guarded(() => {
-      this.#cancels.delete(entry.cancel);
-      fn();
-    }));
-    this.#cancels.add(entry.cancel);
-    return entry.cancel;
+    return this.#host.clock.schedule(ms, this.#guarded(fn));
   }
 
   #rememberNon(mid: number): void {

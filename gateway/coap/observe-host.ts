@@ -28,7 +28,11 @@ export interface ObserverRef extends AwaitsReply {
   readonly token: Uint8Array;
   readonly sensor: string;
   readonly wire: ObservationWire;
+  /** Bytes charged against the table's byte budget while registered (observe-limits.ts, observationBytes). */
+  readonly bytes: number;
   offer(state: FeedState): void;
+  /** Its 24 h confirmable check is due (RFC 7641 section 4.5; ObservationHost.confirmLater). */
+  confirm(): void;
   close(): void;
 }
 
@@ -65,6 +69,12 @@ export interface ObservationHost {
   /** A notification in the one response encoding (response-writer.ts). */
   encode(obs: ObserverRef, type: number, messageId: number, r: Rendered, seq: number | undefined): Buffer;
   notified(code: string): void;
+  /**
+   * Calls obs.confirm() confirmEveryMs from now, instead of any earlier call: at the start and
+   * at each ACK. The layer keeps one timer for all observations (8,192 timers of their own cost
+   * about 4 MB).
+   */
+  confirmLater(obs: ObserverRef): void;
   /** The observation is over for the client (it may still be retransmitting its final error notification: finished() follows). */
   ended(obs: ObserverRef, reason: 'reset' | 'timeout' | 'error', detail?: string): void;
   /** Nothing of the observation is left running (no timer, no route). */

@@ -33,6 +33,7 @@ import { randomFillSync } from 'node:crypto';
 import { type Clock, monotonicMs } from '../../drivers/clock.ts';
 import { MessageType } from './coap-wire.ts';
 import { EXCHANGE_LIFETIME_MS } from './exchange-store.ts';
+import { flat } from './flat-string.ts';
 import { type ObserveTiming, initialTimeoutMs } from './observe-timing.ts';
 
 export interface Peer {
@@ -58,18 +59,19 @@ export const UNMATCHED_WINDOW_MS = 10 * 60_000;
 /** Addresses whose unmatched ACKs and RSTs are counted at once. */
 export const MAX_UNMATCHED_ADDRESSES = 4096;
 
-interface Route {
-  owner: AwaitsReply;
-  /** Only an ACK of a confirmable message proves the address (an ACK to a NON is meaningless). */
-  confirmable: boolean;
-}
-
 export class Reliability {
   readonly #clock: Clock;
   readonly #timing: ObserveTiming;
   readonly #random: () => number;
   readonly #send: (datagram: Buffer, peer: Peer) => void;
-  readonly #routes = new Map<string, Route>();
+  /**
+   * endpoint|Message ID -> what it answers: a confirmable message's in `#routes`, a NON's in
+   * `#nonRoutes` (only an ACK of a confirmable message proves the address; an ACK to a NON is
+   * meaningless). Two maps of owners rather than one of {owner, confirmable}: no object per
+   * message sent, and 8,192 observers each have up to 5 Message IDs routed.
+   */
+  readonly #routes = new Map<string, AwaitsReply>();
+  readonly #nonRoutes = new Map<string, AwaitsReply>();
   /** address -> monotonic ms of its last matching ACK, least recent first. */
   readonly #verified = new Map<string, number>();
   /** endpoint -> the last Message ID it was sent and when, least recently used first. */
@@ -105,13 +107,15 @@ export class Reliability {
    * starts at a random value, skipping IDs still awaiting its reply.
    */
   newMessageId(peer: Peer): number {
-    const endpoint = `${peer.address}|${peer.port}`;
+    // Flat: it may become the sequence's key (flat-string.ts).
+    const endpoint = flat(`${peer.address}|${peer.port}`);
     const now = monotonicMs(this.#clock);
     const seq = this.#sequences.get(endpoint);
     let mid = seq?.mid ?? this.#random16();
     for (let i = 0; i < 0x10000; i++) {
       mid = (mid + 1) & 0xffff;
-      if (!this.#routes.has(`${endpoint}|${mid}`)) break;
+      const key = `${endpoint}|${mid}`;
+      if (!this.#routes.has(key) && !this.#nonRoutes.has(key)) break;
     }
     if (seq !== undefined) {
       this.#sequences.delete(endpoint);
@@ -134,25 +138,30 @@ export class Reliability {
 
   /** Routes an ACK or RST with this Message ID from this peer to `owner`; `confirmable`: the message was a CON. */
   track(peer: Peer, messageId: number, owner: AwaitsReply, confirmable: boolean): void {
-    this.#routes.set(routeKey(peer, messageId), { owner, confirmable });
+    const key = flat(routeKey(peer, messageId));
+    (confirmable ? this.#nonRoutes : this.#routes).delete(key);
+    (confirmable ? this.#routes : this.#nonRoutes).set(key, owner);
   }
 
   untrack(peer: Peer, messageId: number): void {
-    this.#routes.delete(routeKey(peer, messageId));
+    const key = routeKey(peer, messageId);
+    if (!this.#routes.delete(key)) this.#nonRoutes.delete(key);
   }
 
   /** An Empty ACK or RST arrived: hands it to what it answers. Never answered, whatever it is. */
   match(type: number, peer: Peer, messageId: number): void {
-    const route = this.#routes.get(routeKey(peer, messageId));
-    if (route === undefined) {
+    const key = routeKey(peer, messageId);
+    const con = this.#routes.get(key);
+    const owner = con ?? this.#nonRoutes.get(key);
+    if (owner === undefined) {
       this.#countUnmatched(peer.address);
       return;
     }
     if (type === MessageType.ACK) {
-      if (!route.confirmable) return;
+      if (con === undefined) return;
       if (this.isVerified(peer.address) || !this.#guessing(peer.address)) this.#markVerified(peer.address);
-      route.owner.acknowledged(messageId);
-    } else route.owner.rejected(messageId);
+      owner.acknowledged(messageId);
+    } else owner.rejected(messageId);
   }
 
   isVerified(address: string): boolean {
@@ -210,6 +219,7 @@ export class Reliability {
     for (const cancel of this.#cancels) cancel();
     this.#cancels.clear();
     this.#routes.clear();
+    this.#nonRoutes.clear();
   }
 
   /** A fresh random 16-bit value from a pool refilled by the CSPRNG (a start no one can predict). */

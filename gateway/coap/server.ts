@@ -26,12 +26,13 @@ import { bindCoapSocket } from '../bind-socket.ts';
 import { type Logger, isLevelEnabled } from '../log.ts';
 import { LogThrottle, logThrottled } from '../log-throttle.ts';
 import type { SensorService } from '../service/sensor-service.ts';
-import { HeldRepresentations } from './block2.ts';
+import { type HoldLimits, HeldRepresentations, holdKey } from './block2.ts';
 import { MessageType, codeByte, codeClass, codeString, parseMessage } from './coap-wire.ts';
 import { errorReply } from './error-response.ts';
 import { type Exchange, type ExchangeLimits, type ExchangeStats, ExchangeStore } from './exchange-store.ts';
-import { type InboundRequest, methodName, pathOf, readRequest } from './inbound-request.ts';
-import { type ObserverLimits, type Outcome, ObserveLayer } from './observe-layer.ts';
+import { methodName, pathOf, readRequest } from './inbound-request.ts';
+import { type Outcome, ObserveLayer } from './observe-layer.ts';
+import type { ObserverLimits } from './observe-limits.ts';
 import { DEFAULT_OBSERVE_TIMING, type ObserveTiming, checkTiming } from './observe-timing.ts';
 import { type Peer, Reliability } from './reliability.ts';
 import { type Reply, fromError } from './reply.ts';
@@ -52,10 +53,12 @@ export interface GatewayServerOptions {
   observeTiming?: Partial<ObserveTiming>;
   /** In [0, 1): the random part of retransmission timeouts (tests pin it). */
   random?: () => number;
-  /** Bounds of the duplicate-detection store (exchange-store.ts has the defaults). */
+  /** Bounds of the duplicate-detection store, in entries and bytes (exchange-store.ts has the defaults). */
   exchanges?: Partial<ExchangeLimits>;
-  /** Bounds of the Observe table (observe-layer.ts has the defaults). */
+  /** Bounds of the Observe table, in entries and bytes (observe-limits.ts has the defaults). */
   observerLimits?: Partial<ObserverLimits>;
+  /** Bounds of the representations held for block-wise transfers, in entries and bytes (block2.ts has the defaults). */
+  held?: Partial<HoldLimits>;
   /**
    * Default true: loopback sources count as verified addresses (reliability.ts says why).
    * Tests of the amplification rules turn it off to be strangers on 127.0.0.1.
@@ -116,7 +119,7 @@ export class GatewayServer {
     this.#errors = new LogThrottle(now);
     this.#counter = new ResponseCounter();
     this.#exchanges = new ExchangeStore(now, options.exchanges);
-    this.#held = new HeldRepresentations(now);
+    this.#held = new HeldRepresentations(now, options.held);
     const timing = checkTiming({ ...DEFAULT_OBSERVE_TIMING, ...options.observeTiming });
     this.#reliability = new Reliability({ clock, timing, random: options.random ?? Math.random, send: (d, peer) => this.#send(d, peer), trustLoopback: options.trustLoopback ?? true });
     let router: Router | undefined;
@@ -167,6 +170,16 @@ export class GatewayServer {
   /** The duplicate-detection store: exchanges held, forgotten early, duplicates recognised. */
   get exchanges(): ExchangeStats {
     return this.#exchanges.stats;
+  }
+
+  /** Representations held for block-wise transfers, and the bytes they are charged (block2.ts). */
+  get held(): { entries: number; bytes: number } {
+    return this.#held.stats;
+  }
+
+  /** Bytes charged by the registered observers (observe-limits.ts). */
+  get observerBytes(): number {
+    return this.#observe.bytes;
   }
 
   /** True when the socket also takes IPv4 (bound to the IPv6 wildcard with IPV6_V6ONLY off). */
@@ -319,7 +332,7 @@ export class GatewayServer {
     };
     if (type === MessageType.ACK) {
       const datagram = build(p.messageId);
-      p.exchange.reply = datagram.toString('latin1');
+      this.#exchanges.recordReply(p.exchange, datagram);
       this.#send(datagram, p.peer);
       o.sent?.(type, p.messageId);
     } else if (type === MessageType.NON) {
@@ -376,10 +389,4 @@ export class GatewayServer {
     if (this.#closed) return;
     this.#socket.send(datagram, peer.port, peer.address);
   }
-}
-
-/** A block-wise transfer is one client asking the same thing (RFC 7959 section 2.4): endpoint, method, path, query, Accept, body. */
-function holdKey(peer: Peer, req: InboundRequest): string {
-  const v = req.view;
-  return `${peer.address}|${peer.port}|${v.method}|${v.path}|${v.query.join('\u0000')}|${v.accept ?? ''}|${Buffer.from(v.body.buffer, v.body.byteOffset, v.body.byteLength).toString('hex')}`;
 }

@@ -4,7 +4,7 @@
  *
  *   {"simulatedSensors": ["tmp102"], "requests": {"2.05": 10, "4.04": 1}, "notifications": {"2.05": 40},
  *    "i2cTransactions": 12, "moduleCalls": 13, "cacheHits": 7, "observers": 2,
- *    "exchanges": {"entries": 11, "evicted": 0, "duplicates": 1}, "uptimeSeconds": 61,
+ *    "exchanges": {"entries": 11, "bytes": 5432, "evicted": 0, "duplicates": 1}, "uptimeSeconds": 61,
  *    "sensors": {"tmp102": {"simulated": true, "observers": 2, "feedSubscribers": 1, "moduleReads": 12, ...}}}
  *
  * `simulatedSensors` comes first so that an operator sees at a glance whether any value the
@@ -12,8 +12,9 @@
  * sensor is real hardware. Each sensor says the same in its `simulated`.
  * `observers` counts CoAP observers (RFC 7641 registrations); `feedSubscribers` is the service's
  * count of feed subscriptions, which is 1 per observed sensor however many observers share it.
- * `exchanges` is duplicate detection (exchange-store.ts): exchanges held, exchanges forgotten
- * early because a bound was reached, and duplicates recognised (RFC 7252 section 4.5).
+ * `exchanges` is duplicate detection (exchange-store.ts): exchanges held, the bytes they are
+ * charged against the store's byte budget, exchanges forgotten early because a bound (entries
+ * or bytes) was reached, and duplicates recognised (RFC 7252 section 4.5).
  * The request being answered is not yet in `requests`. Max-Age 0: the numbers move constantly.
  */
 import { type Clock, monotonicMs } from '../../drivers/clock.ts';

@@ -11,7 +11,7 @@ import type { Logger } from '../log.ts';
 import { I2C_ERROR_STATUS, MAX_I2C_TRANSFER, MAX_OUTPUT_BYTES, Status } from './abi.ts';
 import { type Capabilities, checkI2CAccess, hex } from './capabilities.ts';
 import type { GuestMemory } from './guest-memory.ts';
-import { LOG_BUDGET_USED_UP, type LogBudget } from './log-budget.ts';
+import { LOG_BUDGET_USED_UP, type LogBudget, takeModuleLine } from './log-budget.ts';
 import type { TokenBucket } from './token-bucket.ts';
 
 /** Per-call state the host reads back after an export returns. */
@@ -50,7 +50,8 @@ export interface GwImportContext {
   readonly logBudget: LogBudget;
   /**
    * The budget of the host's own lines about this module, across calls (one per kind and 10 s):
-   * a module can repeat a refused import thousands of times in one call.
+   * a module can repeat a refused import thousands of times in one call. It also holds the
+   * module's budget of its own lines across calls (log-budget.ts, takeModuleLine).
    */
   readonly logThrottle: LogThrottle;
 }
@@ -59,7 +60,7 @@ const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 
 export function createGwImports(ctx: GwImportContext): Record<string, (...args: number[]) => number | void> {
   const { state, logger } = ctx;
-  const line = (level: 'warn' | 'error', msg: string, fields: Record<string, unknown>) => logThrottled(ctx.logThrottle, logger, level, msg, msg, fields);
+  const line = (level: 'warn' | 'error', msg: string, fields: Record<string, unknown>) => logThrottled(ctx.logThrottle, logger, level, msg, fields);
 
   /** Capability and argument checks shared by the four I2C imports. */
   function guard(op: string, bus: number, addr: number, ptr: number, len: number): number | undefined {
@@ -128,11 +129,14 @@ export function createGwImports(ctx: GwImportContext): Record<string, (...args: 
         return;
       }
       const budget = ctx.logBudget;
-      const keep = budget.takeLine() ? budget.takeBytes(Math.min(len >>> 0, 1024)) : 0;
-      if (keep === 0 && (len >>> 0) > 0) {
+      // An empty message is a line too: past the budget it is dropped like any other.
+      const keep = budget.takeLine() ? budget.takeBytes(Math.min(len >>> 0, 1024)) : -1;
+      if (keep < 0 || (keep === 0 && (len >>> 0) > 0)) {
         if (budget.firstDrop()) line('warn', LOG_BUDGET_USED_UP, { maxLines: budget.maxLines, maxBytes: budget.maxBytes });
         return;
       }
+      // Within this call's budget; then within the sensor's, across calls.
+      if (!takeModuleLine(ctx.logThrottle, logger)) return;
       const bytes = ctx.memory().read(ptr, keep)!;
       const name = LOG_LEVELS[level] ?? 'info';
       logger[name](new TextDecoder().decode(bytes), { stream: 'gw.log' });

@@ -20,7 +20,7 @@ export class InThreadModule implements ModuleHandle {
     return this.#engine.info;
   }
   get stats(): ModuleHandleStats {
-    return { ...this.#engine.stats, quarantined: false, restarts: 0 };
+    return { ...this.#engine.stats, quarantined: false, restarts: 0, thread: 'gateway' };
   }
   async start(): Promise<ModuleInfo> {
     return this.#engine.start();

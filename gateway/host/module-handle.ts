@@ -31,4 +31,9 @@ export interface ModuleHandleStats extends SensorModuleStats {
   quarantined: boolean;
   /** Instances stopped from outside (deadline, memory ceiling). */
   restarts: number;
+  /**
+   * Where the module runs now: its bus's shared worker, a worker of its own, or the gateway's
+   * thread (docs/threading.md).
+   */
+  thread: 'shared' | 'own' | 'gateway';
 }

@@ -14,6 +14,7 @@ import type { Capabilities } from './capabilities.ts';
 import { GuestMemory } from './guest-memory.ts';
 import { CallState, createGwImports } from './gw-imports.ts';
 import { LogBudget } from './log-budget.ts';
+import { armInterruptPoints, hasInterruptPoints } from './interrupt-points.ts';
 import type { TokenBucket } from './token-bucket.ts';
 import { ProcExit, SleepBudgetExceeded, WasiPreview1 } from './wasi-preview1.ts';
 
@@ -41,7 +42,30 @@ export interface InstanceOptions {
    * by every instance of the module like the rate limiter; default: one for this instance.
    */
   logThrottle?: LogThrottle | undefined;
+  /**
+   * On a shared worker: the longest one export call may run (and sleep) before it is ended,
+   * through the interrupt points added to the binary (gateway/host/interrupt-points.ts).
+   * `_initialize` gets INITIALIZE_SLICES of them. Undefined: no slice (a thread of its own).
+   */
+  sliceMs?: number | undefined;
 }
+
+/** Thrown in the guest, through an interrupt point or a sleep, when a call runs past its slice. */
+export class SliceExceeded extends Error {
+  constructor(what: string, sliceMs: number) {
+    super(`${what} ran past its ${sliceMs} ms slice of the shared worker`);
+    this.name = 'SliceExceeded';
+  }
+}
+
+/**
+ * Loop iterations between two looks at the clock. A Go loop iteration takes some nanoseconds
+ * to some microseconds, so a slice is overrun by well under a millisecond, and the look (a
+ * call out of wasm and performance.now()) costs nothing measurable at this spacing.
+ */
+const LOOPS_PER_TICK = 10_000;
+/** `_initialize` runs the Go runtime's start-up (and the module's init functions) once per instance. */
+const INITIALIZE_SLICES = 5;
 
 export interface CallResult {
   status: number;
@@ -105,10 +129,15 @@ export class ModuleInstance {
   readonly #state: CallState;
   readonly #memory: GuestMemory;
   readonly #memoryLimitBytes: number | undefined;
+  readonly #sliceMs: number | undefined;
+  /** performance.now() past which the running call is ended; undefined: no slice. */
+  #sliceEndsAt: number | undefined;
+  #refill: (() => void) | undefined;
   #dead = false;
 
-  private constructor(name: string, exports: WebAssembly.Exports, wasi: WasiPreview1, state: CallState, memory: GuestMemory, memoryLimitBytes: number | undefined) {
+  private constructor(name: string, exports: WebAssembly.Exports, wasi: WasiPreview1, state: CallState, memory: GuestMemory, memoryLimitBytes: number | undefined, sliceMs: number | undefined) {
     this.#name = name;
+    this.#sliceMs = sliceMs;
     this.#memoryLimitBytes = memoryLimitBytes;
     this.#exports = exports;
     this.#wasi = wasi;
@@ -118,7 +147,8 @@ export class ModuleInstance {
 
   static create(options: InstanceOptions): ModuleInstance {
     const { name } = options;
-    const host = hostImports(options);
+    // On a shared worker a sleep is bounded by the slice too: sleeping holds the thread.
+    const host = hostImports(options.sliceMs === undefined ? options : { ...options, sleepBudgetMs: Math.min(options.sleepBudgetMs, options.sliceMs) });
     let instance: WebAssembly.Instance;
     try {
       instance = new WebAssembly.Instance(options.module, host.imports);
@@ -127,9 +157,13 @@ export class ModuleInstance {
       throw new GatewayError('GW_ERR_MODULE_INVALID', { sensor: name, detail: (err as Error).message }, { cause: err });
     }
     const memory = host.bind(instance);
-    const self = new ModuleInstance(name, instance.exports, host.wasi, host.state, memory, options.memoryLimitBytes);
+    const self = new ModuleInstance(name, instance.exports, host.wasi, host.state, memory, options.memoryLimitBytes, options.sliceMs);
+    // A binary with interrupt points must be armed, slice or not: its tick slot starts empty.
+    if (hasInterruptPoints(options.module)) {
+      self.#refill = armInterruptPoints(instance, () => self.#tick(), LOOPS_PER_TICK).refill;
+    }
 
-    self.#guarded('_initialize', () => (instance.exports['_initialize'] as () => void)());
+    self.#guarded('_initialize', () => (instance.exports['_initialize'] as () => void)(), INITIALIZE_SLICES);
     const version = self.#guarded('gw_abi_version', () => (instance.exports['gw_abi_version'] as () => number)());
     if (version !== ABI_VERSION) {
       self.#dead = true;
@@ -166,20 +200,35 @@ export class ModuleInstance {
     return this.#state.i2cTransactions;
   }
 
-  #guarded<T>(what: string, run: () => T): T {
+  #guarded<T>(what: string, run: () => T, slices = 1): T {
     this.#wasi.beginCall();
+    const sliceMs = this.#sliceMs === undefined ? undefined : this.#sliceMs * slices;
+    this.#sliceEndsAt = sliceMs === undefined ? undefined : performance.now() + sliceMs;
+    this.#refill?.();
     try {
       return run();
     } catch (err) {
       this.#dead = true;
-      throw this.#classify(what, err);
+      throw this.#classify(what, err, sliceMs);
     } finally {
+      this.#sliceEndsAt = undefined;
       this.#wasi.endCall();
     }
   }
 
-  #classify(what: string, err: unknown): GatewayError {
+  /** Called by the guest's interrupt points every LOOPS_PER_TICK loop iterations. */
+  #tick(): void {
+    if (this.#sliceEndsAt !== undefined && performance.now() > this.#sliceEndsAt) {
+      this.#sliceEndsAt = undefined;
+      throw new SliceExceeded(this.#name, this.#sliceMs!);
+    }
+  }
+
+  #classify(what: string, err: unknown, sliceMs: number | undefined): GatewayError {
     const sensor = this.#name;
+    if (err instanceof SliceExceeded) {
+      return new GatewayError('GW_ERR_MODULE_DEADLINE', { sensor, detail: `${what} ran past its ${sliceMs} ms slice of the shared worker` }, { cause: err });
+    }
     const stderr = this.#wasi.stderrThisCall.trim().split('\n')[0] ?? '';
     if (err instanceof ProcExit) {
       if (this.#wasi.sawPanic) return new GatewayError('GW_ERR_MODULE_PANIC', { sensor, detail: `${what}: ${stderr} (exit ${err.exitCode})` }, { cause: err });
@@ -192,7 +241,10 @@ export class ModuleInstance {
       }, { cause: err });
     }
     if (err instanceof SleepBudgetExceeded) {
-      return new GatewayError('GW_ERR_MODULE_DEADLINE', { sensor, detail: `${what}: ${err.message}` }, { cause: err });
+      // On a shared worker the sleep budget is the slice: the call may still be within its own
+      // budget, which a worker of its own will tell.
+      const cause = sliceMs === undefined ? err : new SliceExceeded(what, sliceMs);
+      return new GatewayError('GW_ERR_MODULE_DEADLINE', { sensor, detail: `${what}: ${err.message}` }, { cause });
     }
     // TinyGo reports a panic on stderr and then traps (unreachable) instead of exiting.
     if (this.#wasi.sawPanic) {

@@ -37,6 +37,15 @@ export function compileModule(bytes: Uint8Array, name: string): WebAssembly.Modu
   }
 }
 
+/** As compileModule, with V8 compiling on its background threads: the calling thread goes on meanwhile. */
+export async function compileModuleAsync(bytes: Uint8Array, name: string): Promise<WebAssembly.Module> {
+  try {
+    return await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>);
+  } catch (err) {
+    throw new GatewayError('GW_ERR_MODULE_INVALID', { sensor: name, detail: (err as Error).message }, { cause: err });
+  }
+}
+
 export function validateModule(module: WebAssembly.Module, bytes: Uint8Array, name: string): void {
   const exports = new Map(WebAssembly.Module.exports(module).map((e) => [e.name, e.kind]));
   for (const required of REQUIRED_EXPORTS) {

@@ -45,6 +45,11 @@ export interface SensorModuleOptions {
    * one that carries on from its predecessor's.
    */
   logThrottle?: LogThrottle | undefined;
+  /**
+   * On a shared worker: how long one call may hold the thread (module-instance.ts). The binary
+   * must have interrupt points (gateway/host/interrupt-points.ts) for loops to be ended.
+   */
+  sliceMs?: number | undefined;
 }
 
 export type { AlertInfo, AlertMode, AlertPolarity, ModuleInfo } from './module-output.ts';
@@ -178,7 +183,7 @@ export class SensorModule {
     }
     this.#initInput = input;
     // A client's PUT of alert settings ends here: a flood of them must not flood the log.
-    logThrottled(this.#logThrottle, this.#log, 'info', 'module reconfigured', 'module reconfigured', { settings });
+    logThrottled(this.#logThrottle, this.#log, 'info', 'module reconfigured', { settings });
     return this.#info!;
   }
 
@@ -199,12 +204,13 @@ export class SensorModule {
       rateLimiter: this.#rateLimiter,
       memoryLimitBytes: o.memoryLimitBytes,
       logThrottle: this.#logThrottle,
+      sliceMs: o.sliceMs,
     });
     const result = this.#call(instance, 'gw_init', initInput);
     if (result.status !== Status.OK) throw this.#statusError(result);
     this.#info = parseInitOutput(decodeOutput(result.output, 'gw_init', this.name), this.name);
     this.#instance = instance;
-    if (this.#stats.instancesCreated > 1) logThrottled(this.#logThrottle, this.#log, 'info', 'module instance replaced', 'module instance replaced', { instances: this.#stats.instancesCreated });
+    if (this.#stats.instancesCreated > 1) logThrottled(this.#logThrottle, this.#log, 'info', 'module instance replaced', { instances: this.#stats.instancesCreated });
     return instance;
   }
 

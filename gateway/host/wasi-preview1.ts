@@ -12,7 +12,7 @@ import { type Clock, monotonicMs } from '../../drivers/clock.ts';
 import { LogThrottle, logThrottled } from '../log-throttle.ts';
 import type { Logger } from '../log.ts';
 import { GuestMemory } from './guest-memory.ts';
-import { LOG_BUDGET_USED_UP, LogBudget } from './log-budget.ts';
+import { LOG_BUDGET_USED_UP, LogBudget, takeModuleLine } from './log-budget.ts';
 
 const ERRNO_SUCCESS = 0;
 const ERRNO_BADF = 8;
@@ -63,7 +63,10 @@ export interface WasiOptions {
   sleepBudgetMs: number;
   /** Shared with the `gw.log` import: one budget per call for everything a module logs. */
   logBudget?: LogBudget;
-  /** The sensor's budget of host lines across calls (gateway/log-throttle.ts); default: one of its own. */
+  /**
+   * The sensor's budget of host lines across calls (gateway/log-throttle.ts), which also holds its
+   * budget of the module's own lines across calls (log-budget.ts); default: one of its own.
+   */
   logThrottle?: LogThrottle;
 }
 
@@ -250,7 +253,7 @@ export class WasiPreview1 {
 
   /** Once per call (LogBudget.firstDrop), and within the sensor's budget across calls. */
   #dropWarning(): void {
-    logThrottled(this.#logThrottle, this.#logger, 'warn', LOG_BUDGET_USED_UP, LOG_BUDGET_USED_UP, {
+    logThrottled(this.#logThrottle, this.#logger, 'warn', LOG_BUDGET_USED_UP, {
       maxLines: this.#logBudget.maxLines,
       maxBytes: this.#logBudget.maxBytes,
     });
@@ -261,6 +264,8 @@ export class WasiPreview1 {
       if (this.#logBudget.firstDrop()) this.#dropWarning();
       return;
     }
+    // Within this call's budget; then within the sensor's, across calls (log-budget.ts).
+    if (!takeModuleLine(this.#logThrottle, this.#logger)) return;
     const cut = line.length > MAX_LINE ? line.slice(0, MAX_LINE) + '…' : line;
     if (fd === 2) this.#logger.warn(cut, { stream: 'stderr' });
     else this.#logger.info(cut, { stream: 'stdout' });

@@ -49,7 +49,7 @@ export interface SensorConfig {
    * and without the limits that need a worker (deadline, memory ceiling, restart back-off,
    * quarantine): only for a module you trust not to loop or hog memory.
    */
-  isolation?: 'worker' | 'in-thread';
+  isolation?: 'shared' | 'worker' | 'in-thread';
 }
 
 export interface GatewayConfig {
@@ -90,6 +90,17 @@ export function defaultConfig(overrides: { bus?: number; address?: number; simCe
  * which were read whole (and then parsed) before anything looked at them. docs/configuration.md.
  */
 export const CONFIG_FILE_MAX_BYTES = 2 ** 20;
+
+/**
+ * The most sensors one gateway serves. Each costs a worker thread of its own (7 to 10 MB,
+ * docs/threading.md) or a share of one, its compiled module and the module's memory (a few MiB
+ * for the TMP102's), and a stream of reads: 64 workers of their own are 450 to 640 MB before
+ * their modules' memory, most of a Raspberry Pi 3's 1 GB. No real bus holds more either: an I2C address has 7 bits, 112 of them usable (0x08..0x77,
+ * the rest reserved by the I2C specification, UM10204 section 3.1.12), and a TMP102 can take
+ * only 4 (its ADD0 pin). A longer list is a generated file gone wrong, refused before any of it
+ * is parsed. docs/configuration.md.
+ */
+export const MAX_SENSORS = 64;
 
 export async function loadConfigFile(file: string): Promise<GatewayConfig> {
   let text: string;
@@ -183,6 +194,7 @@ export function parseConfig(json: unknown, baseDir: string): GatewayConfig {
   if (driver !== 'auto' && driver !== 'linux' && driver !== 'simulated') throw invalid('driver', `must be "auto", "linux" or "simulated", got ${JSON.stringify(driver)}`);
   const sensorsRaw = json['sensors'];
   if (!Array.isArray(sensorsRaw) || sensorsRaw.length === 0) throw invalid('sensors', 'must be a non-empty array');
+  if (sensorsRaw.length > MAX_SENSORS) throw invalid('sensors', `must have at most ${MAX_SENSORS} sensors, got ${sensorsRaw.length}`);
 
   const sensors = sensorsRaw.map((s, i): SensorConfig => {
     const f = `sensors[${i}]`;
@@ -225,7 +237,9 @@ export function parseConfig(json: unknown, baseDir: string): GatewayConfig {
     const pacing = s['pacing'];
     if (pacing !== undefined && typeof pacing !== 'boolean') throw invalid(`${f}.pacing`, 'must be true (share one read per conversion period) or false (read on every request)');
     const isolation = s['isolation'];
-    if (isolation !== undefined && isolation !== 'worker' && isolation !== 'in-thread') throw invalid(`${f}.isolation`, 'must be "worker" (the default) or "in-thread" (a trusted module, no worker limits)');
+    if (isolation !== undefined && isolation !== 'shared' && isolation !== 'worker' && isolation !== 'in-thread') {
+      throw invalid(`${f}.isolation`, 'must be "shared" (the default: a worker shared with the bus\'s other modules), "worker" (a worker of its own) or "in-thread" (a trusted module, no worker limits)');
+    }
     const limitsRaw = s['limits'] ?? {};
     if (!isObj(limitsRaw)) throw invalid(`${f}.limits`, 'must be an object');
     onlyKeys(limitsRaw, `${f}.limits`, ['deadlineMs', 'bootTimeoutMs', 'backoffInitialMs', 'backoffMaxMs', 'quarantineAfterFaults', 'quarantineMs', 'memoryLimitBytes', 'workerHeapMb', 'i2cRateLimit']);

@@ -16,11 +16,14 @@ import type { SensorConfig } from './config.ts';
 import type { Hardware } from './hardware.ts';
 
 /**
- * Where modules run. `worker` (the gateway): each in its own worker thread, with the
- * configured limits (deadline, memory ceiling, bus rate, backoff, quarantine). `in-thread`:
- * on the calling thread, without those limits (a one-shot tool, or a test of module logic).
+ * Where modules run (docs/threading.md). `shared` (the gateway's default): on a worker thread
+ * shared with the other modules of the same bus, each with its configured limits (deadline,
+ * memory ceiling, bus rate, backoff, quarantine), and moved to a worker of its own for good
+ * once it runs past its slice or faults. `worker`: each in its own worker thread from the start,
+ * with the same limits. `in-thread`: on the calling thread, without those limits (a one-shot
+ * tool, or a test of module logic).
  */
-export type Isolation = 'worker' | 'in-thread';
+export type Isolation = 'shared' | 'worker' | 'in-thread';
 
 export interface ModuleFactoryOptions {
   clock: Clock;
@@ -57,8 +60,9 @@ export async function loadModule(sensor: SensorConfig, options: ModuleFactoryOpt
     sleepBudgetMs: options.sleepBudgetMs,
   };
   // A sensor may run its (trusted) module on the calling thread in a service of workers.
-  if ((sensor.isolation ?? options.isolation) === 'worker') {
-    return { handle: WorkerModule.fromBytes(bytes, { ...options_, limits: sensor.limits }), sha256 };
+  const isolation = sensor.isolation ?? options.isolation;
+  if (isolation !== 'in-thread') {
+    return { handle: await WorkerModule.load(bytes, { ...options_, limits: sensor.limits, shared: isolation === 'shared' }), sha256 };
   }
   // The bus rate limit is enforced by the host's imports, on whichever thread they run.
   const i2cRateLimit = sensor.limits.i2cRateLimit === false ? undefined : sensor.limits.i2cRateLimit;

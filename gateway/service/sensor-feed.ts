@@ -40,7 +40,8 @@ export class SensorFeed {
     this.#clock = options.clock;
     this.#periodMs = options.periodMs;
     this.#log = options.logger;
-    this.#logThrottle = new LogThrottle(() => monotonicMs(options.clock));
+    // Held-back counts are written within two intervals even when no listener fails again.
+    this.#logThrottle = new LogThrottle(() => monotonicMs(options.clock)).flushEvery();
   }
 
   get subscribers(): number {
@@ -65,6 +66,7 @@ export class SensorFeed {
   close(): void {
     this.#listeners.clear();
     this.#stop();
+    this.#logThrottle.close();
   }
 
   #stop(): void {
@@ -98,7 +100,7 @@ export class SensorFeed {
         listener(update);
       } catch (err) {
         // One per listener and update, and updates come every period for as long as the fault lasts.
-        logThrottled(this.#logThrottle, this.#log, 'error', 'feed listener failed', 'feed listener failed', { sensor: this.#sensor, detail: err instanceof Error ? err.message : String(err) });
+        logThrottled(this.#logThrottle, this.#log, 'error', 'feed listener failed', { sensor: this.#sensor, detail: err instanceof Error ? err.message : String(err) });
       }
     }
     if (this.#listeners.size === 0) return;

@@ -30,7 +30,7 @@ export interface ServiceOptions {
   logger: Logger;
   /** Sleep budget per module call (default 1000 ms). */
   sleepBudgetMs?: number;
-  /** Where modules run (default `worker`: one worker thread each, with limits). */
+  /** Where modules run (default `shared`: worker threads shared per bus, each module with its limits; module-factory.ts). */
   isolation?: Isolation;
   /**
    * Opens the buses (default `openHardware`). A seam for tests: a wrapper that reports no
@@ -56,6 +56,8 @@ export interface SensorStats {
   quarantined: boolean;
   /** Workers stopped from outside: deadline, memory ceiling, crash. */
   restarts: number;
+  /** Where its module runs: its bus's shared worker, a worker of its own, the gateway's thread. */
+  thread: 'shared' | 'own' | 'gateway';
 }
 
 export interface ServiceStats {
@@ -86,7 +88,7 @@ export class SensorService {
     this.#sensors = sensors;
     this.#log = logger;
     this.#factory = factory;
-    this.#logThrottle = new LogThrottle(() => monotonicMs(factory.clock));
+    this.#logThrottle = new LogThrottle(() => monotonicMs(factory.clock)).flushEvery();
     for (const entry of sensors.values()) this.#wireAlert(entry);
   }
 
@@ -97,10 +99,10 @@ export class SensorService {
    */
   static async start(config: GatewayConfig, options: ServiceOptions): Promise<SensorService> {
     const { clock, logger } = options;
-    const isolation = options.isolation ?? 'worker';
+    const isolation = options.isolation ?? 'shared';
     // With workers, a Linux adapter is served from its own bus thread: its blocking ioctls
     // (up to the adapter timeout) never run on the event loop that serves CoAP.
-    const hardware = (options.openHardware ?? openHardware)(config, clock, isolation === 'worker' ? { linuxBus: (n, forceAccess) => new BusThread(n, { forceAccess }) } : {});
+    const hardware = (options.openHardware ?? openHardware)(config, clock, isolation !== 'in-thread' ? { linuxBus: (n, forceAccess) => new BusThread(n, { forceAccess }) } : {});
     const sensors = new Map<string, SensorEntry>();
     const factory: ModuleFactoryOptions = { clock, logger, hardware, isolation, sleepBudgetMs: options.sleepBudgetMs };
     try {
@@ -136,7 +138,7 @@ export class SensorService {
       throw err;
     }
     const bundling = workerBundlingFailure();
-    if (isolation === 'worker' && bundling !== undefined) {
+    if (isolation !== 'in-thread' && bundling !== undefined) {
       logger.warn('worker code not bundled; workers load TypeScript through tsx (slower start, about 20 MB more each)', { detail: bundling });
     }
     return new SensorService(hardware, sensors, logger, factory);
@@ -235,6 +237,7 @@ export class SensorService {
         alertEdges: this.#alertEdges.get(name) ?? 0,
         quarantined: m.quarantined,
         restarts: m.restarts,
+        thread: m.thread,
       };
     }
     let i2cTransactions = 0;
@@ -251,6 +254,7 @@ export class SensorService {
       closing.push(entry.module.close());
     }
     await Promise.allSettled(closing);
+    this.#logThrottle.close();
     this.hardware.close();
     this.#log.debug('sensor service closed');
   }

@@ -13,6 +13,7 @@ import { constantProfile } from '../../drivers/sim/temperature-profile.ts';
 import type { SimulatedTmp102 } from '../../drivers/sim/tmp102.ts';
 import type { I2CBus } from '../../drivers/i2c-bus.ts';
 import { MemoryLogger } from '../../gateway/log.ts';
+import type { LogThrottle } from '../../gateway/log-throttle.ts';
 import { SensorModule } from '../../gateway/host/sensor-module.ts';
 import type { I2CGrant } from '../../gateway/host/capabilities.ts';
 
@@ -56,6 +57,8 @@ export interface ChainOptions {
   bus?: I2CBus;
   /** Skip gw_init at construction. */
   noStart?: boolean;
+  /** The module's log throttle (default: the engine makes its own); also on the ManualClock. */
+  logThrottle?: (clock: ManualClock) => LogThrottle;
 }
 
 export async function makeChain(options: ChainOptions = {}): Promise<Chain> {
@@ -70,6 +73,7 @@ export async function makeChain(options: ChainOptions = {}): Promise<Chain> {
     clock,
     logger,
     init: { bus: 1, address, settings: options.settings ?? {} },
+    logThrottle: options.logThrottle?.(clock),
   });
   if (!options.noStart) sensor.start();
   return { clock, bus, chip, logger, sensor };

@@ -36,10 +36,12 @@ export interface TestGatewayOptions {
   /** Confirmable-notification timing (default RFC 7252's) and the random source of its back-off. */
   observeTiming?: GatewayServerOptions['observeTiming'];
   random?: () => number;
-  /** Bounds of duplicate detection (default: the gateway's). */
+  /** Bounds of duplicate detection, in entries and bytes (default: the gateway's). */
   exchanges?: GatewayServerOptions['exchanges'];
-  /** Bounds of the Observe table (RFC 7641 registrations), per source address and in all (default: the gateway's). */
+  /** Bounds of the Observe table (RFC 7641 registrations), per source address, in all and in bytes (default: the gateway's). */
   observerLimits?: GatewayServerOptions['observerLimits'];
+  /** Bounds of the representations held for Block2 transfers, in entries and bytes (default: the gateway's). */
+  held?: GatewayServerOptions['held'];
   /** Default true, as in the product: loopback clients count as verified. False: the test is a stranger (amplification rules apply). */
   trustLoopback?: boolean;
   /** Default: 'in-thread' with a ManualClock, 'worker' otherwise. */
@@ -111,6 +113,7 @@ export async function startTestGateway(opts: TestGatewayOptions = {}): Promise<T
       ...(opts.random ? { random: opts.random } : {}),
       ...(opts.exchanges ? { exchanges: opts.exchanges } : {}),
       ...(opts.observerLimits ? { observerLimits: opts.observerLimits } : {}),
+      ...(opts.held ? { held: opts.held } : {}),
       ...(opts.trustLoopback !== undefined ? { trustLoopback: opts.trustLoopback } : {}),
     });
   } catch (err) {

@@ -13,6 +13,7 @@
  * its length is re-encoded; nothing else in the module refers to byte offsets.
  */
 import { GatewayError } from '../../errors.ts';
+import { WasmReader, encodeU32 } from '../wasm-binary.ts';
 
 const PAGE_BYTES = 65536;
 const MEMORY_SECTION = 5;
@@ -34,7 +35,7 @@ export interface MemoryCeilingResult {
 export function withMemoryCeiling(bytes: Uint8Array, ceilingBytes: number, name: string): MemoryCeilingResult {
   const ceilingPages = Math.floor(ceilingBytes / PAGE_BYTES);
   if (ceilingPages < 1) throw new RangeError(`memory ceiling must be at least one 64 KiB page, got ${ceilingBytes} bytes`);
-  const reader = new Reader(bytes);
+  const reader = new WasmReader(bytes);
   if (bytes.length < 8 || bytes[0] !== 0x00 || bytes[1] !== 0x61 || bytes[2] !== 0x73 || bytes[3] !== 0x6d) return { bytes };
   reader.pos = 8;
   try {
@@ -50,7 +51,7 @@ export function withMemoryCeiling(bytes: Uint8Array, ceilingBytes: number, name:
         continue;
       }
       const count = reader.u32();
-      const out: number[] = [...leb(count)];
+      const out: number[] = [...encodeU32(count)];
       let minPages = 0;
       let maxPages = 0;
       for (let i = 0; i < count; i++) {
@@ -67,13 +68,13 @@ export function withMemoryCeiling(bytes: Uint8Array, ceilingBytes: number, name:
           });
         }
         const max = Math.min(declaredMax ?? ceilingPages, ceilingPages);
-        out.push(flags | 0x01, ...leb(min), ...leb(max));
+        out.push(flags | 0x01, ...encodeU32(min), ...encodeU32(max));
         minPages = min;
         maxPages = max;
       }
       if (reader.pos !== contentEnd) return { bytes };
       const content = Uint8Array.from(out);
-      const header = Uint8Array.from([MEMORY_SECTION, ...leb(content.length)]);
+      const header = Uint8Array.from([MEMORY_SECTION, ...encodeU32(content.length)]);
       const result = new Uint8Array(sectionStart + header.length + content.length + (bytes.length - contentEnd));
       result.set(bytes.subarray(0, sectionStart), 0);
       result.set(header, sectionStart);
@@ -90,7 +91,7 @@ export function withMemoryCeiling(bytes: Uint8Array, ceilingBytes: number, name:
 
 /** Declared maximum of the module's first memory, in pages (undefined: none declared, or no memory). */
 export function declaredMemoryMaxPages(bytes: Uint8Array): number | undefined {
-  const reader = new Reader(bytes);
+  const reader = new WasmReader(bytes);
   reader.pos = 8;
   try {
     while (reader.pos < bytes.length) {
@@ -113,40 +114,4 @@ export function declaredMemoryMaxPages(bytes: Uint8Array): number | undefined {
 
 function mib(pages: number): string {
   return ((pages * PAGE_BYTES) / 2 ** 20).toFixed(1);
-}
-
-/** Unsigned LEB128 (WebAssembly spec 5.2.2 "Integers"). */
-function leb(value: number): number[] {
-  const out: number[] = [];
-  let v = value >>> 0;
-  do {
-    let b = v & 0x7f;
-    v >>>= 7;
-    if (v !== 0) b |= 0x80;
-    out.push(b);
-  } while (v !== 0);
-  return out;
-}
-
-class Reader {
-  pos = 0;
-  constructor(readonly bytes: Uint8Array) {}
-
-  byte(): number {
-    if (this.pos >= this.bytes.length) throw new RangeError('unexpected end of module');
-    return this.bytes[this.pos++]!;
-  }
-
-  u32(): number {
-    let result = 0;
-    for (let shift = 0; shift < 35; shift += 7) {
-      const b = this.byte();
-      result += (b & 0x7f) * 2 ** shift;
-      if ((b & 0x80) === 0) {
-        if (result > 0xffffffff) throw new RangeError('LEB128 u32 out of range');
-        return result;
-      }
-    }
-    throw new RangeError('LEB128 u32 too long');
-  }
 }

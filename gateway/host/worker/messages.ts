@@ -15,7 +15,16 @@ import type { ChannelDescriptor } from './bus-channel.ts';
 /** SystemClock: the worker uses its own. ManualClock: the worker sees (and sleeps on) the same time. */
 export type ClockDescriptor = { kind: 'system' } | { kind: 'manual'; state: SharedClockState };
 
+/** What a module worker is started with: the clock every module on it shares. */
 export interface ModuleWorkerData {
+  clock: ClockDescriptor;
+}
+
+/**
+ * One module on a worker (a "tenant"): a worker of its own has one, a shared worker several
+ * (docs/threading.md, "Shared workers").
+ */
+export interface TenantData {
   module: WebAssembly.Module;
   name: string;
   capabilities: Capabilities;
@@ -23,16 +32,27 @@ export interface ModuleWorkerData {
   sleepBudgetMs: number | undefined;
   i2cRateLimit: RateLimit | undefined;
   memoryLimitBytes: number;
-  clock: ClockDescriptor;
   bus: ChannelDescriptor | undefined;
   /** The module's log throttle as the previous worker left it: a restart does not refill the budget. */
   logThrottle: ThrottleSnapshot;
+  /**
+   * Set on a shared worker: the longest one call of this module may hold the thread (and so the
+   * other modules on it), enforced in the worker through the module's interrupt points
+   * (gateway/host/interrupt-points.ts) and its sleep budget.
+   */
+  sliceMs: number | undefined;
 }
 
 export type CallOp = 'start' | 'read' | 'reconfigure';
 
+export type WorkerRequest =
+  | { type: 'add'; tenant: number; data: TenantData }
+  | { type: 'remove'; tenant: number }
+  | CallRequest;
+
 export interface CallRequest {
   type: 'call';
+  tenant: number;
   id: number;
   op: CallOp;
   settings?: Record<string, unknown>;
@@ -46,13 +66,16 @@ export interface SerializedError {
 
 export type WorkerMessage =
   | { type: 'ready' }
-  | { type: 'log'; level: LogLevel; msg: string; fields: Record<string, unknown> }
+  | { type: 'log'; tenant: number; level: LogLevel; msg: string; fields: Record<string, unknown> }
   | {
       type: 'result';
+      tenant: number;
       id: number;
       ok: boolean;
       value?: Reading | ModuleInfo;
       error?: SerializedError;
+      /** The call was ended because it ran past its slice on a shared worker (not a fault of its configured limits). */
+      sliceExceeded?: boolean;
       info: ModuleInfo | undefined;
       stats: SensorModuleStats;
       logThrottle: ThrottleSnapshot;

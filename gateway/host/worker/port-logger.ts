@@ -9,10 +9,13 @@ import type { LogFields, LogLevel, Logger } from '../../log.ts';
 
 export class PortLogger implements Logger {
   readonly #port: MessagePort;
+  /** Which module on the worker the lines are about (a shared worker runs several). */
+  readonly #tenant: number;
   readonly #bound: LogFields;
 
-  constructor(port: MessagePort, bound: LogFields = {}) {
+  constructor(port: MessagePort, tenant: number, bound: LogFields = {}) {
     this.#port = port;
+    this.#tenant = tenant;
     this.#bound = bound;
   }
 
@@ -21,17 +24,17 @@ export class PortLogger implements Logger {
   warn(msg: string, fields?: LogFields): void { this.#send('warn', msg, fields); }
   error(msg: string, fields?: LogFields): void { this.#send('error', msg, fields); }
   child(fields: LogFields): Logger {
-    return new PortLogger(this.#port, { ...this.#bound, ...fields });
+    return new PortLogger(this.#port, this.#tenant, { ...this.#bound, ...fields });
   }
 
   #send(level: LogLevel, msg: string, fields?: LogFields): void {
     const all = { ...this.#bound, ...fields };
     try {
-      this.#port.postMessage({ type: 'log', level, msg, fields: all });
+      this.#port.postMessage({ type: 'log', tenant: this.#tenant, level, msg, fields: all });
     } catch {
       // A field that cannot be cloned (a function, a class instance with private state): send text.
       const text = Object.fromEntries(Object.entries(all).map(([k, v]) => [k, typeof v === 'object' || typeof v === 'function' ? String(v) : v]));
-      this.#port.postMessage({ type: 'log', level, msg, fields: text });
+      this.#port.postMessage({ type: 'log', tenant: this.#tenant, level, msg, fields: text });
     }
   }
 }

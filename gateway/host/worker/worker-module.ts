@@ -26,7 +26,8 @@ import { type ErrorCode, GatewayError } from '../../errors.ts';
 import { LogThrottle, type ThrottleSnapshot, logThrottled } from '../../log-throttle.ts';
 import type { Logger } from '../../log.ts';
 import type { ModuleHandle, ModuleHandleStats } from '../module-handle.ts';
-import { compileModule, validateModule } from '../module-validator.ts';
+import { addInterruptPoints } from '../interrupt-points.ts';
+import { compileModule, compileModuleAsync, validateModule } from '../module-validator.ts';
 import type { ModuleInfo, Reading, SensorModuleOptions } from '../sensor-module.ts';
 import { createChannel } from './bus-channel.ts';
 import { type BusEndpoint, type OpenedChannel, serveOnThisThread } from './bus-server.ts';
@@ -35,12 +36,33 @@ import type { CallOp, ClockDescriptor } from './messages.ts';
 import { deserializeError } from './messages.ts';
 import { type ModuleLimits, resolveModuleLimits } from './module-limits.ts';
 import { ModuleThread } from './module-thread.ts';
+import { sharedWorkerFor } from './shared-workers.ts';
 import { readModuleBytes } from '../module-file.ts';
 
-export interface WorkerModuleOptions extends Omit<SensorModuleOptions, 'i2cRateLimit' | 'memoryLimitBytes' | 'logThrottle'> {
+export interface WorkerModuleOptions extends Omit<SensorModuleOptions, 'i2cRateLimit' | 'memoryLimitBytes' | 'logThrottle' | 'sliceMs'> {
   /** Per-module limits; each missing field takes its default (DEFAULT_MODULE_LIMITS). */
   limits?: Partial<ModuleLimits>;
+  /**
+   * Start on the shared worker of the module's bus (shared-workers.ts) instead of a worker of
+   * its own. A module that runs past its slice there, or faults in any way, leaves it for a
+   * worker of its own for good (docs/threading.md, "Shared workers").
+   */
+  shared?: boolean;
 }
+
+/**
+ * The longest one call of a module may hold a shared worker, and so delay the other modules
+ * on it. A TMP102 read takes well under a millisecond of module time, a one-shot conversion
+ * 26 ms of sleep (TMP102 datasheet, 6.5 "Electrical Characteristics", conversion time); an
+ * SHT31 high-repeatability measurement 15 ms. `_initialize` (the Go runtime starting) gets
+ * five slices (module-instance.ts).
+ */
+export const SHARED_SLICE_MS = 200;
+/**
+ * Past the module's deadline plus this, a shared worker that has not answered is stopped for
+ * everyone: the slice is enforced inside the worker, this catches what the slice cannot see.
+ */
+const SHARED_BACKSTOP_GRACE_MS = 500;
 
 /** Faults after which the whole worker is recycled, not only the engine's instance. */
 const MEMORY_CODES: ReadonlySet<ErrorCode> = new Set(['GW_ERR_MODULE_MEMORY_LIMIT']);
@@ -74,16 +96,20 @@ export class WorkerModule implements ModuleHandle {
    * worker per read with no backoff at all.
    */
   readonly #logThrottle: LogThrottle;
+  /** On its bus's shared worker (until it leaves it for good), or on a worker of its own. */
+  #shared: boolean;
 
-  private constructor(module: WebAssembly.Module, options: WorkerModuleOptions, limits: ModuleLimits) {
+  private constructor(module: WebAssembly.Module, options: WorkerModuleOptions, limits: ModuleLimits, shared: boolean) {
     this.#module = module;
+    this.#shared = shared;
     this.#options = options;
     this.limits = Object.freeze(limits);
     this.#log = options.logger.child({ sensor: options.name });
     this.#clock = options.clock;
     this.#clockDescriptor = describeClock(options.clock);
     this.#nextBackoffMs = limits.backoffInitialMs;
-    this.#logThrottle = new LogThrottle(() => this.#nowMs());
+    // A count held back is written when its 10 s are over, even if no line of its kind comes.
+    this.#logThrottle = new LogThrottle(() => this.#nowMs()).flushEvery();
     this.#init = { ...options.init };
     const bus = options.bus;
     if (bus && !isBusEndpoint(bus) && bus.kind === 'linux') {
@@ -99,11 +125,21 @@ export class WorkerModule implements ModuleHandle {
 
   /** Bounds, compiles and validates now (throws the coded refusal); no worker starts until the first call. */
   static fromBytes(bytes: Uint8Array, options: WorkerModuleOptions): WorkerModule {
-    const limits = resolveModuleLimits(options.limits);
-    const bounded = withMemoryCeiling(bytes, limits.memoryLimitBytes, options.name).bytes;
-    const module = compileModule(bounded, options.name);
-    validateModule(module, bounded, options.name);
-    return new WorkerModule(module, options, limits);
+    const prepared = prepare(bytes, options);
+    const module = compileModule(prepared.bytes, options.name);
+    validateModule(module, prepared.bounded, options.name);
+    return new WorkerModule(module, options, prepared.limits, prepared.shared);
+  }
+
+  /**
+   * As fromBytes, but compiles off the calling thread (WebAssembly.compile): a hot reload of a
+   * 2 MB Go module does not hold up the CoAP event loop while V8 compiles it.
+   */
+  static async load(bytes: Uint8Array, options: WorkerModuleOptions): Promise<WorkerModule> {
+    const prepared = prepare(bytes, options);
+    const module = await compileModuleAsync(prepared.bytes, options.name);
+    validateModule(module, prepared.bounded, options.name);
+    return new WorkerModule(module, options, prepared.limits, prepared.shared);
   }
 
   get name(): string {
@@ -125,6 +161,7 @@ export class WorkerModule implements ModuleHandle {
       memoryBytes: now?.memoryBytes ?? 0,
       quarantined: this.#quarantineUntilMs > this.#nowMs(),
       restarts: this.#restarts,
+      thread: this.#shared ? 'shared' : 'own',
     };
   }
 
@@ -152,6 +189,7 @@ export class WorkerModule implements ModuleHandle {
 
   async close(): Promise<void> {
     this.#closed = true;
+    this.#logThrottle.close();
     await this.#retire(false);
   }
 
@@ -164,52 +202,81 @@ export class WorkerModule implements ModuleHandle {
 
   async #call(op: CallOp, settings?: Record<string, unknown>): Promise<Reading | ModuleInfo> {
     this.#admit();
-    let thread: ModuleThread;
-    try {
-      thread = await this.#ensureThread();
-    } catch (err) {
+    // A call is sent again, at most once, when it never ran to its end for reasons that are not
+    // its module's own limits: its shared worker was stopped for another module (`evicted`), or
+    // it ran past the shared worker's slice and now goes to a worker of its own.
+    for (let resent = false; ; resent = true) {
+      let thread: ModuleThread;
+      try {
+        thread = await this.#ensureThread();
+      } catch (err) {
+        if (this.#closed) throw this.#closedError();
+        await this.#retire(false);
+        throw this.#afterLoss(err as GatewayError);
+      }
+      const faultsBefore = thread.lastStats.faults;
+      const budgetMs = thread.shared ? this.limits.deadlineMs + SHARED_BACKSTOP_GRACE_MS : this.limits.deadlineMs;
+      const outcome = await thread.call(op, settings, budgetMs);
       if (this.#closed) throw this.#closedError();
-      await this.#retire(false);
-      throw this.#afterLoss(err as GatewayError);
-    }
-    const faultsBefore = thread.lastStats.faults;
-    const outcome = await thread.call(op, settings, this.limits.deadlineMs);
-    if (this.#closed) throw this.#closedError();
 
-    if (outcome.kind === 'timeout') {
-      await this.#retire(true);
-      this.#line('error', 'module ran past its deadline; worker terminated', { op, deadlineMs: this.limits.deadlineMs });
-      throw this.#afterLoss(new GatewayError('GW_ERR_SENSOR_TIMEOUT', { sensor: this.name, detail: `${op} ran past its ${this.limits.deadlineMs} ms deadline` }));
-    }
-    if (outcome.kind === 'died') {
-      await this.#retire(true);
-      this.#line('error', 'module worker failed', { op, code: outcome.error.code, detail: outcome.error.details.detail });
-      throw this.#afterLoss(outcome.error);
-    }
+      if (outcome.kind === 'evicted' && !resent) {
+        await this.#retire(false);
+        continue;
+      }
+      if (outcome.kind === 'result' && outcome.message.sliceExceeded && thread.shared && !resent) {
+        this.#leaveShared('it held the shared worker past its slice', { op, sliceMs: SHARED_SLICE_MS });
+        await this.#retire(false);
+        continue;
+      }
+      if (outcome.kind === 'timeout') {
+        if (thread.shared) this.#leaveShared('the shared worker stopped answering during its call', { op });
+        await this.#retire(true);
+        this.#line('error', 'module ran past its deadline; worker terminated', { op, deadlineMs: this.limits.deadlineMs });
+        throw this.#afterLoss(new GatewayError('GW_ERR_SENSOR_TIMEOUT', { sensor: this.name, detail: `${op} ran past its ${this.limits.deadlineMs} ms deadline` }));
+      }
+      if (outcome.kind === 'died' || outcome.kind === 'evicted') {
+        if (thread.shared && outcome.kind === 'died') this.#leaveShared('its shared worker failed during its call', { op });
+        await this.#retire(outcome.kind === 'died');
+        this.#line('error', 'module worker failed', { op, code: outcome.error.code, detail: outcome.error.details.detail });
+        throw this.#afterLoss(outcome.error);
+      }
 
-    const { message } = outcome;
-    if (message.info) this.#info = message.info;
-    if (message.ok) {
-      this.#consecutiveFaults = 0;
-      this.#nextBackoffMs = this.limits.backoffInitialMs;
-      if (message.stats.memoryBytes >= this.limits.memoryLimitBytes) {
-        this.#line('warn', 'module instance at its memory ceiling; recycling its worker', { memoryBytes: message.stats.memoryBytes, limit: this.limits.memoryLimitBytes });
-        this.#restarts++;
-        await this.#retire(false);
+      const { message } = outcome;
+      if (message.info) this.#info = message.info;
+      if (message.ok) {
+        this.#consecutiveFaults = 0;
+        this.#nextBackoffMs = this.limits.backoffInitialMs;
+        if (message.stats.memoryBytes >= this.limits.memoryLimitBytes) {
+          this.#line('warn', 'module instance at its memory ceiling; recycling its worker', { memoryBytes: message.stats.memoryBytes, limit: this.limits.memoryLimitBytes });
+          if (thread.shared) this.#leaveShared('its instance reached its memory ceiling', { op });
+          this.#restarts++;
+          await this.#retire(false);
+        }
+        return message.value!;
       }
-      return message.value!;
-    }
-    const error = deserializeError(message.error!);
-    if (message.stats.faults > faultsBefore) {
-      if (MEMORY_CODES.has(error.code)) {
-        // Dropping the instance inside the worker frees its memory only when V8 gets round to
-        // it; ending the worker frees it now.
-        this.#restarts++;
-        await this.#retire(false);
+      const error = deserializeError(message.error!);
+      if (message.stats.faults > faultsBefore) {
+        if (thread.shared) {
+          // A module that faults does not get to fault again beside the others.
+          this.#leaveShared('it faulted', { op, code: error.code });
+          await this.#retire(false);
+        } else if (MEMORY_CODES.has(error.code)) {
+          // Dropping the instance inside the worker frees its memory only when V8 gets round to
+          // it; ending the worker frees it now.
+          this.#restarts++;
+          await this.#retire(false);
+        }
+        this.#countFault();
       }
-      this.#countFault();
+      throw error;
     }
-    throw error;
+  }
+
+  /** For good: from now on the module runs on a worker of its own, with its own limits. */
+  #leaveShared(why: string, fields: Record<string, unknown>): void {
+    if (!this.#shared) return;
+    this.#shared = false;
+    this.#log.warn(`module moved to a worker of its own: ${why}`, fields);
   }
 
   /** Refuses a call while the module is quarantined or waiting out its restart backoff. */
@@ -265,7 +332,12 @@ export class WorkerModule implements ModuleHandle {
 
   #spawn(): ModuleThread {
     const o = this.#options;
+    const shared = this.#shared
+      ? sharedWorkerFor({ clock: this.#clock, clockDescriptor: this.#clockDescriptor, bus: this.#bus, busLabel: `bus ${o.init.bus}`, bootTimeoutMs: this.limits.bootTimeoutMs, workerHeapMb: this.limits.workerHeapMb })
+      : undefined;
     return new ModuleThread({
+      shared,
+      clock: this.#clockDescriptor,
       data: {
         module: this.#module,
         name: o.name,
@@ -274,8 +346,8 @@ export class WorkerModule implements ModuleHandle {
         sleepBudgetMs: o.sleepBudgetMs,
         i2cRateLimit: this.limits.i2cRateLimit === false ? undefined : this.limits.i2cRateLimit,
         memoryLimitBytes: this.limits.memoryLimitBytes,
-        clock: this.#clockDescriptor,
         logThrottle: this.#engineLogThrottle,
+        sliceMs: shared ? SHARED_SLICE_MS : undefined,
       },
       channel: this.#openChannel(),
       logger: o.logger,
@@ -307,7 +379,7 @@ export class WorkerModule implements ModuleHandle {
 
   /** One line per message and 10 s, with the count of those held back (gateway/log-throttle.ts). */
   #line(level: 'warn' | 'error', msg: string, fields: Record<string, unknown>): void {
-    logThrottled(this.#logThrottle, this.#log, level, msg, msg, fields);
+    logThrottled(this.#logThrottle, this.#log, level, msg, fields);
   }
 
   #closedError(): GatewayError {
@@ -317,6 +389,27 @@ export class WorkerModule implements ModuleHandle {
   #nowMs(): number {
     return monotonicMs(this.#clock);
   }
+}
+
+interface Prepared {
+  limits: ModuleLimits;
+  /** With its memory ceiling: what the validator reads. */
+  bounded: Uint8Array;
+  /** What is compiled: `bounded`, with interrupt points when the module is to share a worker. */
+  bytes: Uint8Array;
+  shared: boolean;
+}
+
+function prepare(bytes: Uint8Array, options: WorkerModuleOptions): Prepared {
+  const limits = resolveModuleLimits(options.limits);
+  const bounded = withMemoryCeiling(bytes, limits.memoryLimitBytes, options.name).bytes;
+  if (!options.shared) return { limits, bounded, bytes: bounded, shared: false };
+  const metered = addInterruptPoints(bounded);
+  if (metered.ok) return { limits, bounded, bytes: metered.bytes, shared: true };
+  // Without interrupt points a runaway loop could only be stopped by stopping the thread, and
+  // with it every other module on it.
+  options.logger.child({ sensor: options.name }).warn('module runs in a worker of its own: it cannot share one', { reason: metered.reason });
+  return { limits, bounded, bytes: bounded, shared: false };
 }
 
 function isBusEndpoint(bus: I2CBus): bus is I2CBus & BusEndpoint {
