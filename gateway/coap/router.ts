@@ -45,7 +45,8 @@ export class Router {
 
   constructor(options: RouterOptions) {
     const { service, logger } = options;
-    this.#failures = new LogThrottle(() => monotonicMs(options.stats.clock));
+    // flushEvery: a count held back is written when its 10 s are over, even if no failure follows.
+    this.#failures = new LogThrottle(() => monotonicMs(options.stats.clock)).flushEvery();
     this.#log = logger;
     for (const entry of service.list()) {
       const { name, path } = entry.config;
@@ -98,6 +99,11 @@ export class Router {
     return this.#checked(req, reply);
   }
 
+  /** Writes the failure counts still held back and stops their timer. */
+  close(): void {
+    this.#failures.close();
+  }
+
   #failed(req: RequestView, err: unknown): Reply {
     // A bug a client can trigger on every request: one line per path every 10 s, with a count.
     logThrottled(this.#failures, this.#log, 'error', `handler ${req.path}`, 'request handler failed', { path: req.path, detail: err instanceof Error ? err.message : String(err) });
@@ -106,8 +112,7 @@ export class Router {
 
   #checked(req: RequestView, reply: Reply): Reply {
     if (reply.code.startsWith('5.')) {
-      const suppressed = this.#failures.take(`${req.path} ${reply.code}`);
-      if (suppressed !== undefined) this.#log.warn('request failed', { path: req.path, code: reply.code, ...(suppressed > 0 ? { alsoFailedSinceLastLine: suppressed } : {}) });
+      logThrottled(this.#failures, this.#log, 'warn', 'request failed', { path: req.path, code: reply.code }, { key: `${req.path} ${reply.code}`, countField: 'alsoFailedSinceLastLine' });
     }
     return reply;
   }

@@ -116,7 +116,7 @@ export class GatewayServer {
     this.#socket = socket;
     this.#log = log;
     const now = () => monotonicMs(clock);
-    this.#errors = new LogThrottle(now);
+    this.#errors = new LogThrottle(now).flushEvery();
     this.#counter = new ResponseCounter();
     this.#exchanges = new ExchangeStore(now, options.exchanges);
     this.#held = new HeldRepresentations(now, options.held);
@@ -199,6 +199,8 @@ export class GatewayServer {
     this.#piggybackTimers.clear();
     this.#observe.close();
     this.#reliability.close();
+    this.#router.close();
+    this.#errors.close();
     this.#exchanges.clear();
     this.#held.clear();
     this.#socket.off('message', this.#onMessage);
