@@ -409,11 +409,11 @@ async function main(): Promise<void> {
   }
 
   if (PARTS.has('sensors')) {
-    const c = await measureSensorCost(opts.quick ? 1 : 2);
+    const c = await measureSensorCost(opts.quick ? 1 : 3);
     results['sensors'] = c;
     const isolations = Object.keys(c.rssMb) as Array<keyof typeof c.rssMb>;
     out.push(
-      'RSS (MB) with N sensors, after reading each and idling; peak (VmHWM) in brackets',
+      'RSS (MB) with N sensors, lowest while idle after reading each; peak (VmHWM) in brackets',
       '',
       table([
         ['isolation', ...SENSOR_COUNTS.map((n) => `${n}`), 'per added sensor, one bus (1 to 4)', 'two buses (1 to 8)'],
@@ -429,7 +429,9 @@ async function main(): Promise<void> {
   // `--only` measures some parts: the others keep the figures of the last run that measured them.
   if (opts.only !== undefined && SCENARIO_FILTER === undefined && existsSync(file)) {
     const before = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-    for (const [key, value] of Object.entries(before)) if (!(key in results)) results[key] = value;
+    // The run's date and settings stay those of the parts they describe; a part measured now
+    // carries its own date.
+    for (const [key, value] of Object.entries(before)) if (!(key in results) || key === 'date' || key === 'settings') results[key] = value;
   }
   writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
   out.push(`results: ${path.relative(PROJECT_ROOT, file)}`);

@@ -9,8 +9,9 @@
  *   in-thread  the modules on the gateway's thread (no limits; the floor)
  *
  * Each gateway is started, every sensor read five times (so every module has its instance),
- * then left idle for IDLE_MS; VmRSS is taken then, VmHWM (the kernel's peak) over the whole
- * life. Rounds interleave the configurations, so a slow spell of a shared machine falls on all
+ * then left idle for IDLE_MS while VmRSS is sampled every 250 ms; the lowest sample is taken (the
+ * resident set after the garbage collector's last pass, not wherever a collection happened to
+ * be), and VmHWM, the kernel's peak, over the whole life. Rounds interleave the configurations, so a slow spell of a shared machine falls on all
  * of them; medians over the rounds are reported. The cost per added sensor is the slope on one
  * bus, (RSS(4) - RSS(1)) / 3, and over two buses, (RSS(8) - RSS(1)) / 7 (a shared worker more).
  */
@@ -25,7 +26,11 @@ import { type ServerSpec, startCommand, startServer } from './lib/servers.ts';
 export type CostIsolation = 'shared' | 'worker' | 'in-thread';
 export const SENSOR_COUNTS = [1, 2, 4, 8] as const;
 const ISOLATIONS: CostIsolation[] = ['shared', 'worker', 'in-thread'];
-const IDLE_MS = 3000;
+/**
+ * Long enough for V8's memory reducer, which collects a heap that has gone idle after about 8 s
+ * of low allocation: the lowest sample is then the resident set a sensor keeps, not garbage.
+ */
+const IDLE_MS = 12_000;
 const BASE_PORT = 5810;
 
 export interface SensorCostResult {
@@ -37,6 +42,8 @@ export interface SensorCostResult {
   /** (RSS(8) - RSS(1)) / 7, MB, per isolation: sensors added over two buses. */
   perAddedSensorTwoBusesMb: Record<CostIsolation, number>;
   rounds: number;
+  /** When this part was measured (bench/run.ts keeps it when other parts are measured later). */
+  date: string;
   note: string;
 }
 
@@ -67,10 +74,15 @@ async function readAll(port: number, count: number, times: number): Promise<void
     for (let t = 0; t < times; t++) {
       for (let i = 0; i < count; i++) {
         const p = i === 0 ? '/temp' : `/temp/${i + 1}`;
-        const res = await client.exchange(requestDatagram({ options: pathOptions(p) }), 5000);
-        if (!res) throw new Error(`no answer from ${p}`);
-        const body = res.cbor as { value?: unknown } | undefined;
-        if (res.code !== '2.05' || typeof body?.value !== 'number') throw new Error(`${p}: ${res.code} ${JSON.stringify(body)}`);
+        // A chip just configured has no conversion yet: 5.03 GW_ERR_SENSOR_NOT_READY for up to 35 ms.
+        for (let attempt = 0; ; attempt++) {
+          const res = await client.exchange(requestDatagram({ options: pathOptions(p) }), 5000);
+          if (!res) throw new Error(`no answer from ${p}`);
+          const body = res.cbor as { value?: unknown; code?: string } | undefined;
+          if (res.code === '2.05' && typeof body?.value === 'number') break;
+          if (res.code !== '5.03' || attempt >= 20) throw new Error(`${p}: ${res.code} ${JSON.stringify(body)}`);
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
       }
     }
   } finally {
@@ -78,7 +90,7 @@ async function readAll(port: number, count: number, times: number): Promise<void
   }
 }
 
-export async function measureSensorCost(rounds = 2): Promise<SensorCostResult> {
+export async function measureSensorCost(rounds = 3): Promise<SensorCostResult> {
   const rss: Record<string, number[]> = {};
   const peak: Record<string, number[]> = {};
   let port = BASE_PORT;
@@ -88,12 +100,18 @@ export async function measureSensorCost(rounds = 2): Promise<SensorCostResult> {
         const server = await startServer(gatewayWith(isolation, count), port++);
         try {
           await readAll(server.port, count, 5);
-          await new Promise((resolve) => setTimeout(resolve, IDLE_MS));
-          const m = memoryOf(server.pid);
-          if (!m) throw new Error(`${isolation} x${count}: the gateway exited`);
+          let low = Infinity;
+          let high = 0;
+          for (let t = 0; t < IDLE_MS; t += 250) {
+            await new Promise((resolve) => setTimeout(resolve, 250));
+            const m = memoryOf(server.pid);
+            if (!m) throw new Error(`${isolation} x${count}: the gateway exited`);
+            low = Math.min(low, m.rssMb);
+            high = m.peakMb;
+          }
           const key = `${isolation}/${count}`;
-          (rss[key] ??= []).push(m.rssMb);
-          (peak[key] ??= []).push(m.peakMb);
+          (rss[key] ??= []).push(low);
+          (peak[key] ??= []).push(high);
         } finally {
           await server.stop();
         }
@@ -110,7 +128,8 @@ export async function measureSensorCost(rounds = 2): Promise<SensorCostResult> {
     perAddedSensorMb: slope(1, 4),
     perAddedSensorTwoBusesMb: slope(1, 8),
     rounds,
-    note: `npm start with N simulated TMP102 sensors (the shipped module; 1-4 on bus 1, 5-8 on bus 2), each read 5 times, then ${IDLE_MS} ms idle: VmRSS; peak is VmHWM; medians of ${rounds} interleaved rounds`,
+    date: new Date().toISOString(),
+    note: `npm start with N simulated TMP102 sensors (the shipped module; 1-4 on bus 1, 5-8 on bus 2), each read 5 times, then the lowest VmRSS over ${IDLE_MS} ms idle; peak is VmHWM; medians of ${rounds} interleaved rounds`,
   };
 }
 

@@ -133,6 +133,14 @@ const TRY = module(
   section(10, vec([body([], [0x06, 0x40, 0x0b])])),
 );
 
+/** A start function (section 8) that loops forever: it would run before the tick is armed. */
+const STARTS = module(
+  section(1, vec([[0x60, 0x00, 0x00]])),
+  section(3, vec([[0]])),
+  section(8, [0x00]),
+  section(10, vec([body([], [0x03, 0x40, 0x0c, 0x00, 0x0b])])), // loop br 0 end
+);
+
 /** Exports a global of its own under the fuel counter's name. */
 const CLASH = module(
   section(6, vec([[I32, 0x00, 0x41, 0x00, 0x0b]])), // global 0: i32, const 0
@@ -235,6 +243,13 @@ describe('interrupt points: hand-assembled modules', () => {
       assert.equal(result.ok, false);
       assert.equal(result.ok ? '' : result.reason, `${what} at byte ${bytes.lastIndexOf(opcode)} of the module (function 0)`);
     }
+  });
+
+  it('refuses a module with a start function: it runs inside instantiation, before the tick can be armed', () => {
+    assert.ok(WebAssembly.validate(STARTS));
+    const result = addInterruptPoints(STARTS);
+    assert.equal(result.ok, false);
+    assert.match(result.ok ? '' : result.reason, /start function/);
   });
 
   it('refuses a module that already exports __gw_fuel, and so an instrumented one', () => {

@@ -15,7 +15,7 @@ import { GatewayError } from '../gateway/errors.ts';
 import { ModuleWorkerThread } from '../gateway/host/worker/module-worker-thread.ts';
 import { resolveModuleLimits } from '../gateway/host/worker/module-limits.ts';
 import { SHARED_SLICE_MS } from '../gateway/host/worker/worker-module.ts';
-import { sharedWorkerCount } from '../gateway/host/worker/shared-workers.ts';
+import { sharedWorkerCount, sharedWorkerFor } from '../gateway/host/worker/shared-workers.ts';
 import { TEST_MODULES_SKIP, wasmPath } from './helpers/chain.ts';
 import { RawClient, type Response, pathOptions, requestDatagram, toResponse } from './helpers/coap-datagram.ts';
 import { type TestGateway, startTestGateway } from './helpers/gateway.ts';
@@ -117,6 +117,8 @@ describe('shared workers: a module that loops beside a good one', { skip: TEST_M
     const stats = gw.service.stats().sensors;
     assert.equal(stats['loop']!.thread, 'own');
     assert.equal(stats['tmp102']!.thread, 'shared');
+    // One fault, the timeout on its own worker, as there: the slice is not a fault of its own limits.
+    assert.equal(stats['loop']!.moduleFaults, 1);
     assert.ok(logger.entries.some((e) => e.msg.startsWith('module moved to a worker of its own') && e.fields['sensor'] === 'loop'));
 
     // From now on the loop costs the good module nothing.
@@ -131,6 +133,37 @@ describe('shared workers: a module that loops beside a good one', { skip: TEST_M
     }
     await again;
     assert.ok(Math.max(...next) < SHARED_SLICE_MS, `slowest /temp ${Math.max(...next).toFixed(0)} ms with the loop on its own worker`);
+  });
+});
+
+describe('shared workers: a worker gone while a module had no call on it', () => {
+  it('the module goes to a new shared worker on its next call, counting nothing', async () => {
+    const clock = new SystemClock();
+    const config = defaultConfig({ driver: 'simulated', simCelsius: 19.5 });
+    const gw = await startTestGateway({ clock, config, isolation: 'shared' });
+    try {
+      assert.equal(value((await get(gw.port, '/temp')).res), 19.5);
+      // As if another module on it had run past the backstop: the worker is stopped for everyone.
+      const bus = gw.service.hardware.buses.get(1);
+      const worker = sharedWorkerFor({ clock, clockDescriptor: { kind: 'system' }, bus, busLabel: 'bus 1', bootTimeoutMs: 10_000, workerHeapMb: 64 });
+      assert.equal(worker.tenantCount, 1, 'the shared worker the module is on');
+      await worker.terminate(new GatewayError('GW_ERR_SENSOR_RESTARTING', { retryAfterMs: 0, detail: 'stopped for another module' }));
+      await new Promise((r) => setTimeout(r, 300)); // past the cached reading's period
+      let { res } = await get(gw.port, '/temp');
+      // A new instance sets the chip up again (gw_init): its first conversion takes up to 35 ms.
+      if ((res?.cbor as { code?: string } | undefined)?.code === 'GW_ERR_SENSOR_NOT_READY') {
+        await new Promise((r) => setTimeout(r, 60));
+        ({ res } = await get(gw.port, '/temp'));
+      }
+      assert.equal(res?.code, '2.05');
+      assert.equal(value(res), 19.5);
+      const stats = gw.service.stats().sensors['tmp102']!;
+      assert.equal(stats.thread, 'shared');
+      assert.equal(stats.moduleFaults, 0);
+      assert.equal(stats.restarts, 0);
+    } finally {
+      await gw.close();
+    }
   });
 });
 

@@ -85,6 +85,10 @@ function instrument(bytes: Uint8Array): InterruptPoints {
   if (typeof imported === 'string') return { ok: false, reason: imported };
   const exportClash = findExportClash(bytes, byId.get(SectionId.export));
   if (exportClash) return { ok: false, reason: exportClash };
+  // The start function runs inside instantiation (Core spec 4.5.4 step 16), before the host can
+  // arm the tick: nothing would stop a loop in it. (Go and TinyGo reactors have none: their
+  // start-up is the `_initialize` export.)
+  if (byId.has(SectionId.start)) return { ok: false, reason: 'it has a start function, which runs before interrupt points can be armed' };
 
   const code = byId.get(SectionId.code);
   let scan: CodeScan | undefined;

@@ -130,14 +130,17 @@ export class ModuleInstance {
   readonly #memory: GuestMemory;
   readonly #memoryLimitBytes: number | undefined;
   readonly #sliceMs: number | undefined;
+  /** The module's own sleep budget per call (the WASI one is the slice, when that is smaller). */
+  readonly #sleepBudgetMs: number;
   /** performance.now() past which the running call is ended; undefined: no slice. */
   #sliceEndsAt: number | undefined;
   #refill: (() => void) | undefined;
   #dead = false;
 
-  private constructor(name: string, exports: WebAssembly.Exports, wasi: WasiPreview1, state: CallState, memory: GuestMemory, memoryLimitBytes: number | undefined, sliceMs: number | undefined) {
+  private constructor(name: string, exports: WebAssembly.Exports, wasi: WasiPreview1, state: CallState, memory: GuestMemory, memoryLimitBytes: number | undefined, sliceMs: number | undefined, sleepBudgetMs: number) {
     this.#name = name;
     this.#sliceMs = sliceMs;
+    this.#sleepBudgetMs = sleepBudgetMs;
     this.#memoryLimitBytes = memoryLimitBytes;
     this.#exports = exports;
     this.#wasi = wasi;
@@ -157,7 +160,7 @@ export class ModuleInstance {
       throw new GatewayError('GW_ERR_MODULE_INVALID', { sensor: name, detail: (err as Error).message }, { cause: err });
     }
     const memory = host.bind(instance);
-    const self = new ModuleInstance(name, instance.exports, host.wasi, host.state, memory, options.memoryLimitBytes, options.sliceMs);
+    const self = new ModuleInstance(name, instance.exports, host.wasi, host.state, memory, options.memoryLimitBytes, options.sliceMs, options.sleepBudgetMs);
     // A binary with interrupt points must be armed, slice or not: its tick slot starts empty.
     if (hasInterruptPoints(options.module)) {
       self.#refill = armInterruptPoints(instance, () => self.#tick(), LOOPS_PER_TICK).refill;
@@ -241,9 +244,9 @@ export class ModuleInstance {
       }, { cause: err });
     }
     if (err instanceof SleepBudgetExceeded) {
-      // On a shared worker the sleep budget is the slice: the call may still be within its own
-      // budget, which a worker of its own will tell.
-      const cause = sliceMs === undefined ? err : new SliceExceeded(what, sliceMs);
+      // On a shared worker the sleep budget is the slice when that is the smaller: the call may
+      // still be within its own budget, which a worker of its own will tell.
+      const cause = this.#sliceMs !== undefined && this.#sliceMs < this.#sleepBudgetMs ? new SliceExceeded(what, sliceMs ?? this.#sliceMs) : err;
       return new GatewayError('GW_ERR_MODULE_DEADLINE', { sensor, detail: `${what}: ${err.message}` }, { cause });
     }
     // TinyGo reports a panic on stderr and then traps (unreachable) instead of exiting.

@@ -15,7 +15,7 @@ import { LogThrottle, logThrottled } from '../log-throttle.ts';
 import type { Logger } from '../log.ts';
 import { STATUS_ERROR_CODES, Status } from './abi.ts';
 import type { Capabilities } from './capabilities.ts';
-import { type CallResult, ModuleInstance } from './module-instance.ts';
+import { type CallResult, ModuleInstance, SliceExceeded } from './module-instance.ts';
 import { readModuleBytes } from './module-file.ts';
 import { type ModuleInfo, decodeOutput, parseErrorOutput, parseInitOutput, parseReadOutput } from './module-output.ts';
 import { compileModule, validateModule } from './module-validator.ts';
@@ -193,7 +193,7 @@ export class SensorModule {
     this.#instance = undefined;
     const o = this.#options;
     this.#stats.instancesCreated++;
-    const instance = ModuleInstance.create({
+    const instance = this.#counted(() => ModuleInstance.create({
       module: this.#module,
       name: o.name,
       capabilities: o.capabilities,
@@ -205,7 +205,7 @@ export class SensorModule {
       memoryLimitBytes: o.memoryLimitBytes,
       logThrottle: this.#logThrottle,
       sliceMs: o.sliceMs,
-    });
+    }));
     const result = this.#call(instance, 'gw_init', initInput);
     if (result.status !== Status.OK) throw this.#statusError(result);
     this.#info = parseInitOutput(decodeOutput(result.output, 'gw_init', this.name), this.name);
@@ -216,12 +216,23 @@ export class SensorModule {
 
   #call(instance: ModuleInstance, name: 'gw_init' | 'gw_read', input: Uint8Array): CallResult {
     this.#stats.calls++;
+    return this.#counted(() => instance.call(name, input));
+  }
+
+  /**
+   * Runs module code (an export call, or an instance's creation with its `_initialize`) and
+   * counts what it throws as a fault: a Go `init()` that panics is a fault like any other. A
+   * call ended by its shared worker's slice is not: the module's own limits were not reached,
+   * and the call is sent again on a worker of its own (worker-module.ts), where it counts.
+   */
+  #counted<T>(run: () => T): T {
     try {
-      return instance.call(name, input);
+      return run();
     } catch (err) {
+      if (err instanceof GatewayError && err.cause instanceof SliceExceeded) throw err;
       this.#stats.faults++;
       // A module can fault on every call: one line per fault code and 10 s, with the count.
-      if (err instanceof GatewayError) logThrottled(this.#logThrottle, this.#log, 'error', `module fault ${err.code}`, 'module fault; the instance will be replaced', { code: err.code, detail: err.details.detail });
+      if (err instanceof GatewayError) logThrottled(this.#logThrottle, this.#log, 'error', 'module fault; the instance will be replaced', { code: err.code, detail: err.details.detail }, { key: `module fault ${err.code}` });
       throw err;
     }
   }

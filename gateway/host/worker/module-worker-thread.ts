@@ -47,6 +47,7 @@ const ENTRY = new URL('./module-worker.ts', import.meta.url);
 
 interface QueuedCall {
   tenant: number;
+  id: number;
   budgetMs: number;
   settle(outcome: CallOutcome): void;
 }
@@ -85,6 +86,14 @@ export class ModuleWorkerThread {
         } else if (msg.type === 'log') {
           this.#tenants.get(msg.tenant)?.logger[msg.level](msg.msg, msg.fields);
         } else if (msg.type === 'result') {
+          const head = this.#queue[0];
+          if (head === undefined || head.tenant !== msg.tenant || head.id !== msg.id) {
+            // Answers come in the order of the calls; one out of order means the queue no longer
+            // says who is waiting for what: stop the worker rather than answer the wrong module.
+            this.#die(new GatewayError('GW_ERR_MODULE_WORKER_FAILED', { sensor: this.name, detail: `answer for call ${msg.tenant}/${msg.id} out of order` }));
+            void this.#worker.terminate();
+            return;
+          }
           this.#tenants.get(msg.tenant)?.onThrottle(msg.logThrottle);
           this.#answered({ kind: 'result', message: msg });
         }
@@ -145,7 +154,7 @@ export class ModuleWorkerThread {
         settled = true;
         resolve(outcome);
       };
-      this.#queue.push({ tenant, budgetMs, settle });
+      this.#queue.push({ tenant, id, budgetMs, settle });
       this.#post({ type: 'call', tenant, id, op, settings });
       if (this.#queue.length === 1) this.#armWatchdog();
     });

@@ -78,7 +78,13 @@ port.on('message', (req: WorkerRequest) => {
   }
   if (req.type !== 'call') return;
   const tenant = tenants.get(req.tenant);
-  if (!tenant) return; // removed while the call was on its way: its owner no longer waits for it
+  if (!tenant) {
+    // Removed while the call was on its way. Its owner no longer waits for it, but the main
+    // thread matches answers to calls in order: every call gets one.
+    const error = serializeError(new GatewayError('GW_ERR_SENSOR_RESTARTING', { retryAfterMs: 0, detail: 'the module left this worker' }));
+    post({ type: 'result', tenant: req.tenant, id: req.id, ok: false, error, info: undefined, stats: { calls: 0, faults: 0, instancesCreated: 0, i2cTransactions: 0, memoryBytes: 0 }, logThrottle: [] });
+    return;
+  }
   const { engine, logThrottle } = tenant;
   let reply: WorkerMessage;
   try {

@@ -20,6 +20,7 @@
  * Backoff and quarantine windows use the module's Clock (a test advances a ManualClock past
  * them); the call deadline is wall-clock time (a busy loop moves no ManualClock).
  */
+import { createHash } from 'node:crypto';
 import { type Clock, ManualClock, SystemClock, monotonicMs } from '../../../drivers/clock.ts';
 import type { I2CBus } from '../../../drivers/i2c-bus.ts';
 import { type ErrorCode, GatewayError } from '../../errors.ts';
@@ -59,8 +60,14 @@ export interface WorkerModuleOptions extends Omit<SensorModuleOptions, 'i2cRateL
  */
 export const SHARED_SLICE_MS = 200;
 /**
- * Past the module's deadline plus this, a shared worker that has not answered is stopped for
- * everyone: the slice is enforced inside the worker, this catches what the slice cannot see.
+ * The most a call that makes an instance may legitimately hold a shared worker: `_initialize`'s
+ * five slices (module-instance.ts, INITIALIZE_SLICES) and `gw_init`'s one.
+ */
+const SHARED_START_MS = 6 * SHARED_SLICE_MS;
+/**
+ * Past the module's deadline (or SHARED_START_MS, if longer) plus this, a shared worker that has
+ * not answered is stopped for everyone: the slice is enforced inside the worker, this catches
+ * what the slice cannot see.
  */
 const SHARED_BACKSTOP_GRACE_MS = 500;
 
@@ -136,10 +143,19 @@ export class WorkerModule implements ModuleHandle {
    * 2 MB Go module does not hold up the CoAP event loop while V8 compiles it.
    */
   static async load(bytes: Uint8Array, options: WorkerModuleOptions): Promise<WorkerModule> {
+    const limits = resolveModuleLimits(options.limits);
+    const key = `${createHash('sha256').update(bytes).digest('hex')} ${limits.memoryLimitBytes} ${options.shared ? 'shared' : 'own'}`;
+    const known = compiledModules.get(key);
+    const module = known?.module.deref();
+    if (known && module) {
+      if (known.refusal) warnCannotShare(options, known.refusal);
+      return new WorkerModule(module, options, limits, options.shared === true && known.refusal === undefined);
+    }
     const prepared = prepare(bytes, options);
-    const module = await compileModuleAsync(prepared.bytes, options.name);
-    validateModule(module, prepared.bounded, options.name);
-    return new WorkerModule(module, options, prepared.limits, prepared.shared);
+    const compiled = await compileModuleAsync(prepared.bytes, options.name);
+    validateModule(compiled, prepared.bounded, options.name);
+    compiledModules.set(key, { module: new WeakRef(compiled), refusal: prepared.refusal });
+    return new WorkerModule(compiled, options, prepared.limits, prepared.shared);
   }
 
   get name(): string {
@@ -215,7 +231,7 @@ export class WorkerModule implements ModuleHandle {
         throw this.#afterLoss(err as GatewayError);
       }
       const faultsBefore = thread.lastStats.faults;
-      const budgetMs = thread.shared ? this.limits.deadlineMs + SHARED_BACKSTOP_GRACE_MS : this.limits.deadlineMs;
+      const budgetMs = thread.shared ? Math.max(this.limits.deadlineMs, SHARED_START_MS) + SHARED_BACKSTOP_GRACE_MS : this.limits.deadlineMs;
       const outcome = await thread.call(op, settings, budgetMs);
       if (this.#closed) throw this.#closedError();
 
@@ -324,6 +340,9 @@ export class WorkerModule implements ModuleHandle {
 
   async #ensureThread(): Promise<ModuleThread> {
     if (this.#closed) throw this.#closedError();
+    // A shared worker stopped (or crashed) for another module's sake while this one had no call
+    // on it: nothing of this module failed, so it goes to a new shared worker, counting nothing.
+    if (this.#thread && !this.#thread.alive && this.#thread.shared) await this.#retire(false);
     if (!this.#thread) this.#thread = this.#spawn();
     const thread = this.#thread;
     await thread.ready;
@@ -347,7 +366,9 @@ export class WorkerModule implements ModuleHandle {
         i2cRateLimit: this.limits.i2cRateLimit === false ? undefined : this.limits.i2cRateLimit,
         memoryLimitBytes: this.limits.memoryLimitBytes,
         logThrottle: this.#engineLogThrottle,
-        sliceMs: shared ? SHARED_SLICE_MS : undefined,
+        // A deadline shorter than the slice is honoured: past it the call goes to a worker of its
+        // own, where the deadline ends it.
+        sliceMs: shared ? Math.min(SHARED_SLICE_MS, this.limits.deadlineMs) : undefined,
       },
       channel: this.#openChannel(),
       logger: o.logger,
@@ -391,6 +412,13 @@ export class WorkerModule implements ModuleHandle {
   }
 }
 
+/**
+ * Compiled modules by content, memory ceiling and interrupt points, while some sensor uses them:
+ * eight sensors with one module file read it eight times but rewrite and compile it once (each
+ * rewrite makes megabytes of garbage on the main thread, and takes milliseconds of it).
+ */
+const compiledModules = new Map<string, { module: WeakRef<WebAssembly.Module>; refusal: string | undefined }>();
+
 interface Prepared {
   limits: ModuleLimits;
   /** With its memory ceiling: what the validator reads. */
@@ -398,6 +426,8 @@ interface Prepared {
   /** What is compiled: `bounded`, with interrupt points when the module is to share a worker. */
   bytes: Uint8Array;
   shared: boolean;
+  /** Why the module cannot share a worker, when it was to. */
+  refusal?: string;
 }
 
 function prepare(bytes: Uint8Array, options: WorkerModuleOptions): Prepared {
@@ -406,10 +436,13 @@ function prepare(bytes: Uint8Array, options: WorkerModuleOptions): Prepared {
   if (!options.shared) return { limits, bounded, bytes: bounded, shared: false };
   const metered = addInterruptPoints(bounded);
   if (metered.ok) return { limits, bounded, bytes: metered.bytes, shared: true };
-  // Without interrupt points a runaway loop could only be stopped by stopping the thread, and
-  // with it every other module on it.
-  options.logger.child({ sensor: options.name }).warn('module runs in a worker of its own: it cannot share one', { reason: metered.reason });
-  return { limits, bounded, bytes: bounded, shared: false };
+  warnCannotShare(options, metered.reason);
+  return { limits, bounded, bytes: bounded, shared: false, refusal: metered.reason };
+}
+
+/** Without interrupt points a runaway loop could only be stopped by stopping the thread, and with it every other module on it. */
+function warnCannotShare(options: WorkerModuleOptions, reason: string): void {
+  options.logger.child({ sensor: options.name }).warn('module runs in a worker of its own: it cannot share one', { reason });
 }
 
 function isBusEndpoint(bus: I2CBus): bus is I2CBus & BusEndpoint {
