@@ -27,6 +27,7 @@ import { MessageType, Option, type WireMessage, codeByte, encodeMessage, parseMe
 import { DEFAULT_OBSERVER_LIMITS } from '../gateway/coap/observe-limits.ts';
 import { MemorySampler, memoryOf } from './lib/process-memory.ts';
 import { type Simulation, gateway, startServer } from './lib/servers.ts';
+import { positiveOption } from './lib/positive-option.ts';
 
 const { values: opts } = parseArgs({
   options: {
@@ -43,14 +44,7 @@ const { values: opts } = parseArgs({
   },
 });
 
-function positive(name: string, v: string | undefined): number {
-  const n = Number(v);
-  if (!(n > 0) || !Number.isFinite(n)) {
-    console.error(`--${name} must be a positive number, got ${v}`);
-    process.exit(2);
-  }
-  return n;
-}
+const positive = positiveOption;
 const OBSERVERS = Math.floor(positive('observers', opts.observers));
 const SECONDS = positive('seconds', opts.seconds);
 const PORT = positive('port', opts.port);

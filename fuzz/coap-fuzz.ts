@@ -32,6 +32,7 @@ import { decode as cborDecode } from 'cbor-x';
 import { codeString, encodeMessage, parseMessage, uintOption } from '../gateway/coap/coap-wire.ts';
 import { spawnGatewayProcess } from '../test/helpers/gateway-process.ts';
 import { prng } from '../test/helpers/prng.ts';
+import { positiveOption } from '../bench/lib/positive-option.ts';
 
 const { values: opts } = parseArgs({
   options: {
@@ -45,14 +46,7 @@ const { values: opts } = parseArgs({
     json: { type: 'boolean', default: false },
   },
 });
-function positive(name: string, v: string | undefined): number {
-  const n = Number(v);
-  if (!(n > 0) || !Number.isFinite(n)) {
-    console.error(`--${name} must be a positive number, got ${v}`);
-    process.exit(2);
-  }
-  return n;
-}
+const positive = positiveOption;
 const SEED = Number(opts.seed);
 const COUNT = positive('count', opts.count);
 const SECONDS = positive('seconds', opts.seconds);

@@ -13,7 +13,7 @@ import { SystemClock } from '../drivers/clock.ts';
 import { defaultConfig, type SensorConfig } from '../gateway/service/config.ts';
 import { resolveModuleLimits, type ModuleLimits } from '../gateway/host/worker/module-limits.ts';
 import { wasmPath, TEST_MODULES_SKIP } from './helpers/chain.ts';
-import { RawClient, type Response, observeRequest, pathOptions, requestDatagram, toResponse } from './helpers/coap-datagram.ts';
+import { RawClient, type Response, observeRequest, timedGet, toResponse } from './helpers/coap-datagram.ts';
 import { type TestGateway, startTestGateway } from './helpers/gateway.ts';
 
 const SIM_CELSIUS = 21.5;
@@ -51,22 +51,7 @@ function hostileSensor(base: SensorConfig, h: (typeof HOSTILE)[number], index: n
   };
 }
 
-async function get(port: number, pathname: string, timeoutMs = 3000): Promise<{ res: Response | undefined; ms: number }> {
-  const client = await RawClient.open('127.0.0.1', port);
-  const t0 = performance.now();
-  try {
-    let res = await client.exchange(requestDatagram({ options: pathOptions(pathname) }), timeoutMs);
-    // An answer later than 500 ms comes as an Empty ACK, then a separate response (RFC 7252
-    // section 5.2.2): on a shared worker a loop runs its slice first, then its deadline alone.
-    if (res?.code === '0.00') {
-      const raw = await client.next(timeoutMs);
-      res = raw && toResponse(raw);
-    }
-    return { res, ms: performance.now() - t0 };
-  } finally {
-    await client.close();
-  }
-}
+const get = (port: number, pathname: string, timeoutMs = 3000) => timedGet(port, pathname, timeoutMs);
 
 function bodyCode(res: Response | undefined): string | undefined {
   return (res?.cbor as { code?: string } | undefined)?.code;

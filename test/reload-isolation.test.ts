@@ -16,32 +16,14 @@ import { defaultConfig } from '../gateway/service/config.ts';
 import type { ReloadResult } from '../gateway/service/module-reload.ts';
 import { reloadAll } from '../gateway/service/reload-all.ts';
 import { TEST_MODULES_SKIP, wasmPath } from './helpers/chain.ts';
-import { RawClient, type Response, emptyMessage, pathOptions, requestDatagram, toResponse } from './helpers/coap-datagram.ts';
+import { type Response, timedGet } from './helpers/coap-datagram.ts';
 import { type TestGateway, startTestGateway } from './helpers/gateway.ts';
 
 const SIM_CELSIUS = 21.5;
 /** The loop's call deadline: long enough to tell waiting for it from not, short enough for a quick test. */
 const DEADLINE_MS = 3000;
 
-/**
- * One confirmable GET and its response: piggybacked, or separate after an empty ACK (the
- * gateway acknowledges a request whose reading takes a while, RFC 7252 section 5.2.2).
- */
-async function get(port: number, pathname: string, timeoutMs = 8000): Promise<{ res: Response | undefined; ms: number }> {
-  const client = await RawClient.open('127.0.0.1', port);
-  const t0 = performance.now();
-  try {
-    let res = await client.exchange(requestDatagram({ options: pathOptions(pathname) }), timeoutMs);
-    if (res?.code === '0.00') {
-      const raw = await client.next(timeoutMs);
-      res = raw && toResponse(raw);
-      if (res?.packet.confirmable) client.send(emptyMessage('ack', res.packet.messageId));
-    }
-    return { res, ms: performance.now() - t0 };
-  } finally {
-    await client.close();
-  }
-}
+const get = (port: number, pathname: string, timeoutMs = 8000) => timedGet(port, pathname, timeoutMs);
 
 const bodyCode = (res: Response | undefined) => (res?.cbor as { code?: string } | undefined)?.code;
 const value = (res: Response | undefined) => (res?.cbor as { value?: number } | undefined)?.value;

@@ -17,23 +17,10 @@ import { resolveModuleLimits } from '../gateway/host/worker/module-limits.ts';
 import { SHARED_SLICE_MS } from '../gateway/host/worker/worker-module.ts';
 import { sharedWorkerCount, sharedWorkerFor } from '../gateway/host/worker/shared-workers.ts';
 import { TEST_MODULES_SKIP, wasmPath } from './helpers/chain.ts';
-import { RawClient, type Response, pathOptions, requestDatagram, toResponse } from './helpers/coap-datagram.ts';
+import { type Response, timedGet } from './helpers/coap-datagram.ts';
 import { type TestGateway, startTestGateway } from './helpers/gateway.ts';
 
-async function get(port: number, pathname: string, timeoutMs = 5000): Promise<{ res: Response | undefined; ms: number }> {
-  const client = await RawClient.open('127.0.0.1', port);
-  const t0 = performance.now();
-  try {
-    let res = await client.exchange(requestDatagram({ options: pathOptions(pathname) }), timeoutMs);
-    if (res?.code === '0.00') {
-      const raw = await client.next(timeoutMs); // the separate response after an Empty ACK
-      res = raw && toResponse(raw);
-    }
-    return { res, ms: performance.now() - t0 };
-  } finally {
-    await client.close();
-  }
-}
+const get = (port: number, pathname: string, timeoutMs = 5000) => timedGet(port, pathname, timeoutMs);
 
 const value = (res: Response | undefined) => (res?.cbor as { value?: number } | undefined)?.value;
 
