@@ -73,6 +73,27 @@ describe('strict CBOR decoder', () => {
     assert.deepEqual(decodeCborStrict(Buffer.from('a26161016162820203', 'hex')), new Map<unknown, unknown>([['a', 1], ['b', [2, 3]]]));
   });
 
+  // RFC 8949: every well-formed encoding a sender may choose, each against the value it means.
+  for (const [name, encoded, expected] of [
+    ['an indefinite-length map, as Jackson writes {"unit":"K"}', 'bf64756e6974614bff', new Map([['unit', 'K']])],
+    ['an indefinite-length array', '9f0102ff', [1, 2]],
+    ['an empty indefinite-length array and map', '829fffbfff', [[], new Map()]],
+    ['nested indefinite lengths', 'bf61619f01bf6162f5ffffff', new Map<unknown, unknown>([['a', [1, new Map([['b', true]])]]])],
+    ['a text string in chunks', '7f62756e626974ff', 'unit'],
+    ['a text string in no chunks', '7fff', ''],
+    ['a byte string in chunks', '5f4101420203ff', new Uint8Array([1, 2, 3])],
+    ['an integer with a longer head than needed', '1b0000000000000005', 5],
+    ['a length with a longer head than needed', '7900026869', 'hi'],
+    ['a map count with a longer head than needed', 'b8016161f6', new Map([['a', null]])],
+    ['21.5 as a float64 instead of a float16', 'fb4035800000000000', 21.5],
+    ['21.5 as a float32', 'fa41ac0000', 21.5],
+    ['the self-described tag at the top (section 3.4.6)', 'd9d9f7a1616101', new Map([['a', 1]])],
+  ] as const) {
+    it(`reads ${name}`, () => {
+      assert.deepEqual(decodeCborStrict(Buffer.from(encoded, 'hex')), expected);
+    });
+  }
+
   for (const [name, bad] of [
     ['trailing bytes', 'a0ff'],
     ['two items', '0101'],
@@ -81,9 +102,16 @@ describe('strict CBOR decoder', () => {
     ['truncated head', '19'],
     ['empty input', ''],
     ['reserved additional information', '1c'],
-    ['indefinite-length map', 'bf6161 01ff'],
-    ['indefinite-length text', '7f6161ff'],
     ['a lone break', 'ff'],
+    ['a break inside a definite array', '8201ff'],
+    ['an indefinite-length map with a key and no value', 'bf6161ff'],
+    ['an indefinite-length array without its break', '9f0101'],
+    ['a text chunk that is a byte string', '7f416161ff'],
+    ['a text chunk that is itself indefinite', '7f7f6161ffff'],
+    ['a text chunk of invalid UTF-8 (a code point split across chunks)', '7f61c361a9ff'],
+    ['an indefinite-length integer', '1f'],
+    ['a self-described tag below the top', '81d9d9f700'],
+    ['the self-described tag twice', 'd9d9f7d9d9f700'],
     ['duplicate keys', 'a2616101616102'],
     ['invalid UTF-8', '62c328'],
     ['a tag', 'c11a514b67b0'],

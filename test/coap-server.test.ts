@@ -116,8 +116,22 @@ describe('CoAP server over IPv4 loopback', () => {
     assertError(await client.exchange(get('/temp', [CBOR_CF], { code: '0.02', payload: body })), '4.05', 'GW_ERR_REQUEST_METHOD_NOT_ALLOWED');
   });
 
+  it('FETCH with the body Java\'s Jackson writes by default (an indefinite-length map, RFC 8949 section 3.2.2) answers 2.05', async () => {
+    const jackson = Buffer.from('bf64756e6974614bff', 'hex'); // {_ "unit": "K"}
+    const res = await client.exchange(get('/temp', [CBOR_CF], { code: '0.05', payload: jackson }));
+    assert.equal(res?.code, '2.05');
+    assert.equal((res.cbor as { unit: string }).unit, 'K');
+    assert.equal((res.cbor as { value: number }).value, 294.65);
+    // The same parameters with the text in chunks, and under the self-described tag.
+    for (const hex of ['a17f62756e626974ff614b', 'd9d9f7a164756e6974614b']) {
+      const again = await client.exchange(get('/temp', [CBOR_CF], { code: '0.05', payload: Buffer.from(hex, 'hex') }));
+      assert.equal(again?.code, '2.05', hex);
+      assert.equal((again.cbor as { unit: string }).unit, 'K', hex);
+    }
+  });
+
   it('a body with bad CBOR answers 4.00 GW_ERR_REQUEST_BAD_CBOR', async () => {
-    for (const hex of ['a2', 'a16475', 'a0ff', '1c', 'bf61616101ff', 'a1616101a0']) {
+    for (const hex of ['a2', 'a16475', 'a0ff', '1c', 'bf6161ff', 'a1616101a0', '7f416161ff']) {
       const res = await client.exchange(get('/temp', [CBOR_CF], { code: '0.05', payload: Buffer.from(hex, 'hex') }));
       assertError(res, '4.00', 'GW_ERR_REQUEST_BAD_CBOR');
     }

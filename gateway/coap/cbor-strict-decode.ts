@@ -1,10 +1,23 @@
 /**
- * A strict, bounded CBOR decoder for request bodies (RFC 8949). Request bodies come from the
- * network, so it refuses rather than guesses: trailing bytes after the one top-level item,
- * truncated items, reserved additional-information values (28..30), indefinite lengths (never
- * needed for a 256-byte body and a classic source of decoder bugs), invalid UTF-8, duplicate map
- * keys (section 5.6: a map with duplicate keys is not valid), nesting deeper than 8 and more
- * than 64 items. Tags are refused too: no request parameter is tagged.
+ * A strict, bounded CBOR decoder for request bodies (RFC 8949). It reads every well-formed
+ * encoding a client's library may choose (section 3): any head length for an argument, preferred
+ * or not (section 4.1 makes preferred serialization a sender's choice, never a receiver's
+ * requirement), indefinite-length arrays, maps, byte strings and text strings (section 3.2.2,
+ * 3.2.3: Jackson, the CBOR library under Java's CoAP stacks, writes maps that way by default),
+ * half, single and double floats. Bodies come from the network, so what is not valid or means
+ * nothing here is refused rather than guessed:
+ *   - trailing bytes after the one top-level item, truncated items, reserved additional
+ *     information (28..30), a break (0xff) outside an indefinite-length item, a chunk of an
+ *     indefinite-length string that is not a definite-length string of the same type
+ *     (section 3.2.3): not well-formed;
+ *   - invalid UTF-8 in a text string or in any chunk of one (section 3.2.3: a chunk is a text
+ *     string on its own) and duplicate map keys (section 5.6): not valid;
+ *   - tags, except 55799 (self-described CBOR, section 3.4.6, which means "this is CBOR" and
+ *     nothing else): no request parameter is tagged, and a tag's meaning (a bignum, a date) would
+ *     have to be understood to be ignored safely (section 5.4);
+ *   - unassigned simple values and map keys that are not integers, floats or text;
+ *   - more than 8 levels of nesting and more than 64 data items (the chunks of a string are one
+ *     item): a body of a few hundred bytes needs neither.
  *
  * Every refusal is a CborDecodeError with a short fixed reason that is safe to show a client.
  */
@@ -16,6 +29,12 @@ export class CborDecodeError extends Error {
 
 const MAX_DEPTH = 8;
 const MAX_ITEMS = 64;
+
+/** CBOR's self-described tag (RFC 8949 section 3.4.6), d9 d9f7. */
+const SELF_DESCRIBED = 55799;
+const BREAK = 0xff;
+/** Additional information 31: an indefinite length (RFC 8949 section 3.2.1). */
+const INDEFINITE = 31;
 
 export function decodeCborStrict(bytes: Uint8Array): DecodedCbor {
   const reader = new Reader(bytes);
@@ -70,11 +89,55 @@ class Reader {
         this.offset += 8;
         return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
       }
-      case 31:
-        throw new CborDecodeError('indefinite-length CBOR is not accepted');
       default:
+        // 28..30 are reserved; 31 (indefinite) is read by the item's own case.
         throw new CborDecodeError('reserved CBOR additional information');
     }
+  }
+
+  /** True, and the break consumed, when the next byte ends an indefinite-length item. */
+  #atBreak(): boolean {
+    this.#need(1);
+    if (this.#bytes[this.offset] !== BREAK) return false;
+    this.offset++;
+    return true;
+  }
+
+  /** One definite-length string's bytes (a whole string, or one chunk of an indefinite one). */
+  #stringBytes(major: 2 | 3, info: number): Uint8Array {
+    const len = this.#length(info);
+    this.#need(len);
+    const raw = this.#bytes.subarray(this.offset, this.offset + len);
+    this.offset += len;
+    if (major === 3) this.#text(raw);
+    return raw;
+  }
+
+  #text(raw: Uint8Array): string {
+    try {
+      return utf8.decode(raw);
+    } catch {
+      throw new CborDecodeError('invalid UTF-8 in a CBOR text string');
+    }
+  }
+
+  /** A byte or text string, definite or in chunks (RFC 8949 section 3.2.3). */
+  #string(major: 2 | 3, info: number): Uint8Array | string {
+    if (info !== INDEFINITE) {
+      const raw = this.#stringBytes(major, info);
+      return major === 2 ? raw.slice() : this.#text(raw);
+    }
+    const chunks: Uint8Array[] = [];
+    // Chunks are parts of one item, not items: they are not counted (the body's size bounds them),
+    // so a value accepted in one encoding is accepted in every other.
+    while (!this.#atBreak()) {
+      const head = this.#u8();
+      // Each chunk is a definite-length string of the same major type: no nesting, no other item.
+      if (head >> 5 !== major || (head & 0x1f) === INDEFINITE) throw new CborDecodeError('bad chunk in an indefinite-length CBOR string');
+      chunks.push(this.#stringBytes(major, head & 0x1f));
+    }
+    const joined = Buffer.concat(chunks);
+    return major === 2 ? new Uint8Array(joined) : this.#text(joined);
   }
 
   #length(info: number): number {
@@ -97,37 +160,41 @@ class Reader {
         return typeof n === 'bigint' ? -1n - n : n === Number.MAX_SAFE_INTEGER ? -1n - BigInt(n) : -1 - n;
       }
       case 2:
-      case 3: {
-        const len = this.#length(info);
-        this.#need(len);
-        const raw = this.#bytes.subarray(this.offset, this.offset + len);
-        this.offset += len;
-        if (major === 2) return raw.slice();
-        try {
-          return utf8.decode(raw);
-        } catch {
-          throw new CborDecodeError('invalid UTF-8 in a CBOR text string');
-        }
-      }
+      case 3:
+        return this.#string(major, info);
       case 4: {
-        const len = this.#length(info);
         const out: DecodedCbor[] = [];
+        if (info === INDEFINITE) {
+          while (!this.#atBreak()) out.push(this.item(depth + 1));
+          return out;
+        }
+        const len = this.#length(info);
         for (let i = 0; i < len; i++) out.push(this.item(depth + 1));
         return out;
       }
       case 5: {
-        const len = this.#length(info);
         const out = new Map<DecodedCbor, DecodedCbor>();
-        for (let i = 0; i < len; i++) {
+        const entry = () => {
           const key = this.item(depth + 1);
           if (typeof key === 'object' && key !== null) throw new CborDecodeError('CBOR map keys must be integers or text');
           if (out.has(key)) throw new CborDecodeError('duplicate key in a CBOR map');
+          // A break where a value should be leaves a key without one: not well-formed.
+          if (info === INDEFINITE && this.#bytes[this.offset] === BREAK) throw new CborDecodeError('CBOR map key without a value');
           out.set(key, this.item(depth + 1));
+        };
+        if (info === INDEFINITE) {
+          while (!this.#atBreak()) entry();
+          return out;
         }
+        const len = this.#length(info);
+        for (let i = 0; i < len; i++) entry();
         return out;
       }
-      case 6:
+      case 6: {
+        // Only at the top, where a library puts it: "what follows is CBOR".
+        if (depth === 0 && info !== INDEFINITE && this.#argument(info) === SELF_DESCRIBED) return this.item(1);
         throw new CborDecodeError('CBOR tags are not accepted here');
+      }
       default:
         return this.#simple(info);
     }
@@ -162,6 +229,7 @@ class Reader {
         return v;
       }
       case 31:
+        // A break is read only by the indefinite-length item it ends (#atBreak).
         throw new CborDecodeError('unexpected CBOR break');
       default:
         // Unassigned simple values (0..19, 24 with 32..255) carry no meaning for a request.
