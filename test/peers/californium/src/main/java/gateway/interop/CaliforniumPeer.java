@@ -129,6 +129,9 @@ public final class CaliforniumPeer {
         case "block-stats-16", "block-stats-64":
           client.useEarlyNegotiation(blockSize);
           return report(client, get("coap://" + authority + "/gw/stats", MediaTypeRegistry.UNDEFINED));
+        case "get-stats":
+          // No size asked for: the server's choice of blocks, if any (a stranger gets small ones).
+          return report(client, get("coap://" + authority + "/gw/stats", MediaTypeRegistry.UNDEFINED));
         case "observe-cancel":
           return observeCancel(client, "coap://" + authority + "/temp");
         default:
