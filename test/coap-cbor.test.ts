@@ -88,6 +88,9 @@ describe('strict CBOR decoder', () => {
     ['21.5 as a float64 instead of a float16', 'fb4035800000000000', 21.5],
     ['21.5 as a float32', 'fa41ac0000', 21.5],
     ['the self-described tag at the top (section 3.4.6)', 'd9d9f7a1616101', new Map([['a', 1]])],
+    ['8 levels of nesting, under the self-described tag too', 'd9d9f7' + '81'.repeat(8) + '00', [[[[[[[[0]]]]]]]]],
+    ['64 items, under the self-described tag too', 'd9d9f7983f' + '00'.repeat(63), [...new Array(63).fill(0)]],
+    ['a text string that starts with U+FEFF (no BOM is stripped)', '67efbbbf756e6974', '\ufeffunit'],
   ] as const) {
     it(`reads ${name}`, () => {
       assert.deepEqual(decodeCborStrict(Buffer.from(encoded, 'hex')), expected);

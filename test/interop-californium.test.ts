@@ -51,6 +51,13 @@ function assertBlocks(r: CaliforniumResult, size: number): void {
   assert.equal(new Set(sent.map((m) => m.token)).size, sent.length, 'a new token for each block');
 }
 
+/** Every block received carries an ETag, and the same one: the transfer is one representation. */
+function assertOneEtag(r: CaliforniumResult): void {
+  const received = r.messages.filter((m) => m.dir === 'received');
+  for (const m of received) assert.ok(typeof m.etag === 'string' && m.etag.length > 0, `an ETag on every block: ${JSON.stringify(m)}`);
+  assert.equal(new Set(received.map((m) => m.etag)).size, 1, `one ETag on every block: ${received.map((m) => m.etag).join(' ')}`);
+}
+
 function assertStats(payload: Buffer, label: string): void {
   const stats = decoder.decode(payload) as unknown;
   assert.ok(stats instanceof Map, `${label}: one CBOR map (${payload.toString('hex')})`);
@@ -58,7 +65,9 @@ function assertStats(payload: Buffer, label: string): void {
   assert.ok(stats.get('sensors') instanceof Map, label);
 }
 
-describe('Californium 3.14.0 CoapClient against the gateway', { concurrency: true }, () => {
+// Two JVMs at a time: on 2 shared cores, eleven at once risk a CON retransmission, which the
+// block sequence checks would take for a wrong block.
+describe('Californium 3.14.0 CoapClient against the gateway', { concurrency: 2 }, () => {
   let gw: TestGateway;
   let gw6: TestGateway;
   let observed: TestGateway;
@@ -138,9 +147,9 @@ describe('Californium 3.14.0 CoapClient against the gateway', { concurrency: tru
       const r = await californiumExchange(peer, `block-stats-${size}`, '127.0.0.1', gw.port);
       assertStats(assertContent(r, 60), `/gw/stats in ${size}-byte blocks`);
       assertBlocks(r, size);
-      // Californium checks that every block carries the first block's ETag (RFC 7959 section 2.4).
-      const etags = new Set(r.messages.filter((m) => m.dir === 'received').map((m) => m.etag));
-      assert.equal(etags.size, 1, `one ETag on every block: ${[...etags].join(' ')}`);
+      // Californium checks that every block carries the first block's ETag (RFC 7959 section 2.4),
+      // but only when the first has one: the test asks that every block has it.
+      assertOneEtag(r);
     });
   }
 
@@ -151,7 +160,7 @@ describe('Californium 3.14.0 CoapClient against the gateway', { concurrency: tru
     assertStats(assertContent(r, 60), '/gw/stats to a stranger');
     const received = r.messages.filter((m) => m.dir === 'received');
     assert.ok(received.length >= 2, `block-wise: ${JSON.stringify(r.messages)}`);
-    assert.equal(new Set(received.map((m) => m.etag)).size, 1, 'one ETag on every block');
+    assertOneEtag(r);
   });
 
   it('observe /temp: notifications while the temperature ramps, then proactiveCancel() ends it', async (t) => {

@@ -15,7 +15,7 @@
  *   - tags, except 55799 (self-described CBOR, section 3.4.6, which means "this is CBOR" and
  *     nothing else): no request parameter is tagged, and a tag's meaning (a bignum, a date) would
  *     have to be understood to be ignored safely (section 5.4);
- *   - unassigned simple values and map keys that are not integers, floats or text;
+ *   - unassigned simple values, and map keys that are byte strings, arrays or maps;
  *   - more than 8 levels of nesting and more than 64 data items (the chunks of a string are one
  *     item): a body of a few hundred bytes needs neither.
  *
@@ -43,13 +43,16 @@ export function decodeCborStrict(bytes: Uint8Array): DecodedCbor {
   return value;
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM: a U+FEFF at the start of a text string is part of the string, not a byte order mark
+// to strip (CBOR text has no BOM): "\uFEFFunit" is not "unit".
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 class Reader {
   readonly #bytes: Uint8Array;
   readonly #view: DataView;
   offset = 0;
   #items = 0;
+  #selfDescribed = false;
 
   constructor(bytes: Uint8Array) {
     this.#bytes = bytes;
@@ -125,7 +128,8 @@ class Reader {
   #string(major: 2 | 3, info: number): Uint8Array | string {
     if (info !== INDEFINITE) {
       const raw = this.#stringBytes(major, info);
-      return major === 2 ? raw.slice() : this.#text(raw);
+      // A copy: Buffer#slice would share the datagram's memory, and chunks come back copied too.
+      return major === 2 ? new Uint8Array(raw) : this.#text(raw);
     }
     const chunks: Uint8Array[] = [];
     // Chunks are parts of one item, not items: they are not counted (the body's size bounds them),
@@ -191,8 +195,13 @@ class Reader {
         return out;
       }
       case 6: {
-        // Only at the top, where a library puts it: "what follows is CBOR".
-        if (depth === 0 && info !== INDEFINITE && this.#argument(info) === SELF_DESCRIBED) return this.item(1);
+        // Only at the top, where a library puts it, and once: "what follows is CBOR". It is a
+        // marker, not an item: the value under it keeps every bound it would have without it.
+        if (depth === 0 && !this.#selfDescribed && info !== INDEFINITE && this.#argument(info) === SELF_DESCRIBED) {
+          this.#selfDescribed = true;
+          this.#items--;
+          return this.item(0);
+        }
         throw new CborDecodeError('CBOR tags are not accepted here');
       }
       default:

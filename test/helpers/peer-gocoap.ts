@@ -27,7 +27,7 @@ export const GOCOAP_BIN = join(ROOT, 'build/peers/gocoap-peer');
 const STAMP = `${GOCOAP_BIN}.sha256`;
 const SOURCES = ['main.go', 'go.mod', 'go.sum'];
 
-/** A cold build downloads nothing (go.sum pins it all) but compiles go-coap: about 15 s here. */
+/** A build with a cold cache compiles go-coap (about 15 s here) and needs its modules in the module cache, or the Go module proxy (.ci/run downloads them first; go.sum pins their hashes). */
 const BUILD_TIMEOUT_MS = 120_000;
 
 export const GO_HINT = 'install Go >= 1.26 (go-coap v3.8.0 requires it)';
