@@ -20,7 +20,7 @@
  * Exit 0 when every registration was acknowledged with Observe, every check passed and the
  * peak stayed under --max-rss-mb (default 128).
  */
-import { type Socket, createSocket } from 'node:dgram';
+import type { Socket } from 'node:dgram';
 import { parseArgs } from 'node:util';
 import { decode as cborDecode } from 'cbor-x';
 import { MessageType, Option, type WireMessage, codeByte, encodeMessage, parseMessage, readUint, uintOption } from '../gateway/coap/coap-wire.ts';
@@ -28,6 +28,7 @@ import { DEFAULT_OBSERVER_LIMITS } from '../gateway/coap/observe-limits.ts';
 import { MemorySampler, memoryOf } from './lib/process-memory.ts';
 import { type Simulation, gateway, startServer } from './lib/servers.ts';
 import { positiveOption } from './lib/positive-option.ts';
+import { bindUdp4 } from './lib/udp-socket.ts';
 
 const { values: opts } = parseArgs({
   options: {
@@ -82,20 +83,9 @@ function sourceAddress(i: number): string {
   return `127.1.${Math.floor(i / 200)}.${1 + (i % 200)}`;
 }
 
-function bind(address: string): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const s = createSocket('udp4');
-    s.once('error', reject);
-    s.bind(0, address, () => {
-      s.off('error', reject);
-      s.on('error', () => {});
-      resolve(s);
-    });
-  });
-}
 
 async function openSource(address: string): Promise<Source> {
-  const source: Source = { socket: await bind(address), address, waiting: new Map(), seenMids: new Set(), perToken: new Map() };
+  const source: Source = { socket: await bindUdp4(address), address, waiting: new Map(), seenMids: new Set(), perToken: new Map() };
   source.socket.on('message', (d) => {
     const parsed = parseMessage(d);
     if (!parsed.ok) {
@@ -295,7 +285,7 @@ async function main(): Promise<number> {
     }
   };
   try {
-    checker = await bind('127.0.0.1');
+    checker = await bindUdp4('127.0.0.1');
     const addresses = Math.ceil(OBSERVERS / PER_ADDRESS);
     for (let i = 0; i < addresses; i++) sources.push(await openSource(sourceAddress(i)));
     const checking = checkLoop();

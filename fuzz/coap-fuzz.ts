@@ -24,7 +24,7 @@
  * it sends), --max-rss-mb N (fail if the peak passes it; default none), --json (one result
  * object on stdout). Exit 0 when every check passed, 1 otherwise.
  */
-import { createSocket, type Socket } from 'node:dgram';
+import type { Socket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -33,6 +33,7 @@ import { codeString, encodeMessage, parseMessage, uintOption } from '../gateway/
 import { spawnGatewayProcess } from '../test/helpers/gateway-process.ts';
 import { prng } from '../test/helpers/prng.ts';
 import { positiveOption } from '../bench/lib/positive-option.ts';
+import { bindUdp4 } from '../bench/lib/udp-socket.ts';
 
 const { values: opts } = parseArgs({
   options: {
@@ -159,19 +160,13 @@ function procMb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
 /** Replies with code 5.00: a handler threw (the gateway answers anything else with what the input deserves). */
 let internalErrors = 0;
 
-function bound(address: string): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const s = createSocket('udp4');
-    s.once('error', reject);
-    s.bind(0, address, () => {
-      s.off('error', reject);
-      s.on('error', () => {}); // ICMP errors on a later send: not the gateway's doing
-      s.on('message', (m) => {
-        if (m.length >= 2 && m[1] === 0xa0) internalErrors++;
-      });
-      resolve(s);
-    });
+/** A client socket that counts the 5.00 replies it gets. */
+async function bound(address: string): Promise<Socket> {
+  const s = await bindUdp4(address);
+  s.on('message', (m) => {
+    if (m.length >= 2 && m[1] === 0xa0) internalErrors++;
   });
+  return s;
 }
 
 /**

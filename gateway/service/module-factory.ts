@@ -62,7 +62,7 @@ export async function loadModule(sensor: SensorConfig, options: ModuleFactoryOpt
   // A sensor may run its (trusted) module on the calling thread in a service of workers.
   const isolation = sensor.isolation ?? options.isolation;
   if (isolation !== 'in-thread') {
-    return { handle: await WorkerModule.load(bytes, { ...options_, limits: sensor.limits, shared: isolation === 'shared' }), sha256 };
+    return { handle: await WorkerModule.load(bytes, { ...options_, limits: sensor.limits, shared: isolation === 'shared' }, sha256), sha256 };
   }
   // The bus rate limit is enforced by the host's imports, on whichever thread they run.
   const i2cRateLimit = sensor.limits.i2cRateLimit === false ? undefined : sensor.limits.i2cRateLimit;

@@ -12,13 +12,12 @@
  * response, well inside PEER_TIMEOUT_MS.
  */
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { type ProcessResult, findExecutable, interopRequired, runProcess } from './peers.ts';
+import { PROJECT_ROOT } from '../../gateway/service/config.ts';
+import { type ProcessResult, findExecutable, runProcess, skipOrFail } from './peers.ts';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-export const CALIFORNIUM_JAR = join(ROOT, 'build/peers/californium-peer.jar');
+export const CALIFORNIUM_JAR = join(PROJECT_ROOT, 'build/peers/californium-peer.jar');
 export const CALIFORNIUM_BUILD_HINT = 'apt-get install default-jdk-headless maven; mvn -B -q -f test/peers/californium/pom.xml package';
 
 export type CaliforniumExchange =
@@ -84,10 +83,7 @@ export function californiumOrSkip(t: TestContext): CaliforniumPeer | undefined {
   const java = findExecutable('java');
   const missing = !java ? 'java is not on PATH' : !existsSync(CALIFORNIUM_JAR) ? `${CALIFORNIUM_JAR} is not built` : undefined;
   if (!missing) return { java: java!, jar: CALIFORNIUM_JAR };
-  const message = `${missing} (${CALIFORNIUM_BUILD_HINT})`;
-  if (interopRequired()) throw new Error(`${message}; COAP_INTEROP_REQUIRED=1 makes this a failure`);
-  t.skip(`${message}; skipped`);
-  return undefined;
+  return skipOrFail(t, `${missing} (${CALIFORNIUM_BUILD_HINT})`);
 }
 
 /** Runs one exchange against host:port; throws when the peer printed no JSON object. */

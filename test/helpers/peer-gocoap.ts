@@ -12,18 +12,16 @@
  * module, and the go command resolves the module from its working directory, not from the
  * package path. Hence `go -C test/peers/gocoap build`.
  */
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { TestContext } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { findExecutable, interopRequired, runProcess } from './peers.ts';
+import { PROJECT_ROOT } from '../../gateway/service/config.ts';
+import { findExecutable, runProcess, skipOrFail } from './peers.ts';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-export const GOCOAP_SOURCE_DIR = join(ROOT, 'test/peers/gocoap');
-export const GOCOAP_BIN = join(ROOT, 'build/peers/gocoap-peer');
+export const GOCOAP_SOURCE_DIR = join(PROJECT_ROOT, 'test/peers/gocoap');
+export const GOCOAP_BIN = join(PROJECT_ROOT, 'build/peers/gocoap-peer');
 const STAMP = `${GOCOAP_BIN}.sha256`;
 const SOURCES = ['main.go', 'go.mod', 'go.sum'];
 
@@ -34,12 +32,7 @@ export const GO_HINT = 'install Go >= 1.26 (go-coap v3.8.0 requires it)';
 
 /** `go` on PATH, or undefined after skipping; throws under COAP_INTEROP_REQUIRED=1. */
 export function goOrSkip(t: TestContext): string | undefined {
-  const go = findExecutable('go');
-  if (go) return go;
-  const message = `go is not on PATH (${GO_HINT}), so the go-coap peer cannot be built`;
-  if (interopRequired()) throw new Error(`${message}; COAP_INTEROP_REQUIRED=1 makes this a failure`);
-  t.skip(`${message}; skipped`);
-  return undefined;
+  return findExecutable('go') ?? skipOrFail(t, `go is not on PATH (${GO_HINT}), so the go-coap peer cannot be built`);
 }
 
 async function sourceHash(): Promise<string> {
@@ -111,37 +104,12 @@ const RUN_TIMEOUT_MS = 12_000;
  * Runs `gocoap-peer <exchange> <target>`; `onStderrLine` sees each stderr line as it arrives
  * (observe-cancel announces each notification there). Throws when stdout is not one JSON object.
  */
-export function runGocoapPeer(bin: string, exchange: GocoapExchange, target: string, onStderrLine?: (line: string) => void): Promise<GocoapRun> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(bin, [exchange, target], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    let pending = '';
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, RUN_TIMEOUT_MS);
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString('utf8')));
-    child.stderr.on('data', (b: Buffer) => {
-      const text = b.toString('utf8');
-      stderr += text;
-      pending += text;
-      const lines = pending.split('\n');
-      pending = lines.pop() ?? '';
-      for (const line of lines) onStderrLine?.(line);
-    });
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.on('close', (exitCode) => {
-      clearTimeout(timer);
-      try {
-        resolvePromise({ result: JSON.parse(stdout) as GocoapResult, stderr, exitCode, timedOut });
-      } catch {
-        reject(new Error(`gocoap-peer ${exchange} printed no JSON (exit ${exitCode}${timedOut ? ', killed after timeout' : ''}): ${stdout} ${stderr}`));
-      }
-    });
-  });
+export async function runGocoapPeer(bin: string, exchange: GocoapExchange, target: string, onStderrLine?: (line: string) => void): Promise<GocoapRun> {
+  const run = await runProcess(bin, [exchange, target], { timeoutMs: RUN_TIMEOUT_MS, onStderrLine });
+  const stdout = run.stdout.toString('utf8');
+  try {
+    return { result: JSON.parse(stdout) as GocoapResult, stderr: run.stderr, exitCode: run.exitCode, timedOut: run.timedOut };
+  } catch {
+    throw new Error(`gocoap-peer ${exchange} printed no JSON (exit ${run.exitCode}${run.timedOut ? ', killed after timeout' : ''}): ${stdout} ${run.stderr}`);
+  }
 }

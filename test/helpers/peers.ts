@@ -57,9 +57,11 @@ export function findExecutable(name: string): string | undefined {
  * peer throws instead, failing the test.
  */
 export function peerOrSkip(t: TestContext, name: string, installHint: string): string | undefined {
-  const found = findExecutable(name);
-  if (found) return found;
-  const message = `${name} is not on PATH (${installHint})`;
+  return findExecutable(name) ?? skipOrFail(t, `${name} is not on PATH (${installHint})`);
+}
+
+/** Skips the test with `message`, or under COAP_INTEROP_REQUIRED=1 (CI) throws it: a missing peer never passes there. */
+export function skipOrFail(t: TestContext, message: string): undefined {
   if (interopRequired()) throw new Error(`${message}; COAP_INTEROP_REQUIRED=1 makes this a failure`);
   t.skip(`${message}; skipped`);
   return undefined;
@@ -77,7 +79,8 @@ export interface ProcessResult {
 }
 
 /** Runs a program asynchronously (the gateway under test shares this event loop) with a hard timeout. */
-export function runProcess(file: string, args: string[], options: { timeoutMs?: number; cwd?: string } = {}): Promise<ProcessResult> {
+/** `onStderrLine` sees each line of stderr as it arrives (a peer announcing what it received). */
+export function runProcess(file: string, args: string[], options: { timeoutMs?: number; cwd?: string; onStderrLine?: (line: string) => void } = {}): Promise<ProcessResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(file, args, { cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
@@ -88,7 +91,14 @@ export function runProcess(file: string, args: string[], options: { timeoutMs?: 
       child.kill('SIGKILL');
     }, options.timeoutMs ?? PEER_TIMEOUT_MS);
     child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
+    let pending = '';
+    child.stderr.on('data', (b: Buffer) => {
+      err.push(b);
+      if (!options.onStderrLine) return;
+      const lines = (pending + b.toString('utf8')).split('\n');
+      pending = lines.pop() ?? '';
+      for (const line of lines) options.onStderrLine(line);
+    });
     child.on('error', (e) => {
       clearTimeout(timer);
       reject(e);

@@ -43,6 +43,9 @@ export interface TenantData {
   sliceMs: number | undefined;
 }
 
+/** The counters of a module that has made no call yet. */
+export const EMPTY_STATS: Readonly<SensorModuleStats> = Object.freeze({ calls: 0, faults: 0, instancesCreated: 0, i2cTransactions: 0, memoryBytes: 0 });
+
 export type CallOp = 'start' | 'read' | 'reconfigure';
 
 export type WorkerRequest =

@@ -11,7 +11,7 @@ import type { Logger } from '../../log.ts';
 import type { SensorModuleStats } from '../sensor-module.ts';
 import { servedCount } from './bus-channel.ts';
 import type { OpenedChannel } from './bus-server.ts';
-import type { CallOp, ClockDescriptor, TenantData } from './messages.ts';
+import { type CallOp, type ClockDescriptor, EMPTY_STATS, type TenantData } from './messages.ts';
 import { type CallOutcome, ModuleWorkerThread } from './module-worker-thread.ts';
 
 export type { CallOutcome, ResultMessage } from './module-worker-thread.ts';
@@ -26,8 +26,6 @@ export interface ModuleThreadOptions {
   /** A shared worker to join; without one the module gets a worker of its own. */
   shared?: ModuleWorkerThread | undefined;
 }
-
-const EMPTY_STATS: SensorModuleStats = { calls: 0, faults: 0, instancesCreated: 0, i2cTransactions: 0, memoryBytes: 0 };
 
 export class ModuleThread {
   /** Resolves when the worker is ready for calls; rejects (GatewayError) when it could not start. */

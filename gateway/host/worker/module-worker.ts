@@ -18,7 +18,7 @@ import { LogThrottle } from '../../log-throttle.ts';
 import { SensorModule } from '../sensor-module.ts';
 import { SliceExceeded } from '../module-instance.ts';
 import { BusChannelClient } from './bus-channel.ts';
-import { type ClockDescriptor, type ModuleWorkerData, type TenantData, type WorkerMessage, type WorkerRequest, serializeError } from './messages.ts';
+import { type ClockDescriptor, EMPTY_STATS, type ModuleWorkerData, type TenantData, type WorkerMessage, type WorkerRequest, serializeError } from './messages.ts';
 import { PortLogger } from './port-logger.ts';
 
 const port = parentPort!;
@@ -82,7 +82,7 @@ port.on('message', (req: WorkerRequest) => {
     // Removed while the call was on its way. Its owner no longer waits for it, but the main
     // thread matches answers to calls in order: every call gets one.
     const error = serializeError(new GatewayError('GW_ERR_SENSOR_RESTARTING', { retryAfterMs: 0, detail: 'the module left this worker' }));
-    post({ type: 'result', tenant: req.tenant, id: req.id, ok: false, error, info: undefined, stats: { calls: 0, faults: 0, instancesCreated: 0, i2cTransactions: 0, memoryBytes: 0 }, logThrottle: [] });
+    post({ type: 'result', tenant: req.tenant, id: req.id, ok: false, error, info: undefined, stats: EMPTY_STATS, logThrottle: [] });
     return;
   }
   const { engine, logThrottle } = tenant;

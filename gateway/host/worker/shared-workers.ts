@@ -42,7 +42,7 @@ export function sharedWorkerFor(options: SharedWorkerOptions): ModuleWorkerThrea
   return thread;
 }
 
-/** Workers running now, for /gw/stats and tests: shared ones by bus, with their module counts. */
+/** The shared workers running now for this clock (one per bus with a sharing module). */
 export function sharedWorkerCount(clock: object): number {
   return byClock.get(clock)?.size ?? 0;
 }

@@ -140,11 +140,12 @@ export class WorkerModule implements ModuleHandle {
 
   /**
    * As fromBytes, but compiles off the calling thread (WebAssembly.compile): a hot reload of a
-   * 2 MB Go module does not hold up the CoAP event loop while V8 compiles it.
+   * 2 MB Go module does not hold up the CoAP event loop while V8 compiles it. `sha256`: of
+   * `bytes`, when the caller has it already (module-factory.ts hashes every file it reads).
    */
-  static async load(bytes: Uint8Array, options: WorkerModuleOptions): Promise<WorkerModule> {
+  static async load(bytes: Uint8Array, options: WorkerModuleOptions, sha256?: string): Promise<WorkerModule> {
     const limits = resolveModuleLimits(options.limits);
-    const key = `${createHash('sha256').update(bytes).digest('hex')} ${limits.memoryLimitBytes} ${options.shared ? 'shared' : 'own'}`;
+    const key = `${sha256 ?? createHash('sha256').update(bytes).digest('hex')} ${limits.memoryLimitBytes} ${options.shared ? 'shared' : 'own'}`;
     const known = compiledModules.get(key);
     const module = known?.module.deref();
     if (known && module) {
