@@ -74,6 +74,20 @@ export const ERROR_CODES = {
   GW_ERR_SENSOR_QUARANTINED: 'The sensor\'s module kept failing and is quarantined; retry after the given time',
   // A limit on what a module may ask of the bus:
   GW_ERR_I2C_RATE_LIMITED: 'The module went over its rate of bus transactions; retry after the given time',
+
+  // Security: OSCORE (RFC 8613), Echo (RFC 9175) and the access policy (docs/security.md)
+  GW_ERR_ACCESS_UNAUTHORIZED: 'The access policy allows this method on this resource only to authenticated clients (OSCORE) or other sources',
+  GW_ERR_ACCESS_FORBIDDEN: 'The access policy does not allow this client this method on this resource',
+  GW_ERR_WRITE_RATE_LIMITED: 'The client sent more writes than its rate allows; retry after the given time',
+  GW_ERR_OSCORE_CONTEXT_NOT_FOUND: 'The OSCORE request names a security context (kid, kid context) the gateway does not have',
+  GW_ERR_OSCORE_DECRYPT_FAILED: 'The OSCORE request did not decrypt and verify with its security context',
+  GW_ERR_OSCORE_REPLAY: 'The OSCORE request repeats a sequence number already received (replay)',
+  GW_ERR_OSCORE_BAD_OPTION: 'The OSCORE option is malformed',
+  GW_ERR_OSCORE_DECODE: 'The OSCORE message could not be decoded (COSE object or inner message malformed)',
+  GW_ERR_OSCORE_NOT_CONFIGURED: 'The request is OSCORE-protected but the gateway has no OSCORE credentials configured',
+  GW_ERR_OSCORE_CREDENTIALS: 'The OSCORE credentials file is invalid',
+  GW_ERR_OSCORE_SEQUENCE_STORE: 'The OSCORE sender sequence numbers could not be read or persisted; the gateway does not send protected messages without them',
+  GW_ERR_OSCORE_SEQUENCE_EXHAUSTED: 'The OSCORE sender sequence numbers of a security context are used up; a new context (new keys) is needed',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -15,7 +15,7 @@ import { encodeCbor, type CborMap } from './cbor-preferred.ts';
 import { ContentFormat } from './content-formats.ts';
 import { MAX_BODY_BYTES } from './request-params.ts';
 
-export type CoapErrorCode = '4.00' | '4.02' | '4.04' | '4.05' | '4.06' | '4.13' | '4.15' | '5.00' | '5.03' | '5.05';
+export type CoapErrorCode = '4.00' | '4.01' | '4.02' | '4.03' | '4.04' | '4.05' | '4.06' | '4.13' | '4.15' | '4.29' | '5.00' | '5.03' | '5.05';
 
 /** 5.03 Service Unavailable: the sensor cannot answer now; Max-Age says when to retry (RFC 7252 section 5.9.3.4). */
 const UNAVAILABLE = '5.03';
@@ -79,6 +79,21 @@ export const COAP_CODE_FOR: Record<ErrorCode, CoapErrorCode> = {
   GW_ERR_SENSOR_RESTARTING: UNAVAILABLE,
   GW_ERR_SENSOR_QUARANTINED: UNAVAILABLE,
   GW_ERR_I2C_RATE_LIMITED: UNAVAILABLE,
+  GW_ERR_ACCESS_UNAUTHORIZED: '4.01',
+  GW_ERR_ACCESS_FORBIDDEN: '4.03',
+  // RFC 8516: 4.29 Too Many Requests, Max-Age the time after which the client may retry.
+  GW_ERR_WRITE_RATE_LIMITED: '4.29',
+  // RFC 8613 section 8.2: 4.01 "Security context not found" and "Replay detected"; 4.02 "Failed
+  // to decode COSE" for a malformed OSCORE option or COSE object; 4.00 "Decryption failed".
+  GW_ERR_OSCORE_CONTEXT_NOT_FOUND: '4.01',
+  GW_ERR_OSCORE_DECRYPT_FAILED: '4.00',
+  GW_ERR_OSCORE_REPLAY: '4.01',
+  GW_ERR_OSCORE_BAD_OPTION: '4.02',
+  GW_ERR_OSCORE_DECODE: '4.02',
+  GW_ERR_OSCORE_NOT_CONFIGURED: '4.02',
+  GW_ERR_OSCORE_CREDENTIALS: FAULT,
+  GW_ERR_OSCORE_SEQUENCE_STORE: FAULT,
+  GW_ERR_OSCORE_SEQUENCE_EXHAUSTED: FAULT,
 };
 
 /**
@@ -111,6 +126,11 @@ export function errorMaxAge(code: CoapErrorCode, err: GatewayError | undefined):
     return ms === undefined || !Number.isFinite(ms) ? DEFAULT_RETRY_AFTER_S : maxAgeOf(ms);
   }
   if (code === FAULT) return 0;
+  // RFC 8516 section 4: the Max-Age of a 4.29 is the time after which the client may retry.
+  if (code === '4.29') {
+    const ms = err?.details.retryAfterMs;
+    return ms === undefined || !Number.isFinite(ms) ? 1 : maxAgeOf(ms);
+  }
   return 60;
 }
 
