@@ -84,7 +84,6 @@ export const ERROR_CODES = {
   GW_ERR_OSCORE_REPLAY: 'The OSCORE request repeats a sequence number already received (replay)',
   GW_ERR_OSCORE_BAD_OPTION: 'The OSCORE option is malformed',
   GW_ERR_OSCORE_DECODE: 'The OSCORE message could not be decoded (COSE object or inner message malformed)',
-  GW_ERR_OSCORE_NOT_CONFIGURED: 'The request is OSCORE-protected but the gateway has no OSCORE credentials configured',
   GW_ERR_OSCORE_CREDENTIALS: 'The OSCORE credentials file is invalid',
   GW_ERR_OSCORE_SEQUENCE_STORE: 'The OSCORE sender sequence numbers could not be read or persisted; the gateway does not send protected messages without them',
   GW_ERR_OSCORE_SEQUENCE_EXHAUSTED: 'The OSCORE sender sequence numbers of a security context are used up; a new context (new keys) is needed',

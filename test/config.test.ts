@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { GatewayError } from '../gateway/errors.ts';
 import { DEFAULT_MODULE_LIMITS, MODULE_LIMIT_MAXIMA } from '../gateway/host/worker/module-limits.ts';
-import { MAX_PROFILE_SECONDS, MAX_SENSORS, loadConfigFile, parseConfig } from '../gateway/service/config.ts';
+import { DEFAULT_ACCESS, DEFAULT_RULE_COUNT, MAX_ACCESS_RULES, MAX_PROFILE_SECONDS, MAX_SENSORS, defaultConfig, loadConfigFile, parseConfig } from '../gateway/service/config.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -128,5 +128,146 @@ describe('configuration', () => {
     assert.equal(parseConfig({ sensors: [sensor({})] }, ROOT).sensors[0]!.isolation, undefined);
     assert.equal(parseConfig({ sensors: [sensor({ isolation: 'in-thread' })] }, ROOT).sensors[0]!.isolation, 'in-thread');
     assert.match(refusal({ sensors: [sensor({ isolation: 'process' })] }), /^sensors\[0\]\.isolation:/);
+  });
+});
+
+describe('configuration: access', () => {
+  const withAccess = (access: unknown) => ({ sensors: [sensor()], access });
+  const rule = (extra: Record<string, unknown> = {}) => ({ path: '/temp/alert', methods: ['PUT'], allow: ['loopback'], ...extra });
+
+  it('without an `access` section: the default rules and 2 writes/s, burst 10', () => {
+    const c = parseConfig({ sensors: [sensor()] }, ROOT);
+    assert.deepEqual(c.access, DEFAULT_ACCESS);
+    assert.equal(c.access.rules.length, DEFAULT_RULE_COUNT);
+    assert.deepEqual(c.access.writesPerClient, { perSecond: 2, burst: 10 });
+    assert.deepEqual(defaultConfig().access, DEFAULT_ACCESS);
+    assert.equal(c.oscore, undefined);
+  });
+
+  it('reads the documented example: the operator\'s rules first, then the defaults', () => {
+    const c = parseConfig(withAccess({
+      rules: [{ path: '/temp/alert', methods: ['PUT'], allow: ['oscore:thermostat-app', 'loopback', '192.168.1.0/24'] }],
+      writesPerClient: { perSecond: 2, burst: 10 },
+    }), ROOT);
+    assert.equal(c.access.rules.length, 1 + DEFAULT_RULE_COUNT);
+    assert.deepEqual(c.access.rules[0], { path: '/temp/alert', methods: ['PUT'], allow: ['oscore:thermostat-app', 'loopback', '192.168.1.0/24'], origin: 'access.rules[0]' });
+    assert.deepEqual(c.access.rules.slice(1), DEFAULT_ACCESS.rules);
+    const doc = readFileSync(path.join(ROOT, 'docs', 'configuration.md'), 'utf8');
+    assert.match(doc, /## `access`/);
+    assert.match(doc, /## `oscore`/);
+    assert.match(doc, new RegExp(`at most ${MAX_ACCESS_RULES} rules`), 'docs/configuration.md gives the cap');
+  });
+
+  it('accepts every keyword, CIDR prefixes of both families, single addresses, every method and the path forms', () => {
+    const c = parseConfig(withAccess({
+      rules: [
+        rule({ path: '*', methods: ['*'], allow: ['anyone'] }),
+        rule({ path: '/gw/*', methods: ['GET', 'FETCH', 'POST', 'PUT', 'DELETE', 'PATCH', 'iPATCH'], allow: ['local', 'loopback', 'oscore', 'oscore:a.b-c_1', '10.0.0.0/8', 'fd00::/8', '::ffff:192.168.0.0/112', '192.168.1.20', '::1', '0.0.0.0/0', '::/0'] }),
+        rule({ path: '/' }),
+        rule({ path: '/temp/2' }),
+      ],
+    }), ROOT);
+    assert.equal(c.access.rules.length, 4 + DEFAULT_RULE_COUNT);
+    assert.deepEqual(parseConfig(withAccess({ writesPerClient: { perSecond: 0.5 } }), ROOT).access.writesPerClient, { perSecond: 0.5, burst: 10 }, 'a missing field keeps its default');
+    assert.deepEqual(parseConfig(withAccess({}), ROOT).access, DEFAULT_ACCESS);
+  });
+
+  it('every refusal names its field', () => {
+    const cases: Array<[unknown, RegExp]> = [
+      ['all', /^access: must be an object/],
+      [{ rulez: [] }, /^access\.rulez: unknown field/],
+      [{ rules: {} }, /^access\.rules: must be an array/],
+      [{ rules: ['x'] }, /^access\.rules\[0\]: must be an object/],
+      [{ rules: [rule({ who: 'me' })] }, /^access\.rules\[0\]\.who: unknown field/],
+      [{ rules: [{ methods: ['PUT'], allow: ['anyone'] }] }, /^access\.rules\[0\]\.path: is required/],
+      [{ rules: [rule(), { path: '/x', allow: ['anyone'] }] }, /^access\.rules\[1\]\.methods: is required/],
+      [{ rules: [{ path: '/x', methods: ['PUT'] }] }, /^access\.rules\[0\]\.allow: is required/],
+      [{ rules: [rule({ path: 'temp' })] }, /^access\.rules\[0\]\.path: must be a path/],
+      [{ rules: [rule({ path: '/temp*' })] }, /^access\.rules\[0\]\.path:/],
+      [{ rules: [rule({ path: '/temp/*/x' })] }, /^access\.rules\[0\]\.path:/],
+      [{ rules: [rule({ path: '/temp//x' })] }, /^access\.rules\[0\]\.path:/],
+      [{ rules: [rule({ path: 7 })] }, /^access\.rules\[0\]\.path:/],
+      [{ rules: [rule({ methods: [] })] }, /^access\.rules\[0\]\.methods: must be a non-empty array/],
+      [{ rules: [rule({ methods: 'PUT' })] }, /^access\.rules\[0\]\.methods: must be a non-empty array/],
+      [{ rules: [rule({ methods: ['PUT', 'put'] })] }, /^access\.rules\[0\]\.methods\[1\]: unknown method "put"/],
+      [{ rules: [rule({ methods: ['OBSERVE'] })] }, /^access\.rules\[0\]\.methods\[0\]: unknown method/],
+      [{ rules: [rule({ methods: ['*', 'PUT'] })] }, /^access\.rules\[0\]\.methods: "\*" \(any method\) stands alone/],
+      [{ rules: [rule({ allow: [] })] }, /^access\.rules\[0\]\.allow: must be a non-empty array/],
+      [{ rules: [rule({ allow: 'anyone' })] }, /^access\.rules\[0\]\.allow: must be a non-empty array/],
+      [{ rules: [rule({ allow: ['loopback', 'lokal'] })] }, /^access\.rules\[0\]\.allow\[1\]: unknown "lokal"/],
+      [{ rules: [rule({ allow: ['Anyone'] })] }, /^access\.rules\[0\]\.allow\[0\]: unknown "Anyone"/],
+      [{ rules: [rule({ allow: ['oscore:'] })] }, /^access\.rules\[0\]\.allow\[0\]: "oscore:" must be followed by a credentials name/],
+      [{ rules: [rule({ allow: ['oscore:my app'] })] }, /^access\.rules\[0\]\.allow\[0\]:/],
+      [{ rules: [rule({ allow: [''] })] }, /^access\.rules\[0\]\.allow\[0\]: must be a string/],
+      [{ rules: [rule({ allow: [42] })] }, /^access\.rules\[0\]\.allow\[0\]: must be a string/],
+      [{ rules: [rule({ allow: ['192.168.1.0/33'] })] }, /^access\.rules\[0\]\.allow\[0\]: "192\.168\.1\.0\/33" is not a CIDR prefix: the prefix length/],
+      [{ rules: [rule({ allow: ['192.168.1.5/24'] })] }, /^access\.rules\[0\]\.allow\[0\]: .*host bits are set.*192\.168\.1\.0\/24/],
+      [{ rules: [rule({ allow: ['192.168.1/24'] })] }, /^access\.rules\[0\]\.allow\[0\]: .*is not a CIDR prefix/],
+      [{ rules: [rule({ allow: ['300.1.1.1'] })] }, /^access\.rules\[0\]\.allow\[0\]: .*is not a CIDR prefix/],
+      [{ rules: [rule({ allow: ['fd00::/129'] })] }, /^access\.rules\[0\]\.allow\[0\]: .*prefix length must be 0\.\.128/],
+      [{ rules: [rule({ allow: ['fe80::1%eth0'] })] }, /^access\.rules\[0\]\.allow\[0\]:/],
+      [{ rules: [rule({ allow: ['1:2:3:4:5:6:7:8:9/64'] })] }, /^access\.rules\[0\]\.allow\[0\]: .*is not a CIDR prefix/],
+      [{ writesPerClient: 2 }, /^access\.writesPerClient: must be an object/],
+      [{ writesPerClient: { rate: 2 } }, /^access\.writesPerClient\.rate: unknown field/],
+      [{ writesPerClient: { perSecond: 0 } }, /^access\.writesPerClient\.perSecond: must be a number greater than 0/],
+      [{ writesPerClient: { perSecond: '2' } }, /^access\.writesPerClient\.perSecond:/],
+      [{ writesPerClient: { perSecond: 1e6 } }, /^access\.writesPerClient\.perSecond: must be at most 1000/],
+      [{ writesPerClient: { burst: 2.5 } }, /^access\.writesPerClient\.burst: must be an integer/],
+      [{ writesPerClient: { burst: 0 } }, /^access\.writesPerClient\.burst: must be an integer/],
+      [{ writesPerClient: { burst: 5000 } }, /^access\.writesPerClient\.burst: must be at most 1000/],
+    ];
+    for (const [access, expected] of cases) assert.match(refusal(withAccess(access)), expected, JSON.stringify(access));
+  });
+
+  it(`takes at most ${MAX_ACCESS_RULES} rules, refused before any is read`, () => {
+    const many = (n: number) => Array.from({ length: n }, (_, i) => rule({ path: `/r/${i}` }));
+    assert.equal(parseConfig(withAccess({ rules: many(MAX_ACCESS_RULES) }), ROOT).access.rules.length, MAX_ACCESS_RULES + DEFAULT_RULE_COUNT);
+    assert.equal(refusal(withAccess({ rules: many(MAX_ACCESS_RULES + 1) })), `access.rules: must have at most ${MAX_ACCESS_RULES} rules, got ${MAX_ACCESS_RULES + 1}`);
+    assert.match(refusal(withAccess({ rules: new Array(100_000).fill('junk') })), /^access\.rules: must have at most/);
+  });
+});
+
+describe('configuration: oscore', () => {
+  const withOscore = (oscore: unknown, env: NodeJS.ProcessEnv = {}) => parseConfig({ sensors: [sensor()], oscore }, '/etc/coap-gw', env);
+  const oscoreRefusal = (oscore: unknown): string => {
+    try {
+      withOscore(oscore);
+    } catch (err) {
+      assert.ok(err instanceof GatewayError);
+      assert.equal(err.code, 'GW_ERR_CONFIG_INVALID');
+      return err.details.detail ?? '';
+    }
+    throw new Error('accepted');
+  };
+
+  it('resolves paths against the configuration file\'s directory; sequenceReserve as given', () => {
+    assert.deepEqual(withOscore({ credentials: 'oscore-clients.json', stateDir: 'oscore-state', sequenceReserve: 1024 }).oscore, { credentials: '/etc/coap-gw/oscore-clients.json', stateDir: '/etc/coap-gw/oscore-state', sequenceReserve: 1024 });
+    assert.deepEqual(withOscore({ credentials: '/srv/keys/c.json', stateDir: '/var/lib/x' }).oscore, { credentials: '/srv/keys/c.json', stateDir: '/var/lib/x' });
+  });
+
+  it('without stateDir: $STATE_DIRECTORY (its first entry), else oscore-state beside the credentials', () => {
+    assert.equal(withOscore({ credentials: 'keys/c.json' }).oscore!.stateDir, '/etc/coap-gw/keys/oscore-state');
+    assert.equal(withOscore({ credentials: 'keys/c.json' }, { STATE_DIRECTORY: '/var/lib/coap-gw' }).oscore!.stateDir, '/var/lib/coap-gw');
+    assert.equal(withOscore({ credentials: 'keys/c.json' }, { STATE_DIRECTORY: '/var/lib/coap-gw:/var/lib/other' }).oscore!.stateDir, '/var/lib/coap-gw');
+    assert.equal(withOscore({ credentials: 'c.json', stateDir: 's' }, { STATE_DIRECTORY: '/var/lib/coap-gw' }).oscore!.stateDir, '/etc/coap-gw/s', 'an explicit stateDir wins');
+  });
+
+  it('every refusal names its field', () => {
+    const cases: Array<[unknown, RegExp]> = [
+      ['keys.json', /^oscore: must be an object/],
+      [{}, /^oscore\.credentials: is required/],
+      [{ stateDir: 's' }, /^oscore\.credentials: is required/],
+      [{ credentials: '' }, /^oscore\.credentials: must be the path/],
+      [{ credentials: 5 }, /^oscore\.credentials: must be the path/],
+      [{ credentials: 'c.json', stateDir: '' }, /^oscore\.stateDir: must be the path/],
+      [{ credentials: 'c.json', sequenceReserve: 15 }, /^oscore\.sequenceReserve: must be an integer 16\.\.1000000/],
+      [{ credentials: 'c.json', sequenceReserve: 1_000_001 }, /^oscore\.sequenceReserve:/],
+      [{ credentials: 'c.json', sequenceReserve: 100.5 }, /^oscore\.sequenceReserve:/],
+      [{ credentials: 'c.json', sequenceReserve: '1024' }, /^oscore\.sequenceReserve:/],
+      [{ credentials: 'c.json', keys: [] }, /^oscore\.keys: unknown field/],
+    ];
+    for (const [oscore, expected] of cases) assert.match(oscoreRefusal(oscore), expected, JSON.stringify(oscore));
+    assert.equal(withOscore({ credentials: 'c.json', sequenceReserve: 16 }).oscore!.sequenceReserve, 16);
+    assert.equal(withOscore({ credentials: 'c.json', sequenceReserve: 1_000_000 }).oscore!.sequenceReserve, 1_000_000);
   });
 });

@@ -47,6 +47,7 @@ describe('npm run doctor (CLI)', () => {
       'sensor-reading': 'ok',
       'alert-gpio': 'skip',
       'udp-port': 'ok',
+      oscore: 'skip',
     });
     const scan = report.checks.find((c: { id: string }) => c.id === 'i2c-scan');
     assert.deepEqual(scan.data.found, ['0x48']);

@@ -5,11 +5,13 @@
  *   npm run client -- get coap://[::1]:5683/temp --accept senml+json
  *   npm run client -- fetch coap://127.0.0.1/temp --payload '{"unit":"K"}'
  *   npm run client -- get coap://127.0.0.1/temp --observe 30
+ *   npm run client -- put coap://127.0.0.1/temp/alert --payload '{"high":30}' --oscore client/settings.json
  *
  * The payload goes to stdout; the status line and options go to stderr, so that
  * `npm run client -- ... | jq` sees only the representation. Exit status: 0 for a 2.xx response,
  * 1 for any other response code, a timeout or a network error, 2 for a usage error.
  */
+import { OscoreExchange } from '../client/oscore-exchange.ts';
 import { CoapExchange, type ClientResponse, type CoapMethod, type RequestSpec, ResponseTimeoutError } from '../client/coap-exchange.ts';
 import { describeFormat, parseFormatArgument } from '../client/content-formats.ts';
 import { contentFormatOf, describeResponse } from '../client/describe-response.ts';
@@ -28,6 +30,9 @@ const USAGE = `usage: npm run client -- [get|post|put|delete|fetch] <coap://host
   --observe <s>       observe the resource (RFC 7641) for <s> seconds, printing each notification
   --non               send a non-confirmable (NON) request
   --timeout <s>       seconds to wait for the response (default ${10})
+  --oscore <file>     protect the request with OSCORE (RFC 8613): an aiocoap-style settings.json
+                      with this client's sender-id_hex, recipient-id_hex, secret_hex, salt_hex
+                      (docs/security.md); sequence numbers are kept in <file>.seq
   --verbose           also print the request, the peer's address and the payload size
   -h, --help
 
@@ -59,6 +64,7 @@ async function main(argv: string[], io: Output): Promise<number> {
     non: {},
     timeout: { value: true },
     verbose: { short: 'v' },
+    oscore: { value: true },
     help: { short: 'h' },
   });
   if (args.options['help']) {
@@ -111,7 +117,9 @@ async function main(argv: string[], io: Output): Promise<number> {
     if (payload) io.err(`  Content-Format: ${describeFormat(CBOR_CONTENT_FORMAT)}, ${payload.length} bytes: ${payload.toString('hex')}`);
   }
 
-  const exchange = CoapExchange.for(address);
+  const oscoreFile = args.options['oscore'];
+  if (oscoreFile !== undefined && typeof oscoreFile !== 'string') throw new UsageError('--oscore needs the path of a settings.json');
+  const exchange = oscoreFile === undefined ? CoapExchange.for(address) : await OscoreExchange.open(address, target.port, oscoreFile);
   try {
     if (observeS === undefined) {
       const res = await exchange.request(spec, timeoutS * 1000);
@@ -132,6 +140,8 @@ async function main(argv: string[], io: Output): Promise<number> {
       return 1;
     }
     throw err;
+  } finally {
+    if (exchange instanceof OscoreExchange) await exchange.close();
   }
 }
 

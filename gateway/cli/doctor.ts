@@ -1,7 +1,8 @@
 /**
  * `npm run doctor`: checks, in order, what the gateway needs on this machine, and says how to
  * fix each failure: Node version, I2C enabled, permission on /dev/i2c-N, a scan of the bus, the
- * sensor identified by its own module, one reading, the ALERT GPIO (if configured), the UDP port.
+ * sensor identified by its own module, one reading, the ALERT GPIO (if configured), the UDP port,
+ * the OSCORE credentials and state directory (if configured).
  *
  *   npm run doctor                               # TMP102 on /dev/i2c-1 at 0x48, CoAP on [::]:5683
  *   npm run doctor -- --bus 1 --address 0x49
@@ -33,7 +34,7 @@ const USAGE = `usage: npm run doctor -- [options]
   -h, --help
 
 Checks, in order: node-version, i2c-enabled, i2c-permission, i2c-scan, sensor-identity,
-sensor-reading, alert-gpio, udp-port. A check whose prerequisite failed is skipped.
+sensor-reading, alert-gpio, udp-port, oscore (with --config). A check whose prerequisite failed is skipped.
 Exit status: 0 when no check failed, 1 when one did, 2 for a usage error.`;
 
 async function main(argv: string[]): Promise<number> {
@@ -63,7 +64,7 @@ async function main(argv: string[]): Promise<number> {
   const driver = config.driver === 'simulated' ? 'simulated' : 'linux';
 
   const env = defaultEnvironment();
-  const report = await runDoctor({ sensor, driver, host, port }, env);
+  const report = await runDoctor({ sensor, driver, host, port, oscore: config.oscore }, env);
   console.log(args.options['json'] ? reportJson(report) : formatReport(report));
   return report.ok ? 0 : 1;
 }

@@ -16,7 +16,9 @@
 import { SystemClock } from '../../drivers/clock.ts';
 import { bindCoapSocket } from '../bind-socket.ts';
 import { DEFAULT_COAP_PORT, DEFAULT_HOST, GatewayServer } from '../coap/server.ts';
-import { type GatewayConfig, loadConfigFile } from '../service/config.ts';
+import { openOscore } from '../coap/oscore-startup.ts';
+import type { OscoreServer } from '../coap/oscore/oscore-server.ts';
+import { DEFAULT_RULE_COUNT, type GatewayConfig, loadConfigFile } from '../service/config.ts';
 import { reloadAll } from '../service/reload-all.ts';
 import { SensorService } from '../service/sensor-service.ts';
 import { UsageError, numberOption, parseCommandLine } from './args.ts';
@@ -59,17 +61,22 @@ async function main(argv: string[]): Promise<number> {
   const clock = new SystemClock();
   let service: SensorService;
   let server: GatewayServer;
+  let oscore: OscoreServer | undefined;
   try {
+    // Credentials and sequence numbers before any module loads: a broken file is reported at once.
+    oscore = config.oscore ? await openOscore(config.oscore, clock) : undefined;
     service = await SensorService.start(config, { clock, logger });
   } catch (err) {
+    await oscore?.close();
     socket.close();
     throw err;
   }
   try {
     // GW_COAP_TRUST_LOOPBACK=0 makes clients on this machine strangers, so that the
     // amplification rules can be tried from it (npm run fuzz does); docs/coap-api.md.
-    server = await GatewayServer.start({ service, logger, clock, socket, trustLoopback: process.env['GW_COAP_TRUST_LOOPBACK'] !== '0' });
+    server = await GatewayServer.start({ service, logger, clock, socket, trustLoopback: process.env['GW_COAP_TRUST_LOOPBACK'] !== '0', access: config.access, ...(oscore ? { oscore } : {}) });
   } catch (err) {
+    await oscore?.close();
     await service.close();
     throw err;
   }
@@ -123,6 +130,8 @@ async function main(argv: string[]): Promise<number> {
       `coap-sensor-gateway listening on udp ${where} (${family})`,
       ...service.hardware.descriptions.map((line) => `  ${line}`),
       ...service.list().map((e) => `  coap://${urlHost}:${server.port}${e.config.path}  sensor ${e.config.name}`),
+      oscore ? `  OSCORE: ${oscore.clients.length} client${oscore.clients.length === 1 ? '' : 's'} (${oscore.clients.join(', ')}); sequence numbers in ${config.oscore!.stateDir}` : '  OSCORE: not configured (docs/security.md)',
+      `  access: ${config.access.rules.length - DEFAULT_RULE_COUNT} rule(s) of the configuration, then the defaults (docs/security.md)`,
       ...(simulated.length > 0 ? [`  SIMULATED: ${simulated.join(', ')} ${simulated.length > 1 ? 'are' : 'is'} not measured; every reading of ${simulated.length > 1 ? 'them' : 'it'} says so ("sim": true; in SenML "sim_": true)`] : []),
     ].join('\n'),
   );

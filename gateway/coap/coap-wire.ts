@@ -12,6 +12,8 @@ export const Option = {
   ETAG: 4,
   IF_NONE_MATCH: 5,
   OBSERVE: 6,
+  /** RFC 8613 section 2. */
+  OSCORE: 9,
   URI_PORT: 7,
   URI_PATH: 11,
   CONTENT_FORMAT: 12,
@@ -24,6 +26,8 @@ export const Option = {
   PROXY_URI: 35,
   PROXY_SCHEME: 39,
   SIZE1: 60,
+  /** RFC 9175 section 2.2.1. */
+  ECHO: 252,
 } as const;
 
 export interface WireOption {

@@ -37,9 +37,11 @@ export type ReadResult = { ok: true; request: InboundRequest } | { ok: false; re
 
 /**
  * The critical options the gateway implements (RFC 7252 table 4, RFC 7959 table 1), with the
- * value lengths they may have and whether they repeat. If-Match, If-None-Match, Block1, OSCORE
- * and anything else critical are not implemented: request bodies fit one datagram (256 bytes
- * at most), and a Block1 upload is refused as RFC 7959 section 2.3 describes.
+ * value lengths they may have and whether they repeat. If-Match, If-None-Match, Block1 and
+ * anything else critical are not implemented: request bodies fit one datagram (256 bytes at
+ * most), and a Block1 upload is refused as RFC 7959 section 2.3 describes. OSCORE (option 9)
+ * never reaches here when the gateway has credentials (oscore-front.ts takes it first); without
+ * them it is refused like any unknown critical option.
  */
 const CRITICAL = new Map<number, { min: number; max: number; repeatable: boolean }>([
   [Option.URI_HOST, { min: 1, max: 255, repeatable: false }],

@@ -19,6 +19,8 @@ export interface ObservationWire {
   requestBytes: number;
   /** Where the rest of a notification cut in blocks is held for the client's GETs (server.ts holdKey). */
   holdKey: string;
+  /** Set when the registration came over OSCORE: protects each notification (oscore-front.ts, RFC 8613 section 4.1.3.5). */
+  protect?: ((plain: Buffer) => Buffer) | undefined;
 }
 
 /** An observation as the layer sees it (observation.ts implements it). */

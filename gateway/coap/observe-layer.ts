@@ -118,7 +118,7 @@ export class ObserveLayer {
         const written = writeResponse(replyOf(r), { type, messageId, token: obs.token }, { block2, verified: reliability.isVerified(obs.peer.address), requestBytes: obs.wire.requestBytes, observe: seq });
         if (!written.ok) throw written.error;
         if (written.blocks !== undefined) options.hold(obs.wire.holdKey, obs.peer.address, written.blocks);
-        return written.datagram;
+        return obs.wire.protect === undefined ? written.datagram : obs.wire.protect(written.datagram);
       },
       notified: (code) => options.counter.count('notifications', code),
       confirmLater: (obs) => this.#confirmLater(obs),
@@ -146,7 +146,7 @@ export class ObserveLayer {
    * A registration (Observe=0) of a GET or FETCH: undefined when the path is not observable
    * (the server serves the request as a plain one), else the outcome to answer with.
    */
-  register(req: InboundRequest, peer: Peer, token: Uint8Array, confirmable: boolean, wire: { requestBytes: number; holdKey: string }): Promise<Outcome> | undefined {
+  register(req: InboundRequest, peer: Peer, token: Uint8Array, confirmable: boolean, wire: { requestBytes: number; holdKey: string; protect?: ((plain: Buffer) => Buffer) | undefined }): Promise<Outcome> | undefined {
     const resource = this.#o.resourceAt(req.view.path);
     if (resource === undefined) return undefined;
     return this.#register(req, peer, Uint8Array.from(token), confirmable, { block2: req.block2, ...wire }, resource);

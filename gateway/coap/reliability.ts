@@ -164,6 +164,11 @@ export class Reliability {
     } else owner.rejected(messageId);
   }
 
+  /** The address repeated an Echo value it was sent (echo-address.ts, RFC 9175 section 2.4). */
+  verifiedByEcho(address: string): void {
+    this.#markVerified(address);
+  }
+
   isVerified(address: string): boolean {
     if (this.#trustLoopback && isLoopback(address)) return true;
     const at = this.#verified.get(address);

@@ -43,6 +43,11 @@ export interface WriteContext {
   observe?: number | undefined;
   /** The representation already being served in blocks to this client, if any. */
   held?: HeldRepresentation | undefined;
+  /**
+   * An Echo value for the client (echo-address.ts): sent on a response the budget cut short,
+   * so that the client can verify its address by repeating it (RFC 9175 section 2.4).
+   */
+  echo?: (() => Uint8Array) | undefined;
 }
 
 export type Written =
@@ -71,7 +76,10 @@ export function writeResponse(reply: Reply, header: MessageHeader, ctx: WriteCon
   let overhead = 4 + header.token.length + 1 + 6 + 5 + 6;
   for (const o of options) overhead += 3 + o.value.length;
   let szx = Math.min(ctx.block2?.szx ?? MAX_SZX, MAX_SZX);
-  if (!ctx.verified) while (szx > 0 && overhead + blockSize(szx) > amplificationBudget(ctx.requestBytes)) szx--;
+  // The Echo option (3 bytes of header with its 12-byte value) counts against the budget too.
+  const echo = !ctx.verified && ctx.echo !== undefined ? ctx.echo() : undefined;
+  const echoBytes = echo === undefined ? 0 : 3 + echo.length;
+  if (!ctx.verified) while (szx > 0 && overhead + echoBytes + blockSize(szx) > amplificationBudget(ctx.requestBytes)) szx--;
   const { num, offset } = blockAt(ctx.block2, szx);
   if (offset > 0 && offset >= body.length) {
     // RFC 7959 leaves this open; 4.02 says the Block2 option cannot be honoured (RFC 7252 section 5.9.2.3).
@@ -82,6 +90,7 @@ export function writeResponse(reply: Reply, header: MessageHeader, ctx: WriteCon
   options.push({ number: Option.ETAG, value: held.etag });
   options.push({ number: Option.BLOCK2, value: uintOption(block2Value(num, more, szx)) });
   if (num === 0) options.push({ number: Option.SIZE2, value: uintOption(body.length) });
+  if (echo !== undefined) options.push({ number: Option.ECHO, value: echo });
   const datagram = encodeMessage({ type: header.type, code, messageId: header.messageId, token: header.token, options, payload: body.subarray(offset, end) });
   return more ? { ok: true, datagram, blocks: held } : { ok: true, datagram };
 }

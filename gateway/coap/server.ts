@@ -8,11 +8,14 @@
  *                                                 ├─ Empty ACK / RST: matched against what we sent (reliability.ts), never answered
  *                                                 ├─ a response, or a request in an ACK/RST: RST if CON, else dropped
  *                                                 └─ request ─ ExchangeStore: duplicate? the same reply again (4.5)
+ *                                                              ─ OSCORE option? verified and decrypted (oscore-front.ts, RFC 8613), or refused
  *                                                              ─ readRequest (inbound-request.ts): options refused? 4.02/4.15/5.05, or RST
+ *                                                              ─ AccessPolicy and WriteLimiter: 4.01/4.03/4.29 (docs/security.md)
  *                                                              ─ Observe=0 on a reading: ObserveLayer (RFC 7641)
  *                                                              ─ Block2 after block 0: the held representation (block2.ts)
  *                                                              ─ Router ─ resource ─ Reply (at once, or a promise)
  *   reply ─ writeResponse (response-writer.ts: options, Block2, amplification budget)
+ *         ─ protected for its request, if that was (oscore-front.ts)
  *         ─ piggybacked in the ACK of a CON; after PIGGYBACK_REPLY_MS an Empty ACK and a separate CON (5.2.2); a NON for a NON (5.2.3)
  *
  * Dual stack: the default host '::' binds an IPv6 socket with IPV6_V6ONLY off, so IPv4 peers
@@ -27,7 +30,7 @@ import { type Logger, isLevelEnabled } from '../log.ts';
 import { LogThrottle, logThrottled } from '../log-throttle.ts';
 import type { SensorService } from '../service/sensor-service.ts';
 import { type HoldLimits, HeldRepresentations, holdKey } from './block2.ts';
-import { MessageType, codeByte, codeClass, codeString, parseMessage } from './coap-wire.ts';
+import { type WireMessage, MessageType, Option, codeByte, codeClass, codeString, parseMessage } from './coap-wire.ts';
 import { errorReply } from './error-response.ts';
 import { type Exchange, type ExchangeLimits, type ExchangeStats, ExchangeStore } from './exchange-store.ts';
 import { methodName, pathOf, readRequest } from './inbound-request.ts';
@@ -40,6 +43,12 @@ import { type LoggedRequest, RequestLog } from './request-log.ts';
 import { amplificationBudget, emptyMessage, writeResponse } from './response-writer.ts';
 import { ResponseCounter } from './response-counter.ts';
 import { Router } from './router.ts';
+import { AccessPolicy, type Requester } from './access-policy.ts';
+import { WriteLimiter } from './write-limiter.ts';
+import { EchoAddressCheck } from './echo-address.ts';
+import { type FrontReply, type Protection, OscoreFront } from './oscore-front.ts';
+import type { OscoreServer } from './oscore/oscore-server.ts';
+import { type AccessConfig, DEFAULT_ACCESS } from '../service/config.ts';
 
 export interface GatewayServerOptions {
   service: SensorService;
@@ -66,6 +75,10 @@ export interface GatewayServerOptions {
   trustLoopback?: boolean;
   /** A socket already bound by bindCoapSocket (npm start binds before modules load); host and port are then unused. */
   socket?: Socket;
+  /** OSCORE security contexts (RFC 8613); without them a protected request gets 4.02. Closed with the server. */
+  oscore?: OscoreServer;
+  /** Who may do what (docs/security.md); default: the default rules of config.ts. */
+  access?: AccessConfig;
 }
 
 export const DEFAULT_COAP_PORT = 5683;
@@ -91,7 +104,12 @@ interface Pending extends LoggedRequest {
   token: Uint8Array;
   requestBytes: number;
   exchange: Exchange;
+  /** Set when the request came protected with OSCORE: every response to it is protected too. */
+  protection?: Protection | undefined;
 }
+
+/** Methods that read (RFC 7252 section 5.1 safe methods, and FETCH, RFC 8132): every other one is a write. */
+const READS = new Set(['0.01', '0.05']);
 
 export class GatewayServer {
   readonly #socket: Socket;
@@ -102,6 +120,10 @@ export class GatewayServer {
   readonly #exchanges: ExchangeStore;
   readonly #held: HeldRepresentations;
   readonly #counter: ResponseCounter;
+  readonly #oscore: OscoreFront;
+  readonly #access: AccessPolicy;
+  readonly #writes: WriteLimiter;
+  readonly #echo: EchoAddressCheck;
   /** Set only at debug level: one line per request (request-log.ts). */
   readonly #requests: RequestLog | undefined;
   readonly #piggybackTimers = new Set<NodeJS.Timeout>();
@@ -120,6 +142,11 @@ export class GatewayServer {
     this.#counter = new ResponseCounter();
     this.#exchanges = new ExchangeStore(now, options.exchanges);
     this.#held = new HeldRepresentations(now, options.held);
+    this.#oscore = new OscoreFront(options.oscore, now);
+    this.#echo = new EchoAddressCheck(now);
+    const access = options.access ?? DEFAULT_ACCESS;
+    this.#access = new AccessPolicy(access);
+    this.#writes = new WriteLimiter(access.writesPerClient, now);
     const timing = checkTiming({ ...DEFAULT_OBSERVE_TIMING, ...options.observeTiming });
     this.#reliability = new Reliability({ clock, timing, random: options.random ?? Math.random, send: (d, peer) => this.#send(d, peer), trustLoopback: options.trustLoopback ?? true });
     let router: Router | undefined;
@@ -203,6 +230,7 @@ export class GatewayServer {
     this.#errors.close();
     this.#exchanges.clear();
     this.#held.clear();
+    await this.#oscore.close();
     this.#socket.off('message', this.#onMessage);
     await new Promise<void>((resolve) => this.#socket.close(() => resolve()));
     this.#log.debug('CoAP server closed');
@@ -247,8 +275,25 @@ export class GatewayServer {
       }
       return;
     }
-    const read = readRequest(m);
-    const p: Pending = { peer, type: m.type, method: methodName(m.code), request: read.ok ? read.request : undefined, path: read.ok ? undefined : pathOf(m), startedMs, messageId: m.messageId, token: m.token, requestBytes: datagram.length, exchange: taken.begun };
+    let inner = m;
+    let protection: Protection | undefined;
+    // Without credentials the OSCORE option is an unknown critical option like any other:
+    // readRequest refuses it (4.02, or a RST for a NON; RFC 7252 section 5.4.1).
+    if (!this.#oscore.enabled || !OscoreFront.isProtected(m)) this.#checkEcho(m, peer);
+    else {
+      const unwrapped = this.#oscore.unwrap(m, `${peer.address}|${peer.port}`, peer.address);
+      if (unwrapped.kind === 'reply') {
+        const front = { peer, type: m.type, method: methodName(m.code), request: undefined, path: '(protected)', startedMs, messageId: m.messageId, token: m.token, requestBytes: datagram.length, exchange: taken.begun };
+        this.#respondFront(front, unwrapped.reply);
+        return;
+      }
+      if (unwrapped.kind === 'inner') {
+        inner = unwrapped.inner;
+        protection = unwrapped.protection;
+      }
+    }
+    const read = readRequest(inner);
+    const p: Pending = { peer, type: m.type, method: methodName(inner.code), request: read.ok ? read.request : undefined, path: read.ok ? undefined : pathOf(inner), startedMs, messageId: m.messageId, token: m.token, requestBytes: datagram.length, exchange: taken.begun, protection };
     if (!read.ok) {
       if (read.reset) {
         this.#reset(peer, m.messageId, read.reason);
@@ -258,14 +303,22 @@ export class GatewayServer {
       return;
     }
     const req = read.request;
+    const who: Requester = protection === undefined ? { address: peer.address } : { address: peer.address, oscoreClient: protection.security.client };
+    const refused = this.#access.check(req.view.method, req.view.path, who) ?? (READS.has(req.view.method) ? undefined : this.#writes.take(who));
+    if (refused !== undefined) {
+      logThrottled(this.#errors, this.#log, 'warn', `refused ${refused.code}`, 'request refused by the access policy', { peer: `${peer.address}:${peer.port}`, client: who.oscoreClient, method: p.method, path: req.view.path, code: refused.code, detail: refused.details.detail });
+      this.#respond(p, { reply: fromError(errorReply(refused)), via: 'refused' }, refused.details.detail);
+      return;
+    }
 
-    if (req.observe !== undefined && (m.code === GET || m.code === FETCH)) {
+    if (req.observe !== undefined && (inner.code === GET || inner.code === FETCH)) {
       // RFC 7641 section 3.6: Observe=1 ends the registration with this token, then is a plain request.
       if (req.observe === 1) this.#observe.deregister(peer, m.token);
       else if (req.observe === 0 && (req.block2 === undefined || req.block2.num === 0)) {
         // A registration asks for block 0 if for any (RFC 7959 section 2.6); Observe on a later
         // block is served as a plain request.
-        const registration = this.#observe.register(req, peer, m.token, confirmable, { requestBytes: datagram.length, holdKey: holdKey(peer, req) });
+        const protect = protection === undefined ? undefined : (plain: Buffer) => this.#oscore.protect(plain, protection, peer.address);
+        const registration = this.#observe.register(req, peer, m.token, confirmable, { requestBytes: datagram.length, holdKey: holdKey(peer, req), protect });
         if (registration !== undefined) {
           this.#await(p, registration);
           return;
@@ -317,7 +370,7 @@ export class GatewayServer {
     if (this.#closed) return;
     const req = p.request;
     const verified = this.#reliability.isVerified(p.peer.address);
-    const ctx = { block2: req?.block2, verified, requestBytes: p.requestBytes, observe: o.observe, held: o.held };
+    const ctx = { block2: req?.block2, verified, requestBytes: p.requestBytes, observe: o.observe, held: o.held, echo: verified ? undefined : () => this.#echo.issue(p.peer.address) };
     let reply = o.reply;
     const separate = p.exchange.emptyAckSent;
     const type = p.type === MessageType.CON && !separate ? MessageType.ACK : separate ? MessageType.CON : MessageType.NON;
@@ -330,7 +383,7 @@ export class GatewayServer {
       }
       if (!written.ok) throw written.error;
       if (written.blocks !== undefined && req !== undefined && o.held === undefined) this.#held.hold(holdKey(p.peer, req), p.peer.address, written.blocks);
-      return written.datagram;
+      return p.protection === undefined ? written.datagram : this.#oscore.protect(written.datagram, p.protection, p.peer.address);
     };
     if (type === MessageType.ACK) {
       const datagram = build(p.messageId);
@@ -349,6 +402,35 @@ export class GatewayServer {
     }
     this.#counter.count('requests', reply.code);
     this.#requests?.write(p, reply.code, o.via, reason);
+  }
+
+  /** A plain request repeating an Echo value we sent to its address verifies that address (echo-address.ts). */
+  #checkEcho(m: WireMessage, peer: Peer): void {
+    for (const o of m.options) {
+      if (o.number !== Option.ECHO) continue;
+      if (!this.#reliability.isVerified(peer.address) && this.#echo.verifies(peer.address, o.value)) {
+        this.#reliability.verifiedByEcho(peer.address);
+        this.#log.debug('address verified by Echo (RFC 9175 section 2.4)', { peer: `${peer.address}:${peer.port}` });
+      }
+      return;
+    }
+  }
+
+  /**
+   * A reply of the OSCORE front (an unprotected section 8.2 error, a protected Echo challenge,
+   * a held outer block): piggybacked on the ACK of a CON, a NON for a NON.
+   */
+  #respondFront(p: Pending, reply: FrontReply): void {
+    if (p.type === MessageType.CON) {
+      const datagram = reply.build(MessageType.ACK, p.messageId, p.token);
+      this.#exchanges.recordReply(p.exchange, datagram);
+      this.#send(datagram, p.peer);
+    } else {
+      this.#send(reply.build(MessageType.NON, this.#reliability.newMessageId(p.peer), p.token), p.peer);
+    }
+    if (reply.refusal) logThrottled(this.#errors, this.#log, 'warn', `oscore ${reply.code}`, 'protected request refused', { peer: `${p.peer.address}:${p.peer.port}`, code: reply.code, detail: reply.reason });
+    this.#counter.count('requests', reply.code);
+    this.#requests?.write(p, reply.code, 'refused', reply.reason);
   }
 
   /**

@@ -9,6 +9,10 @@ import { fileURLToPath } from 'node:url';
 import { BoundedFileError, readBoundedFile } from '../../drivers/bounded-file.ts';
 import { GatewayError } from '../errors.ts';
 import { type ModuleLimits, resolveModuleLimits } from '../host/worker/module-limits.ts';
+import { type AccessConfig, type OscoreConfig, defaultAccessConfig, parseAccess, parseOscore } from './security-config.ts';
+
+export type { AccessConfig, AccessMethod, AccessRule, OscoreConfig, WriteRate } from './security-config.ts';
+export { DEFAULT_ACCESS, DEFAULT_ACCESS_RULES, DEFAULT_RULE_COUNT, DEFAULT_WRITES_PER_CLIENT, MAX_ACCESS_RULES } from './security-config.ts';
 
 export type DriverChoice = 'auto' | 'linux' | 'simulated';
 
@@ -55,6 +59,10 @@ export interface SensorConfig {
 export interface GatewayConfig {
   driver: DriverChoice;
   sensors: SensorConfig[];
+  /** Who may do what (the operator's rules, then the defaults) and the per-client write rate. */
+  access: AccessConfig;
+  /** OSCORE (RFC 8613): where the credentials and the sequence-number state are; absent: no OSCORE. */
+  oscore?: OscoreConfig;
 }
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -68,6 +76,7 @@ export function defaultConfig(overrides: { bus?: number; address?: number; simCe
   const address = overrides.address ?? 0x48;
   return {
     driver: overrides.driver ?? 'auto',
+    access: defaultAccessConfig(),
     sensors: [
       {
         name: 'tmp102',
@@ -186,10 +195,13 @@ function profileSeconds(v: unknown, field: string): number {
   return n;
 }
 
-/** Validates a parsed configuration; relative paths resolve against `baseDir`. */
-export function parseConfig(json: unknown, baseDir: string): GatewayConfig {
+/**
+ * Validates a parsed configuration; relative paths resolve against `baseDir`. `env` supplies
+ * $STATE_DIRECTORY, the default of oscore.stateDir (security-config.ts).
+ */
+export function parseConfig(json: unknown, baseDir: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
   if (!isObj(json)) throw invalid('(root)', 'must be a JSON object');
-  onlyKeys(json, '(root)', ['$schema', 'driver', 'sensors']);
+  onlyKeys(json, '(root)', ['$schema', 'driver', 'sensors', 'access', 'oscore']);
   const driver = json['driver'] ?? 'auto';
   if (driver !== 'auto' && driver !== 'linux' && driver !== 'simulated') throw invalid('driver', `must be "auto", "linux" or "simulated", got ${JSON.stringify(driver)}`);
   const sensorsRaw = json['sensors'];
@@ -284,5 +296,7 @@ export function parseConfig(json: unknown, baseDir: string): GatewayConfig {
       throw invalid(`sensors[${i}].path`, `${s.path} is the alert resource of the sensor at ${s.path.slice(0, -'/alert'.length)}`);
     }
   });
-  return { driver, sensors };
+  const access = parseAccess(json['access']);
+  const oscore = parseOscore(json['oscore'], baseDir, env);
+  return { driver, sensors, access, ...(oscore === undefined ? {} : { oscore }) };
 }

@@ -7,6 +7,7 @@
 import { type Clock, monotonicMs } from '../../drivers/clock.ts';
 import { GatewayError } from '../errors.ts';
 import { LogThrottle, logThrottled } from '../log-throttle.ts';
+import { type RateLimit, TokenBucket } from '../host/token-bucket.ts';
 import type { Logger } from '../log.ts';
 import type { AlertInfo as AlertSettings, ModuleInfo } from '../host/sensor-module.ts';
 import type { GatewayConfig } from './config.ts';
@@ -24,6 +25,38 @@ import type { SensorReading } from './sensor-reading.ts';
 export type { SensorReading } from './sensor-reading.ts';
 export type { SensorEntry } from './sensor-entry.ts';
 import type { SensorEntry } from './sensor-entry.ts';
+
+/**
+ * Bus transactions one alert write costs: setAlertSettings calls the module's gw_init again,
+ * which on the TMP102 writes and reads back its configuration and limit registers. Measured on
+ * the simulated TMP102 through this service: 7 for any change (one limit or all five settings);
+ * test/alert-write-budget.test.ts measures it again so this number cannot drift.
+ */
+export const ALERT_WRITE_TRANSACTIONS = 7;
+
+/** The most writes a sensor takes, for all clients together: 2 a second, 5 back to back. */
+export const ALERT_WRITE_BUDGET: RateLimit = Object.freeze({ perSecond: 2, burst: 5 });
+
+/**
+ * A sensor's write budget. The module's i2cRateLimit (a token bucket of bus transactions, 200/s
+ * with a burst of 50 by default) is shared by its reads and its writes: 28,810 PUTs in 10 s took
+ * it all, and reads and observers got GW_ERR_I2C_RATE_LIMITED. Writes may take at most a quarter
+ * of it, so reads keep three quarters whatever the number of writers:
+ * - in the long run: perSecond * 7 <= i2c.perSecond / 4. Default: 2 * 7 = 14 transactions/s
+ *   of 200 (7 %, a quarter would be 50 = 7.1 writes/s; 2 is plenty for a thermostat);
+ * - over any one second: (burst + perSecond) * 7 <= (i2c.burst + i2c.perSecond) / 4, what the
+ *   bus bucket can give in a second. Default: (5 + 2) * 7 = 49 of 250 (a quarter is 62.5).
+ *   A full write burst takes 35 of the bucket's 50 at once: 15 stay for reads, and it refills
+ *   at 200/s while paced reads take one per conversion (4/s at 4 Hz).
+ * A smaller i2cRateLimit scales the budget down (at least 1 write back to back); without one
+ * (`i2cRateLimit: false`) the default still bounds writes.
+ */
+export function alertWriteBudget(i2c: RateLimit | false): RateLimit {
+  if (i2c === false) return { ...ALERT_WRITE_BUDGET };
+  const perSecond = Math.min(ALERT_WRITE_BUDGET.perSecond, i2c.perSecond / 4 / ALERT_WRITE_TRANSACTIONS);
+  const perWindow = (i2c.burst + i2c.perSecond) / 4 / ALERT_WRITE_TRANSACTIONS - perSecond;
+  return { perSecond, burst: Math.max(1, Math.min(ALERT_WRITE_BUDGET.burst, Math.floor(perWindow))) };
+}
 
 export interface ServiceOptions {
   clock: Clock;
@@ -81,6 +114,8 @@ export class SensorService {
    * module set to toggle on every conversion): one per sensor, kind and 10 s, with the count.
    */
   readonly #logThrottle: LogThrottle;
+  /** Per sensor: its alert writes, all clients together (alertWriteBudget). */
+  readonly #writeBudgets = new Map<string, TokenBucket>();
   #reloads = 0;
 
   private constructor(hardware: Hardware, sensors: Map<string, SensorEntry>, logger: Logger, factory: ModuleFactoryOptions) {
@@ -89,7 +124,10 @@ export class SensorService {
     this.#log = logger;
     this.#factory = factory;
     this.#logThrottle = new LogThrottle(() => monotonicMs(factory.clock)).flushEvery();
-    for (const entry of sensors.values()) this.#wireAlert(entry);
+    for (const entry of sensors.values()) {
+      this.#wireAlert(entry);
+      this.#writeBudgets.set(entry.config.name, new TokenBucket(alertWriteBudget(entry.config.limits.i2cRateLimit), factory.clock));
+    }
   }
 
   /**
@@ -184,11 +222,22 @@ export class SensorService {
     return this.#entry(name).module.info?.alert;
   }
 
-  /** Changes some thermostat settings; the rest stay as they are. Throws the module's refusal. */
+  /**
+   * Changes some thermostat settings; the rest stay as they are. Throws the module's refusal,
+   * or GW_ERR_WRITE_RATE_LIMITED (4.29, RFC 8516) with retryAfterMs past the sensor's write
+   * budget (alertWriteBudget): the bus time reads and observers need is never spent on writes,
+   * however many clients send them. A write the module refuses is charged too: it costs a
+   * module call, and the budget is taken before the module runs, so concurrent writes cannot
+   * all pass one check.
+   */
   async setAlertSettings(name: string, changes: Partial<AlertSettings>): Promise<AlertSettings> {
     const entry = this.#entry(name);
     const current = entry.module.info?.alert;
     if (!current) throw new GatewayError('GW_ERR_SENSOR_NOT_READY', { sensor: name, retryAfterMs: 1000, detail: 'the module has not initialised' });
+    const budget = this.#writeBudgets.get(name)!;
+    if (!budget.take()) {
+      throw new GatewayError('GW_ERR_WRITE_RATE_LIMITED', { sensor: name, retryAfterMs: budget.retryAfterMs, detail: `the sensor's alert writes, all clients together, are over its write budget` });
+    }
     const settings = { ...entry.config.settings, alert: { ...current, ...changes } };
     const info = await entry.module.reconfigure(settings);
     entry.config.settings = settings;

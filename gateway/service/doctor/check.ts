@@ -15,6 +15,7 @@ export const CHECK_IDS = [
   'sensor-reading',
   'alert-gpio',
   'udp-port',
+  'oscore',
 ] as const;
 
 export type CheckId = (typeof CHECK_IDS)[number];

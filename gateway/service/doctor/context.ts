@@ -7,7 +7,7 @@ import type { I2CBus } from '../../../drivers/i2c-bus.ts';
 import type { ScanResult } from '../../../drivers/i2c-scan.ts';
 import { openI2CBus } from '../../../drivers/open-i2c-bus.ts';
 import type { ModuleHandle } from '../../host/module-handle.ts';
-import type { SensorConfig } from '../config.ts';
+import type { OscoreConfig, SensorConfig } from '../config.ts';
 import { profileFromConfig } from '../hardware.ts';
 import type { DoctorEnvironment } from './environment.ts';
 
@@ -18,6 +18,8 @@ export interface DoctorTarget {
   /** Where `npm start` would listen. */
   host: string;
   port: number;
+  /** The configuration's OSCORE section, if it has one (oscore-check.ts). */
+  oscore?: OscoreConfig | undefined;
 }
 
 export interface DoctorContext {

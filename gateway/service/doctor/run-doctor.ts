@@ -12,6 +12,7 @@ import { i2cEnabledCheck } from './i2c-enabled-check.ts';
 import { i2cPermissionCheck } from './i2c-permission-check.ts';
 import { i2cScanCheck } from './i2c-scan-check.ts';
 import { nodeVersionCheck } from './node-version-check.ts';
+import { oscoreCheck } from './oscore-check.ts';
 import { sensorIdentityCheck } from './sensor-identity-check.ts';
 import { sensorReadingCheck } from './sensor-reading-check.ts';
 import { udpPortCheck } from './udp-port-check.ts';
@@ -26,6 +27,7 @@ export const CHECKS: readonly Check[] = [
   sensorReadingCheck,
   alertGpioCheck,
   udpPortCheck,
+  oscoreCheck,
 ];
 
 export interface DoctorReport {
