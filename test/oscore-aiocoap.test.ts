@@ -21,6 +21,7 @@ import { after, before, describe, test, type TestContext } from 'node:test';
 import { MessageType, Option, codeByte, encodeMessage, parseMessage, readUint, uintOption, type WireMessage } from '../gateway/coap/coap-wire.ts';
 import type { OscoreClientSettings, OscoreCredential } from '../gateway/service/oscore-credentials.ts';
 import { OscoreClient } from '../gateway/coap/oscore/oscore-client.ts';
+import { ECHO_LENGTH } from '../gateway/coap/oscore/echo-freshness.ts';
 import { OscoreServer } from '../gateway/coap/oscore/oscore-server.ts';
 import { MemorySequence } from '../gateway/coap/oscore/sequence-store.ts';
 import { runProcess, skipOrFail } from './helpers/peers.ts';
@@ -188,7 +189,7 @@ describe('OSCORE against aiocoap.oscore (in-process, no sockets)', () => {
       assert.ok(!challenged.ok && challenged.kind === 'challenge', 'a fresh gateway challenges');
       const seen = await peer!.call({ op: 'unprotect_response', ctx: 'client1', rid: 1, hex: hex(encodeMessage(challenged.outer)) });
       assert.equal(seen['code'], '4.01');
-      assert.equal(seen['echo']?.length, 16, 'aiocoap reads the 8-byte Echo inside the protected 4.01');
+      assert.equal(seen['echo']?.length, 2 * ECHO_LENGTH, 'aiocoap reads the Echo inside the protected 4.01 (hex)');
 
       const second = await peer!.call({ op: 'protect_request', ctx: 'client1', rid: 2, hex: hex(encodeMessage(plain)), echo: seen['echo'] });
       const ok = server.unprotectRequest(parse(second['hex']));

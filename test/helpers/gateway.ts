@@ -53,6 +53,10 @@ export interface TestGatewayOptions {
    * sensor names: only those are taken for real hardware.
    */
   simulated?: boolean | { real: string[] };
+  /** OSCORE security contexts (closed with the gateway). */
+  oscore?: GatewayServerOptions['oscore'];
+  /** The access policy (default: the default rules). */
+  access?: GatewayServerOptions['access'];
 }
 
 export interface TestGateway {
@@ -115,6 +119,8 @@ export async function startTestGateway(opts: TestGatewayOptions = {}): Promise<T
       ...(opts.observerLimits ? { observerLimits: opts.observerLimits } : {}),
       ...(opts.held ? { held: opts.held } : {}),
       ...(opts.trustLoopback !== undefined ? { trustLoopback: opts.trustLoopback } : {}),
+      ...(opts.oscore ? { oscore: opts.oscore } : {}),
+      ...(opts.access ? { access: opts.access } : {}),
     });
   } catch (err) {
     await service.close();

@@ -1,59 +1,61 @@
 /**
  * The Echo values a server hands out to prove a request fresh after a restart (RFC 8613
- * Appendix B.1.2, RFC 9175 section 2.4): per security context, a few recent 8-byte values,
- * each valid for a short while on the gateway's monotonic clock. The memory is bounded whatever
- * clients send: issuing a value past the bound forgets the oldest one.
+ * Appendix B.1.2, RFC 9175 section 2.4), one issuer per security context.
+ *
+ * Stateless: a value is the time it was made (4 bytes, seconds on the gateway's monotonic
+ * clock) and 8 bytes of HMAC-SHA-256 over the context's name and that time, under a key drawn
+ * at start. So a client that sends several requests at once (six observations as its first
+ * requests, say) gets a challenge for each and every one of them passes, however many were
+ * issued; nothing is kept per challenge, so a flood of requests costs no memory. A value is
+ * valid for ECHO_VALID_MS and only for its context; a restart draws a new key, so no value
+ * survives one.
  */
-import { timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 
 /** RFC 9175 section 2.3: a short validity keeps a delayed (held-back) request from passing as fresh. */
 export const ECHO_VALID_MS = 30_000;
-/** A client repeating requests in parallel may hold a few challenges at once; more is waste. */
-export const ECHO_VALUES_PER_CONTEXT = 4;
-/** RFC 9175 section 2.2.1 allows 1 to 40 bytes; 8 random bytes cannot be guessed within 30 s. */
-export const ECHO_LENGTH = 8;
-
-interface Issued {
-  value: Uint8Array;
-  expiresMs: number;
-}
+const MAC_BYTES = 8;
+/** RFC 9175 section 2.2.1 allows 1 to 40 bytes: 4 of time and 8 of MAC. */
+export const ECHO_LENGTH = 4 + MAC_BYTES;
+const KEY_BYTES = 32;
 
 export class EchoFreshness {
-  readonly #issued: Issued[] = [];
-  readonly #now: () => number;
-  readonly #randomBytes: (n: number) => Uint8Array;
+  readonly #key: Uint8Array;
+  readonly #context: string;
+  readonly #nowS: () => number;
 
-  constructor(now: () => number, randomBytes: (n: number) => Uint8Array) {
-    this.#now = now;
-    this.#randomBytes = randomBytes;
+  /** `now`: monotonic milliseconds; `randomBytes`: the key's source. */
+  constructor(context: string, now: () => number, randomBytes: (n: number) => Uint8Array) {
+    this.#context = context;
+    this.#key = Uint8Array.from(randomBytes(KEY_BYTES));
+    // Milliseconds kept as a whole count of seconds, offset so that a clock starting at 0
+    // still gives values whose age can be told.
+    this.#nowS = () => Math.floor(now() / 1000);
   }
 
   /** A new value to send in a 4.01 challenge. */
   issue(): Uint8Array {
-    this.#prune();
-    if (this.#issued.length >= ECHO_VALUES_PER_CONTEXT) this.#issued.shift();
-    const value = Uint8Array.from(this.#randomBytes(ECHO_LENGTH));
-    this.#issued.push({ value, expiresMs: this.#now() + ECHO_VALID_MS });
-    return value;
+    const out = Buffer.allocUnsafe(ECHO_LENGTH);
+    out.writeUInt32BE(this.#nowS() >>> 0, 0);
+    this.#mac(out.subarray(0, 4)).copy(out, 4);
+    return out;
   }
 
-  /** Whether `value` is one of ours and still valid. */
+  /** Whether `value` was issued for this context within ECHO_VALID_MS. */
   isFresh(value: Uint8Array): boolean {
-    this.#prune();
-    return this.#issued.some((i) => i.value.length === value.length && timingSafeEqual(i.value, value));
+    if (value.length !== ECHO_LENGTH) return false;
+    const v = Buffer.from(value.buffer, value.byteOffset, value.length);
+    const ageS = this.#nowS() - v.readUInt32BE(0);
+    // Whole seconds: a value made in second t is good until second t + 29 (under ECHO_VALID_MS, never over).
+    if (ageS < 0 || ageS * 1000 >= ECHO_VALID_MS) return false;
+    const expected = this.#mac(v.subarray(0, 4));
+    // Constant time: a forger must not learn how many bytes it got right.
+    let diff = 0;
+    for (let i = 0; i < MAC_BYTES; i++) diff |= expected[i]! ^ v[4 + i]!;
+    return diff === 0;
   }
 
-  /** Once the replay window is known again, no Echo is needed for this context (B.1.2). */
-  clear(): void {
-    this.#issued.length = 0;
-  }
-
-  get size(): number {
-    return this.#issued.length;
-  }
-
-  #prune(): void {
-    const now = this.#now();
-    while (this.#issued.length > 0 && this.#issued[0]!.expiresMs <= now) this.#issued.shift();
+  #mac(time: Uint8Array): Buffer {
+    return createHmac('sha256', this.#key).update(this.#context).update(time).digest().subarray(0, MAC_BYTES);
   }
 }

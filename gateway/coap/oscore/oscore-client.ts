@@ -118,7 +118,8 @@ function withEcho(inner: WireMessage, echo: Uint8Array): WireMessage {
 /** An unprotected response to a protected request: an OSCORE error of section 8.2, or a server without OSCORE. */
 function unprotectedError(outer: WireMessage): UnprotectedResponse {
   const diagnostic = new TextDecoder('utf-8', { fatal: false }).decode(outer.payload.subarray(0, MAX_DIAGNOSTIC));
-  const code = DIAGNOSTIC_CODES[diagnostic] ?? 'GW_ERR_OSCORE_DECODE';
+  // "Replay detected", or as this gateway sends it, followed by the catalogue code in parentheses.
+  const code = Object.entries(DIAGNOSTIC_CODES).find(([text]) => diagnostic.startsWith(text))?.[1] ?? 'GW_ERR_OSCORE_DECODE';
   return { ok: false, error: new GatewayError(code, { detail: `unprotected ${codeString(outer.code)} response${diagnostic ? `: ${diagnostic}` : ''}` }), diagnostic };
 }
 

@@ -99,7 +99,7 @@ export class OscoreServer {
       for (const c of options.credentials) {
         const sequence = await openSequence(options, c.name);
         const keys = deriveSecurityContext({ senderId: c.senderId, recipientId: c.recipientId, masterSecret: c.masterSecret, masterSalt: c.masterSalt, idContext: c.idContext });
-        contexts.push({ name: c.name, keys, window: new ReplayWindow(c.replayWindow), sequence, echo: new EchoFreshness(options.now, random) });
+        contexts.push({ name: c.name, keys, window: new ReplayWindow(c.replayWindow), sequence, echo: new EchoFreshness(c.name, options.now, random) });
       }
     } catch (err) {
       await Promise.allSettled(contexts.map((c) => c.sequence.close?.()));
@@ -135,7 +135,6 @@ export class OscoreServer {
       if (echo === undefined || !context.echo.isFresh(echo.value)) return this.#challenge(outer, context, request);
       // Appendix B.1.2: the Partial IV of the request proven fresh is the window's lower limit.
       context.window.initializeAt(seq);
-      context.echo.clear();
       plaintext.options = plaintext.options.filter((o) => o !== echo);
       return this.#verified(outer, plaintext, context, request, true);
     }
