@@ -9,6 +9,7 @@ import { createSocket } from 'node:dgram';
 import { after, before, describe, it } from 'node:test';
 import { RawClient, block2Of, block2Value, optionValue, pathOptions, requestDatagram } from './helpers/coap-datagram.ts';
 import { type TestGateway, startTestGateway } from './helpers/gateway.ts';
+import { LIBCOAP_CLIENT, LIBCOAP_HINT, peerOrSkip, runProcess } from './helpers/peers.ts';
 
 const ECHO = '252';
 
@@ -101,6 +102,27 @@ describe('Echo verifies a client address (RFC 9175 section 2.4)', () => {
     } finally {
       a.close();
       b.close();
+      await own.close();
+    }
+  });
+
+  it('libcoap (coap-client-notls 4.3.1) echoes the value by itself, and its address is verified from then on', async (t) => {
+    const bin = peerOrSkip(t, LIBCOAP_CLIENT, LIBCOAP_HINT);
+    if (bin === undefined) return;
+    const own = await startTestGateway({ simCelsius: 21.5, trustLoopback: false });
+    try {
+      const run = await runProcess(bin, ['-v', '7', '-B', '5', `coap://127.0.0.1:${own.port}/.well-known/core`]);
+      const sent = run.stdout.toString('utf8').split('\n').filter((l) => l.includes('t:CON c:GET'));
+      assert.ok(sent.length >= 2, `block-wise: several requests (${sent.length})`);
+      assert.match(sent[1]!, /Echo:0x[0-9a-f]{24}/, 'the second request repeats the Echo of the first response');
+      const c = await RawClient.open('127.0.0.1', own.port);
+      try {
+        const res = (await c.exchange(discovery()))!;
+        assert.equal(optionValue(res.packet, ECHO), undefined, '127.0.0.1 is verified now');
+      } finally {
+        c.close();
+      }
+    } finally {
       await own.close();
     }
   });

@@ -16,7 +16,7 @@
 import { SystemClock } from '../../drivers/clock.ts';
 import { bindCoapSocket } from '../bind-socket.ts';
 import { DEFAULT_COAP_PORT, DEFAULT_HOST, GatewayServer } from '../coap/server.ts';
-import { openOscore } from '../coap/oscore-startup.ts';
+import { checkPolicyNames, openOscore } from '../coap/oscore-startup.ts';
 import type { OscoreServer } from '../coap/oscore/oscore-server.ts';
 import { DEFAULT_RULE_COUNT, type GatewayConfig, loadConfigFile } from '../service/config.ts';
 import { reloadAll } from '../service/reload-all.ts';
@@ -65,6 +65,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     // Credentials and sequence numbers before any module loads: a broken file is reported at once.
     oscore = config.oscore ? await openOscore(config.oscore, clock) : undefined;
+    checkPolicyNames(config.access, oscore?.clients);
     service = await SensorService.start(config, { clock, logger });
   } catch (err) {
     await oscore?.close();

@@ -6,7 +6,8 @@
  * silently ran without the protection its configuration asks for would be worse.
  */
 import { monotonicMs, type Clock } from '../../drivers/clock.ts';
-import type { OscoreConfig } from '../service/config.ts';
+import { GatewayError } from '../errors.ts';
+import type { AccessConfig, OscoreConfig } from '../service/config.ts';
 import { loadOscoreCredentials } from '../service/oscore-credentials.ts';
 import { OscoreServer } from './oscore/oscore-server.ts';
 
@@ -18,4 +19,20 @@ export async function openOscore(config: OscoreConfig, clock: Clock): Promise<Os
     now: () => monotonicMs(clock),
     ...(config.sequenceReserve !== undefined ? { sequenceReserve: config.sequenceReserve } : {}),
   });
+}
+
+/**
+ * Every `oscore:<name>` of the access policy names a client of the credentials file: a typo
+ * would otherwise lock that client out with nothing but a 4.03 to show for it.
+ */
+export function checkPolicyNames(access: AccessConfig, clients: readonly string[] | undefined): void {
+  for (const rule of access.rules) {
+    rule.allow.forEach((entry, i) => {
+      if (!entry.startsWith('oscore:')) return;
+      const name = entry.slice('oscore:'.length);
+      const field = `${rule.origin ?? 'access.rules'}.allow[${i}]`;
+      if (clients === undefined) throw new GatewayError('GW_ERR_CONFIG_INVALID', { detail: `${field}: names the OSCORE client "${name}", but the configuration has no "oscore" section` });
+      if (!clients.includes(name)) throw new GatewayError('GW_ERR_CONFIG_INVALID', { detail: `${field}: no OSCORE client "${name}" in the credentials file (it has: ${clients.join(', ')})` });
+    });
+  }
 }
