@@ -306,7 +306,7 @@ export class GatewayServer {
     const who: Requester = protection === undefined ? { address: peer.address } : { address: peer.address, oscoreClient: protection.security.client };
     const refused = this.#access.check(req.view.method, req.view.path, who) ?? (READS.has(req.view.method) ? undefined : this.#writes.take(who));
     if (refused !== undefined) {
-      logThrottled(this.#errors, this.#log, 'warn', `refused ${refused.code}`, 'request refused by the access policy', { peer: `${peer.address}:${peer.port}`, client: who.oscoreClient, method: p.method, path: req.view.path, code: refused.code, detail: refused.details.detail });
+      logThrottled(this.#errors, this.#log, 'warn', `refused ${refused.code}`, 'request refused by the access policy', { peer: `${peer.address}:${peer.port}`, ...(who.oscoreClient !== undefined ? { client: who.oscoreClient } : {}), method: p.method, path: req.view.path, code: refused.code, detail: refused.details.detail });
       this.#respond(p, { reply: fromError(errorReply(refused)), via: 'refused' }, refused.details.detail);
       return;
     }
