@@ -21,10 +21,14 @@
  *   soak        RSS of the gateway, then of (a), over minutes at full load
  *   sensors     RSS with 1, 2, 4 and 8 sensors, per isolation (shared worker, a worker each,
  *               in-thread): what one more sensor costs (bench/sensor-cost.ts)
+ *   oscore      the gateway with an `oscore` section, paced GET /temp as (b), plain CON GET and
+ *               OSCORE CON GET (one client context per socket) in interleaved rounds: rps,
+ *               p50/p99, the ratio OSCORE/plain, and the bytes of each on the wire
+ *               (bench/oscore-cost.ts)
  *
  * Options (after `npm run bench --`): --quick (a smoke run: short runs, 20 s soaks),
  * --seconds N (per throughput run, default 10), --rounds N (default 3), --sockets N (default 64),
- * --soak-seconds N (default 300), --only throughput,wasm,payload,soak,sensors (the parts not run keep
+ * --soak-seconds N (default 300), --only throughput,wasm,payload,soak,sensors,oscore (the parts not run keep
  * their figures from the results.json already there), --scenarios b,d (only those
  * throughput scenarios; writes bench/results.partial.json, not results.json), --profile (also run the
  * gateway under load with --cpu-prof; the profile goes to bench/profiles/).
@@ -38,6 +42,7 @@ import { type LoadResult, type RequestShape, buildLoadgen, describeRequest, runL
 import { MemorySampler } from './lib/process-memory.ts';
 import { type ServerSpec, bareNodeCoap, gateway, libcoapAvailable, libcoapServer, startServer } from './lib/servers.ts';
 import { measurePayloadBytes } from './payload-bytes.ts';
+import { measureOscoreCost } from './oscore-cost.ts';
 import { SENSOR_COUNTS, measureSensorCost } from './sensor-cost.ts';
 import { measureWasmPath } from './wasm-path.ts';
 import { median } from './lib/median.ts';
@@ -60,12 +65,12 @@ const SOCKETS = Number(opts.sockets ?? 64);
 const SOAK_SECONDS = Number(opts['soak-seconds'] ?? (opts.quick ? 20 : 300));
 /** `--scenarios b,d`: a quick look at some scenarios while working; results.json is then not written. */
 const SCENARIO_FILTER = opts.scenarios === undefined ? undefined : new Set(opts.scenarios.split(','));
-const PARTS = new Set((opts.only ?? 'throughput,wasm,payload,soak,sensors').split(','));
+const PARTS = new Set((opts.only ?? 'throughput,wasm,payload,soak,sensors,oscore').split(','));
 const SOAK_SOURCES = 32;
 /** Past this the soak of bare node-coap stops: the point is made, and the machine is shared. */
 const SOAK_RSS_STOP_MB = 6144;
 
-const PORT = { a: 5791, b: 5792, c: 5793, ct: 5797, d: 5794, e: 5798, f: 5799, g: 5800, soak: 5795, profile: 5796 } as const;
+const PORT = { a: 5791, b: 5792, c: 5793, ct: 5797, d: 5794, e: 5798, f: 5799, g: 5800, soak: 5795, profile: 5796, oscore: 5801 } as const;
 type Scenario = 'a' | 'b' | 'c' | 'ct' | 'd' | 'e' | 'f' | 'g';
 /** The order of the table. */
 const SCENARIOS: Scenario[] = ['a', 'b', 'c', 'ct', 'd', 'e', 'f', 'g'];
@@ -369,7 +374,7 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     settings: { secondsPerRun: SECONDS, rounds: ROUNDS, sockets: SOCKETS, inflightPerSocket: 1, soakSeconds: SOAK_SECONDS, soakSourceAddresses: SOAK_SOURCES },
   };
-  if (PARTS.has('throughput') || PARTS.has('soak') || opts.profile) buildLoadgen();
+  if (PARTS.has('throughput') || PARTS.has('soak') || PARTS.has('oscore') || opts.profile) buildLoadgen();
   const out: string[] = [];
 
   if (PARTS.has('throughput')) {
@@ -419,6 +424,32 @@ async function main(): Promise<void> {
         ['isolation', ...SENSOR_COUNTS.map((n) => `${n}`), 'per added sensor, one bus (1 to 4)', 'two buses (1 to 8)'],
         ...isolations.map((iso) => [iso, ...SENSOR_COUNTS.map((n) => `${c.rssMb[iso][n]} (${c.peakMb[iso][n]})`), c.perAddedSensorMb[iso], c.perAddedSensorTwoBusesMb[iso]]),
       ]),
+      '',
+    );
+  }
+
+  if (PARTS.has('oscore')) {
+    const c = await measureOscoreCost({ rounds: ROUNDS, seconds: SECONDS, sockets: SOCKETS, port: PORT.oscore, log });
+    results['oscore'] = c;
+    const row = (name: string, r: typeof c.plain) => [name, r.request, r.rpsByRound.map(thousands).join(' / '), thousands(r.rps), (r.p50us / 1000).toFixed(2), (r.p99us / 1000).toFixed(2), r.errors, r.timeouts];
+    const w = c.wire;
+    out.push(
+      `OSCORE: the gateway with an oscore section, paced GET /temp, ${SOCKETS} sockets x 1 request in flight (OSCORE: a client context per socket), ${ROUNDS} interleaved ${SECONDS}-s round${ROUNDS === 1 ? '' : 's'}`,
+      '',
+      table([['request', 'sent as', 'req/s by round', 'req/s (median)', 'p50 ms', 'p99 ms', 'errors', 'timeouts'], row('plain', c.plain), row('OSCORE', c.oscore)], 'llrrrrrr'),
+      '',
+      `OSCORE / plain, req/s: ${c.ratio.toFixed(2)} (rounds ${c.ratioByRound.map((x) => x.toFixed(2)).join(', ')}); p99: ${c.p99Ratio.toFixed(2)}; Echo challenges by round: ${c.oscore.echoChallengesByRound?.join(', ')}`,
+      '',
+      table([
+        ['GET /temp on the wire, bytes', 'request', 'response'],
+        ['plain', w.plain.request, w.plain.response],
+        ['OSCORE', w.oscore.request, w.oscore.response],
+        ['extra', w.extra.request, w.extra.response],
+      ]),
+      '',
+      'Where the extra bytes are',
+      '',
+      table([['', 'part', 'bytes'], ...w.breakdown.request.map((x) => ['request', x.part, x.bytes]), ...w.breakdown.response.map((x) => ['response', x.part, x.bytes])], 'llr'),
       '',
     );
   }

@@ -26,8 +26,10 @@ export interface LoadResult {
   /** Of the last ok response. */
   payload_bytes: number;
   content_format: number | null;
-  /** The request sent (loadgen's -type, -method, -query, -payload-hex, -content-format). */
-  request: { type: 'CON' | 'NON'; method: string; query: string[]; content_format: number | null; payload_bytes: number; bytes: number };
+  /** The request sent (loadgen's -type, -method, -query, -payload-hex, -content-format, -oscore); with OSCORE, bytes are those of the last ok response's request. */
+  request: { type: 'CON' | 'NON'; method: string; query: string[]; content_format: number | null; payload_bytes: number; bytes: number; oscore: boolean };
+  /** With -oscore: one client context per socket, the Echo challenges answered (one per context after a server start) and the sequence numbers used. */
+  oscore?: { contexts: number; echo_challenges: number; seq_first: number; seq_next: number };
 }
 
 /** What each request is: by default a confirmable GET with no query, payload or Accept. */
@@ -40,15 +42,21 @@ export interface RequestShape {
   /** Content-Format of the payload. */
   contentFormat?: number;
   accept?: number;
+  /**
+   * Protect every request with OSCORE (RFC 8613): loadgen's credentials file, the clients'
+   * point of view, one client per socket; the gateway's file must mirror it. The sequence
+   * numbers persist beside it, in <file>.seq.
+   */
+  oscore?: string;
 }
 
-/** "CON GET /temp?unit=K", "CON FETCH /temp + 8-byte body, CF 60": a request as loadgen sent it. */
+/** "CON GET /temp?unit=K", "CON FETCH /temp + 8-byte body, CF 60", "OSCORE CON GET /temp": a request as loadgen sent it. */
 export function describeRequest(r: LoadResult): string {
   const q = r.request;
   const query = q.query.length ? `?${q.query.join('&')}` : '';
   const body = q.payload_bytes ? ` + ${q.payload_bytes}-byte body` : '';
   const cf = q.content_format === null ? '' : `${body ? ',' : ''} CF ${q.content_format}`;
-  return `${q.type} ${q.method} /${r.path.replace(/^\//, '')}${query}${body}${cf}`;
+  return `${q.oscore ? 'OSCORE ' : ''}${q.type} ${q.method} /${r.path.replace(/^\//, '')}${query}${body}${cf}`;
 }
 
 export interface LoadProgress {
@@ -84,6 +92,7 @@ export function runLoad(o: LoadOptions): Promise<LoadResult> {
   if (o.payload?.length) args.push('-payload-hex', Buffer.from(o.payload).toString('hex'));
   if (o.contentFormat !== undefined) args.push('-content-format', String(o.contentFormat));
   if (o.accept !== undefined) args.push('-accept', String(o.accept));
+  if (o.oscore !== undefined) args.push('-oscore', o.oscore);
   return new Promise((resolve, reject) => {
     const child = spawn(LOADGEN_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';

@@ -70,9 +70,12 @@ export type Simulation = { kind: 'constant'; celsius: number } | { kind: 'sine';
  * The gateway on the simulated TMP102, modules in worker threads, info-level logging to the
  * console: exactly `npm start`'s command line. `nodeArgs` adds e.g. --cpu-prof; `env` goes
  * to the gateway's environment; `simulation` replaces the default constant 21.5 °C (a sine
- * makes readings change, so observers are notified).
+ * makes readings change, so observers are notified). `oscore` adds the configuration's `oscore`
+ * section (docs/configuration.md) with that credentials file, the sequence-number state in
+ * this spec's own temporary directory, so every process started from the spec continues the
+ * numbers of the one before (RFC 8613 appendix B.1.1).
  */
-export function gateway(name: string, options: { pacing: boolean; isolation?: 'worker' | 'in-thread'; nodeArgs?: string[]; env?: Record<string, string>; simulation?: Simulation }): ServerSpec {
+export function gateway(name: string, options: { pacing: boolean; isolation?: 'worker' | 'in-thread'; nodeArgs?: string[]; env?: Record<string, string>; simulation?: Simulation; oscore?: { credentials: string } }): ServerSpec {
   const dir = mkdtempSync(path.join(tmpdir(), 'gw-bench-'));
   const config = path.join(dir, 'gateway.json');
   // Pacing off takes the bus rate limit away too: otherwise the limit, not the WASM path, is measured.
@@ -82,7 +85,8 @@ export function gateway(name: string, options: { pacing: boolean; isolation?: 'w
     ...(options.isolation ? { isolation: options.isolation } : {}),
     ...(options.simulation ? { simulation: options.simulation } : {}),
   };
-  writeFileSync(config, JSON.stringify({ driver: 'simulated', sensors: [sensor] }));
+  const oscore = options.oscore ? { oscore: { credentials: options.oscore.credentials, stateDir: path.join(dir, 'oscore-state') } } : {};
+  writeFileSync(config, JSON.stringify({ driver: 'simulated', sensors: [sensor], ...oscore }));
   const start = startCommand();
   return {
     name,

@@ -242,11 +242,40 @@ func requestTemplate(path string, accept int) ([]byte, error) {
 // per segment, empty segments dropped); each query item is one Uri-Query option (section 6.5),
 // after the Uri-Path options, in the order given; the payload follows the 0xFF marker.
 func (q request) template() ([]byte, error) {
+	m, err := q.message()
+	if err != nil {
+		return nil, err
+	}
+	// Append sorts the options stably by number, so the Uri-Query options keep their order.
+	return m.Append(nil)
+}
+
+// plaintext is q as OSCORE encrypts it (RFC 8613 section 5.3): the code, then the options,
+// all Class E here (Uri-Path, Uri-Query, Content-Format, Accept, and an Echo if given), then
+// the payload. The outer message carries none of them (section 4.1).
+func (q request) plaintext(echo []byte) ([]byte, error) {
+	m, err := q.message()
+	if err != nil {
+		return nil, err
+	}
+	m.Token = nil
+	if echo != nil {
+		m.Options = append(m.Options, Option{optEcho, echo})
+	}
+	b, err := m.Append(nil)
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte{q.code}, b[4:]...), nil
+}
+
+// message is q with a zero MID and a zero 4-byte token.
+func (q request) message() (Message, error) {
 	if q.typ != typeCON && q.typ != typeNON {
-		return nil, fmt.Errorf("a request is CON or NON, not %s", typeName(q.typ))
+		return Message{}, fmt.Errorf("a request is CON or NON, not %s", typeName(q.typ))
 	}
 	if q.code == codeEmpty || q.code>>5 != 0 {
-		return nil, fmt.Errorf("code %s is not a request method", codeString(q.code))
+		return Message{}, fmt.Errorf("code %s is not a request method", codeString(q.code))
 	}
 	m := Message{Type: q.typ, Code: q.code, Token: make([]byte, tokenLen), Payload: q.payload}
 	for _, seg := range strings.Split(q.path, "/") {
@@ -254,13 +283,13 @@ func (q request) template() ([]byte, error) {
 			continue
 		}
 		if len(seg) > 255 { // Uri-Path is 0-255 bytes (section 5.10)
-			return nil, fmt.Errorf("path segment longer than 255 bytes: %.20q...", seg)
+			return Message{}, fmt.Errorf("path segment longer than 255 bytes: %.20q...", seg)
 		}
 		m.Options = append(m.Options, Option{optURIPath, []byte(seg)})
 	}
 	for _, item := range q.query {
 		if len(item) > 255 { // Uri-Query is 0-255 bytes (section 5.10)
-			return nil, fmt.Errorf("query item longer than 255 bytes: %.20q...", item)
+			return Message{}, fmt.Errorf("query item longer than 255 bytes: %.20q...", item)
 		}
 		m.Options = append(m.Options, Option{optURIQuery, []byte(item)})
 	}
@@ -273,10 +302,9 @@ func (q request) template() ([]byte, error) {
 			continue
 		}
 		if o.value > 0xffff {
-			return nil, fmt.Errorf("%s %d out of range 0-65535", o.name, o.value)
+			return Message{}, fmt.Errorf("%s %d out of range 0-65535", o.name, o.value)
 		}
 		m.Options = append(m.Options, Option{o.number, uintBytes(uint32(o.value))})
 	}
-	// Append sorts the options stably by number, so the Uri-Query options keep their order.
-	return m.Append(nil)
+	return m, nil
 }

@@ -20,6 +20,14 @@
 //	go run . -path temp -type NON
 //	go run . -path temp -method FETCH -content-format 60 -payload-hex 'a1 64 756e6974 61 4b'
 //	go run . -path temp -query unit=K
+//	go run . -path temp -oscore clients.json
+//
+// -oscore protects every request with OSCORE (RFC 8613, see oscore.go): the file holds the
+// clients' security contexts in the gateway's credentials format (`{"clients": {"<name>":
+// {"sender-id_hex", "recipient-id_hex", "secret_hex", "salt_hex"}}}`, aiocoap's settings.json
+// keys) from the clients' point of view; socket i uses the i-th client in name order, so the
+// file needs at least -sockets clients. The sequence numbers persist in <file>.seq. A response
+// is ok only if it verifies, with outer code 2.04 and inner 2.05 with a payload.
 package main
 
 import (
@@ -49,6 +57,7 @@ type config struct {
 	sources                             int // client addresses 127.0.0.1.. (IPv4 loopback targets)
 	duration, warmup, timeout, interval time.Duration
 	json                                bool
+	oscore                              string // credentials file; "": plain CoAP
 }
 
 // request is the request every socket sends.
@@ -74,6 +83,19 @@ type result struct {
 	PayloadBytes  int               `json:"payload_bytes"`
 	ContentFormat *int              `json:"content_format"`
 	Request       requestInfo       `json:"request"`
+	OSCORE        *oscoreInfo       `json:"oscore,omitempty"`
+}
+
+// oscoreInfo describes an -oscore run.
+type oscoreInfo struct {
+	// Contexts is the number of client contexts used, one per socket.
+	Contexts int `json:"contexts"`
+	// EchoChallenges counts the protected 4.01 Echo responses, measured or not (those measured
+	// are also tallied in errors); after a server start, one per context is expected.
+	EchoChallenges uint64 `json:"echo_challenges"`
+	// SeqFirst and SeqNext bound the sequence numbers the contexts used in this run.
+	SeqFirst uint64 `json:"seq_first"`
+	SeqNext  uint64 `json:"seq_next"`
 }
 
 // requestInfo describes the request sent (payload_bytes and content_format above are those of
@@ -84,8 +106,10 @@ type requestInfo struct {
 	Query         []string `json:"query"`
 	ContentFormat *int     `json:"content_format"`
 	PayloadBytes  int      `json:"payload_bytes"`
-	// Bytes is the whole datagram.
-	Bytes int `json:"bytes"`
+	// Bytes is the whole datagram (with -oscore, the one of the last ok response's request:
+	// its Partial IV grows with the sequence number).
+	Bytes  int  `json:"bytes"`
+	OSCORE bool `json:"oscore"`
 }
 
 // latency of the ok responses, in microseconds.
@@ -150,6 +174,7 @@ func parseFlags(args []string) (config, error) {
 	fs.DurationVar(&c.timeout, "timeout", 2*time.Second, "a request unanswered this long is a timeout (never retransmitted)")
 	fs.DurationVar(&c.interval, "interval", 0, "if > 0, a JSON progress line on stderr every interval")
 	fs.BoolVar(&c.json, "json", false, "print the result as one JSON object on stdout")
+	fs.StringVar(&c.oscore, "oscore", "", "protect the requests with OSCORE: credentials `file` (clients' point of view, one client per socket; sequence numbers kept in file.seq)")
 	fs.Parse(args)
 	var ok bool
 	switch strings.ToUpper(typ) {
@@ -201,6 +226,12 @@ func run(cfg config, progress io.Writer) (*result, error) {
 		return nil, err
 	}
 	r := &runner{cfg: cfg, template: tmpl, closed: map[int]time.Duration{}}
+	var contexts []*oscoreContext
+	if cfg.oscore != "" {
+		if contexts, err = openOSCORE(cfg, r); err != nil {
+			return nil, err
+		}
+	}
 	workers := make([]*worker, cfg.sockets)
 	for i := range workers {
 		c, err := r.dial()
@@ -211,6 +242,9 @@ func run(cfg config, progress io.Writer) (*result, error) {
 			return nil, err
 		}
 		workers[i] = newWorker(r, c)
+		if contexts != nil {
+			workers[i].osc = contexts[i]
+		}
 	}
 	// Timeouts are looked for every tick (see worker.run): a twentieth of the timeout.
 	r.tick = min(max(cfg.timeout/20, time.Millisecond), 100*time.Millisecond)
@@ -239,7 +273,44 @@ func run(cfg config, progress io.Writer) (*result, error) {
 	if !r.received.Load() {
 		return nil, unreachable(r)
 	}
-	return collect(r, workers)
+	res, err := collect(r, workers)
+	if contexts != nil {
+		// Only now, every socket done: the file stays marked in use if the run is abandoned.
+		err = errors.Join(err, saveSequences(seqFile(cfg.oscore), contexts, false))
+		res.OSCORE.SeqFirst, res.OSCORE.SeqNext = r.seqFirst, contexts[0].seq
+		for _, c := range contexts {
+			res.OSCORE.SeqNext = max(res.OSCORE.SeqNext, c.seq)
+		}
+	}
+	return res, err
+}
+
+// openOSCORE reads the credentials, one context per socket, claims their sequence numbers
+// and prepares the plaintext every request encrypts.
+func openOSCORE(cfg config, r *runner) ([]*oscoreContext, error) {
+	all, err := loadCredentials(cfg.oscore)
+	if err != nil {
+		return nil, err
+	}
+	if len(all) < cfg.sockets {
+		return nil, fmt.Errorf("-oscore %s: %d clients for %d sockets; each socket needs its own context", cfg.oscore, len(all), cfg.sockets)
+	}
+	contexts := all[:cfg.sockets]
+	if r.plaintext, err = cfg.request().plaintext(nil); err != nil {
+		return nil, err
+	}
+	// Leave room for an Echo (up to 40 bytes, RFC 9175 section 2.2.1) within CCM's limit.
+	if len(r.plaintext)+64 > ccmMaxLen {
+		return nil, errors.New("-oscore: request too large")
+	}
+	if err := claimSequences(seqFile(cfg.oscore), contexts); err != nil {
+		return nil, err
+	}
+	r.seqFirst = contexts[0].seq
+	for _, c := range contexts {
+		r.seqFirst = min(r.seqFirst, c.seq)
+	}
+	return contexts, nil
 }
 
 func unreachable(r *runner) error {
@@ -312,7 +383,18 @@ func collect(r *runner, workers []*worker) (*result, error) {
 		errs         []error
 		byCode       [256]uint64
 	)
+	if cfg.oscore != "" {
+		res.Request.OSCORE = true
+		res.Request.Bytes = 0
+		res.OSCORE = &oscoreInfo{Contexts: len(workers)}
+	}
 	for _, w := range workers {
+		if res.OSCORE != nil {
+			res.OSCORE.EchoChallenges += w.challenges
+			for what, n := range w.named {
+				res.Errors[what] += n
+			}
+		}
 		res.Requests += w.requests
 		res.OK += w.ok
 		res.Timeouts += w.timeouts
@@ -327,6 +409,9 @@ func collect(r *runner, workers []*worker) (*result, error) {
 		longest = max(longest, w.max)
 		if w.ok > 0 && w.lastOK > lastOK {
 			lastOK, res.PayloadBytes, res.ContentFormat = w.lastOK, w.lastPayload, nil
+			if res.OSCORE != nil {
+				res.Request.Bytes = w.lastReqBytes
+			}
 			if w.lastCF >= 0 {
 				cf := w.lastCF
 				res.ContentFormat = &cf
@@ -375,7 +460,11 @@ func printSummary(out io.Writer, r *result) {
 			body += fmt.Sprintf(", content-format %d", *q.ContentFormat)
 		}
 	}
-	fmt.Fprintf(out, "target %s  %s %s /%s%s%s  sockets %d  inflight %d\n", r.Target, q.Type, q.Method, strings.TrimPrefix(r.Path, "/"), query, body, r.Sockets, r.Inflight)
+	scheme := ""
+	if q.OSCORE {
+		scheme = "OSCORE "
+	}
+	fmt.Fprintf(out, "target %s  %s%s %s /%s%s%s  sockets %d  inflight %d\n", r.Target, scheme, q.Type, q.Method, strings.TrimPrefix(r.Path, "/"), query, body, r.Sockets, r.Inflight)
 	fmt.Fprintf(out, "%.2f s measured: %d requests, %d ok = %.1f req/s, %d timeouts, %d stray, %d socket rotations\n",
 		r.Seconds, r.Requests, r.OK, r.RPS, r.Timeouts, r.Stray, r.Rotations)
 	codes := make([]string, 0, len(r.Errors))
@@ -391,4 +480,7 @@ func printSummary(out io.Writer, r *result) {
 		cf = fmt.Sprint(*r.ContentFormat)
 	}
 	fmt.Fprintf(out, "last ok response: %d payload bytes, content-format %s\n", r.PayloadBytes, cf)
+	if o := r.OSCORE; o != nil {
+		fmt.Fprintf(out, "OSCORE: %d contexts, %d Echo challenges, sequence numbers %d..%d, last ok request %d bytes\n", o.Contexts, o.EchoChallenges, o.SeqFirst, o.SeqNext-1, q.Bytes)
+	}
 }

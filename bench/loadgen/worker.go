@@ -26,6 +26,8 @@ const exchangeLifetime = 247 * time.Second
 type runner struct {
 	cfg                  config
 	template             []byte
+	plaintext            []byte // with -oscore: the request as OSCORE encrypts it, without Echo
+	seqFirst             uint64 // with -oscore: the lowest sequence number of the contexts at the start
 	start                time.Time
 	warmupEnd, end, tick time.Duration // since start
 
@@ -87,6 +89,11 @@ type slot struct {
 	mid      uint16
 	token    uint32
 	sent     time.Duration
+	// With -oscore: the request's sequence number (its Partial IV), whether it carried the
+	// Echo of a challenge, and its size.
+	seq   uint64
+	echo  bool
+	bytes int
 }
 
 // worker drives one client socket, closed loop: it keeps cfg.inflight requests outstanding and
@@ -106,6 +113,16 @@ type worker struct {
 	gotAny   bool
 	hist     histogram // ok latencies; read concurrently by the progress reporter
 
+	// With -oscore: this socket's own security context, the request with the current Echo,
+	// and buffers for the decrypted response and its decoded inner message.
+	osc                *oscoreContext
+	plainEcho          []byte
+	plainBuf, innerBuf []byte
+	inner              Message
+	challenges         uint64            // Echo challenges answered, measured or not
+	named              map[string]uint64 // measured OSCORE failures, by what failed
+	lastReqBytes       int
+
 	// Tallies of measured requests, read only after the worker has finished.
 	requests, ok, timeouts, resets, stray, rotations uint64
 	errs                                             [256]uint64 // by response code byte
@@ -122,6 +139,7 @@ func newWorker(r *runner, conn *net.UDPConn) *worker {
 		nextMID: uint16(rand.Uint32()), nextTok: rand.Uint32(),
 		req: append([]byte(nil), r.template...), buf: make([]byte, 64<<10),
 		msg: Message{Options: make([]Option, 0, 16)}, lastCF: -1,
+		inner: Message{Options: make([]Option, 0, 16)}, named: map[string]uint64{},
 	}
 }
 
@@ -202,8 +220,12 @@ func (w *worker) send(i int) {
 	if s.measured {
 		w.requests++
 	}
-	binary.BigEndian.PutUint16(w.req[2:], s.mid)
-	binary.BigEndian.PutUint32(w.req[4:], s.token)
+	if w.osc != nil {
+		w.protect(s)
+	} else {
+		binary.BigEndian.PutUint16(w.req[2:], s.mid)
+		binary.BigEndian.PutUint32(w.req[4:], s.token)
+	}
 	if _, err := w.conn.Write(w.req); errors.Is(err, syscall.ECONNREFUSED) {
 		w.r.refused.Store(true) // a pending ICMP error; the request will time out
 	}
@@ -284,21 +306,29 @@ func (w *worker) tokenIs(i int, tok []byte) bool {
 	return len(tok) == tokenLen && binary.BigEndian.Uint32(tok) == w.slots[i].token
 }
 
-// complete tallies the response in w.msg for slot i and sends the next request.
+// complete tallies the response in w.msg for slot i and sends the next request. With
+// -oscore the response counts as ok only if it verifies, its outer code is 2.04 and its inner
+// code 2.05.
 func (w *worker) complete(i int) {
 	now, s, m := w.r.now(), w.slots[i], &w.msg
 	w.free(i)
 	lat := now - s.sent
+	problem := ""
+	if w.osc != nil {
+		m, problem = w.unprotect(&s)
+	}
 	switch {
 	case !s.measured: // a warm-up request
 	case lat > w.r.cfg.timeout:
 		w.timeouts++
+	case problem != "":
+		w.named[problem]++
 	case m.Code == codeContent && len(m.Payload) > 0:
 		w.ok++
 		w.hist.record(int64(lat))
 		w.sum += lat
 		w.max = max(w.max, lat)
-		w.lastOK, w.lastPayload, w.lastCF = now, len(m.Payload), -1
+		w.lastOK, w.lastPayload, w.lastCF, w.lastReqBytes = now, len(m.Payload), -1, s.bytes
 		if cf, ok := m.uintOption(optContentFormat); ok {
 			w.lastCF = int(cf)
 		}
@@ -306,6 +336,49 @@ func (w *worker) complete(i int) {
 		w.errs[m.Code]++
 	}
 	w.send(i)
+}
+
+// protect writes the OSCORE request of slot s into w.req under the socket's context, with
+// the context's next sequence number, and with the Echo of the last challenge until a request
+// carrying it is answered.
+func (w *worker) protect(s *slot) {
+	plain := w.r.plaintext
+	if w.osc.echo != nil {
+		plain, s.echo = w.plainEcho, true
+	}
+	var err error
+	w.req, s.seq, err = w.osc.protect(w.req[:0], w.r.cfg.typ, s.mid, s.token, plain)
+	s.bytes = len(w.req)
+	if err != nil && w.err == nil {
+		w.err = err
+	}
+}
+
+// unprotect verifies the response in w.msg to the request of slot s (RFC 8613 section 8.4)
+// and returns its inner message, or what failed. An inner 4.01 with Echo is the server's
+// freshness challenge (Appendix B.1.2): the next requests carry that Echo.
+func (w *worker) unprotect(s *slot) (*Message, string) {
+	pt, problem := w.osc.unprotect(w.plainBuf[:0], &w.msg, s.seq)
+	if problem != "" {
+		return &w.msg, problem
+	}
+	w.plainBuf = pt[:0]
+	var err error
+	if w.innerBuf, err = innerMessage(w.innerBuf, pt, &w.inner); err != nil {
+		return &w.msg, "oscore: inner message malformed"
+	}
+	if echo, ok := echoOf(&w.inner); ok && w.inner.Code == codeUnauth {
+		w.challenges++
+		w.osc.echo = append([]byte(nil), echo...)
+		if w.plainEcho, err = w.r.cfg.request().plaintext(w.osc.echo); err != nil {
+			w.osc.echo = nil
+		}
+		return &w.inner, "4.01 Echo challenge"
+	}
+	if s.echo && w.inner.Code>>5 == 2 {
+		w.osc.echo = nil // the server has initialised its replay window: no Echo needed any more
+	}
+	return &w.inner, ""
 }
 
 func (w *worker) free(i int) {
