@@ -5,11 +5,13 @@
  * (persisted in <settings>.seq, RFC 8613 section 7.5.1), and the section 8.2 errors.
  */
 import assert from 'node:assert/strict';
+import { createSocket } from 'node:dgram';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { SystemClock, monotonicMs } from '../drivers/clock.ts';
+import { MessageType, codeByte, encodeMessage, parseMessage } from '../gateway/coap/coap-wire.ts';
 import { OscoreServer } from '../gateway/coap/oscore/oscore-server.ts';
 import { parseAccess } from '../gateway/service/security-config.ts';
 import { parseOscoreCredentials } from '../gateway/service/oscore-credentials.ts';
@@ -88,5 +90,25 @@ describe('npm run client -- --oscore', () => {
     assert.equal(r.exitCode, 1);
     assert.match(r.stderr, /4\.00 Bad Request/);
     assert.match(r.stderr, /Decryption failed/);
+  });
+
+  it('an unprotected 2.05 to a protected request is never taken for the answer (RFC 8613 section 8.4): no output, exit 1', async () => {
+    // A server without OSCORE, or a forger on the path: it answers every request in plain CoAP.
+    const fake = createSocket('udp4');
+    await new Promise<void>((r) => fake.bind(0, '127.0.0.1', () => r()));
+    fake.on('message', (d, rinfo) => {
+      const p = parseMessage(d);
+      if (!p.ok) return;
+      const forged = encodeMessage({ type: MessageType.ACK, code: codeByte('2.05'), messageId: p.message.messageId, token: p.message.token, options: [], payload: Buffer.from('{"value": 99.9}') });
+      fake.send(forged, rinfo.port, rinfo.address);
+    });
+    try {
+      const r = await client('get', `coap://127.0.0.1:${fake.address().port}/temp`, '--oscore', settings, '--timeout', '2');
+      assert.equal(r.exitCode, 1);
+      assert.equal(r.stdout, '', 'the forged body is not printed');
+      assert.match(r.stderr, /no response within 2 s/);
+    } finally {
+      fake.close();
+    }
   });
 });

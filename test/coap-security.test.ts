@@ -15,6 +15,8 @@ import { decode as cborDecode } from 'cbor-x';
 import { ManualClock, monotonicMs } from '../drivers/clock.ts';
 import { type WireMessage, MessageType, Option, codeByte, codeString, encodeMessage, parseMessage, readUint, uintOption } from '../gateway/coap/coap-wire.ts';
 import { OscoreClient, type PendingRequest } from '../gateway/coap/oscore/oscore-client.ts';
+import { sequenceNumber } from '../gateway/coap/oscore/cose-encrypt0.ts';
+import { decodeOscoreOption } from '../gateway/coap/oscore/oscore-option.ts';
 import { OscoreServer } from '../gateway/coap/oscore/oscore-server.ts';
 import { MemorySequence } from '../gateway/coap/oscore/sequence-store.ts';
 import { parseAccess } from '../gateway/service/security-config.ts';
@@ -22,15 +24,17 @@ import { parseClientSettings, parseOscoreCredentials } from '../gateway/service/
 import { type TestGateway, startTestGateway } from './helpers/gateway.ts';
 
 const SECRET = '0102030405060708090a0b0c0d0e0f10';
+/** Each client its own secret (RFC 8613 section 3.3; the credentials file refuses shared sender IDs). */
+const MONITOR_SECRET = 'a0a1a2a3a4a5a6a7a8a9aaabacadaeaf';
 const SALT = '9e7ca92223786340';
 const CREDENTIALS = {
   clients: {
     'thermostat-app': { 'sender-id_hex': '01', 'recipient-id_hex': 'a1', secret_hex: SECRET, salt_hex: SALT },
-    monitor: { 'sender-id_hex': '01', 'recipient-id_hex': 'b2', secret_hex: SECRET, salt_hex: SALT },
+    monitor: { 'sender-id_hex': '01', 'recipient-id_hex': 'b2', secret_hex: MONITOR_SECRET, salt_hex: SALT },
   },
 };
 const THERMOSTAT = { 'sender-id_hex': 'a1', 'recipient-id_hex': '01', secret_hex: SECRET, salt_hex: SALT };
-const MONITOR = { 'sender-id_hex': 'b2', 'recipient-id_hex': '01', secret_hex: SECRET, salt_hex: SALT };
+const MONITOR = { 'sender-id_hex': 'b2', 'recipient-id_hex': '01', secret_hex: MONITOR_SECRET, salt_hex: SALT };
 
 let nextMid = 0x2000;
 
@@ -114,6 +118,22 @@ async function protectedExchange(wire: Wire, client: OscoreClient, inner: WireMe
 function errorCode(m: WireMessage): string {
   return (cborDecode(Buffer.from(m.payload)) as { code: string }).code;
 }
+
+describe('credentials that would reuse a key and nonce are refused (RFC 8613 section 3.3)', () => {
+  it('two clients with one secret and the same gateway sender-id: GW_ERR_OSCORE_CREDENTIALS naming the client', () => {
+    const shared = { clients: { a: { 'sender-id_hex': '01', 'recipient-id_hex': 'a1', secret_hex: SECRET }, b: { 'sender-id_hex': '01', 'recipient-id_hex': 'b2', secret_hex: SECRET } } };
+    assert.throws(() => parseOscoreCredentials(shared, 'test'), (err: Error & { code?: string }) => err.code === 'GW_ERR_OSCORE_CREDENTIALS' && /clients\.b/.test(err.message) && /section 3\.3/.test(err.message));
+  });
+
+  it("one client's sender-id equal to the gateway's sender-id of another under the same secret: refused", () => {
+    const crossed = { clients: { a: { 'sender-id_hex': '01', 'recipient-id_hex': 'a1', secret_hex: SECRET }, b: { 'sender-id_hex': '02', 'recipient-id_hex': '01', secret_hex: SECRET } } };
+    assert.throws(() => parseOscoreCredentials(crossed, 'test'), (err: Error & { code?: string }) => err.code === 'GW_ERR_OSCORE_CREDENTIALS');
+  });
+
+  it('the same IDs under different secrets are fine', () => {
+    assert.equal(parseOscoreCredentials(CREDENTIALS, 'test').length, 2);
+  });
+});
 
 describe('security over UDP: OSCORE, Echo, the access policy and write limits', () => {
   let gw: TestGateway;
@@ -211,17 +231,46 @@ describe('security over UDP: OSCORE, Echo, the access policy and write limits', 
     const reg = await protectedExchange(wire, client, request('0.01', '/temp', [{ number: Option.OBSERVE, value: uintOption(0) }], new Uint8Array(0), token));
     assert.equal(codeString(reg.inner.code), '2.05');
     assert.ok(reg.inner.options.some((o) => o.number === Option.OBSERVE), 'registered');
+    const pivOf = (m: WireMessage): number => {
+      const o = decodeOscoreOption(m.options.find((x) => x.number === Option.OSCORE)!.value);
+      assert.ok(o.ok && o.value.piv, 'a Partial IV of the gateway own');
+      return sequenceNumber(o.value.piv);
+    };
+    const pivs = [pivOf(reg.outer)];
     const values: number[] = [];
     for (const celsius of [25, 30]) {
       const next = wire.next((m) => Buffer.from(m.token).equals(Buffer.from(token)));
       gw.sim.setTemperature(celsius);
       (gw.clock as ManualClock).advanceMs(300);
       const n = await next;
+      assert.equal(codeString(n.code), '2.05', 'outer code of a notification');
+      pivs.push(pivOf(n));
       const r = client.unprotectResponse(n, reg.pending);
       assert.ok(r.ok, 'the notification verifies');
       values.push((cborDecode(Buffer.from(r.inner.payload)) as { value: number }).value);
     }
     assert.deepEqual(values, [25, 30]);
+    // The sensor fails: the last notification is an error without Observe (RFC 7641 section
+    // 4.2), and still carries a Partial IV of the gateway's own, after the others (RFC 8613
+    // section 8.3.1), so it cannot be held back and replayed to end a later observation.
+    // Let the ACKs of the notifications reach the gateway before its clock moves on, or it
+    // would retransmit them (the same Partial IV again, which the client rightly refuses).
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const last = wire.next((m) => Buffer.from(m.token).equals(Buffer.from(token)) && pivOf(m) > pivs.at(-1)!, 8000);
+    gw.sim.inject('unplugged');
+    for (let i = 0; i < 40; i++) {
+      (gw.clock as ManualClock).advanceMs(300);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const end = await last;
+    gw.sim.clearFault();
+    assert.equal(codeString(end.code), '2.05', 'the observation keeps its outer code');
+    pivs.push(pivOf(end));
+    const r = client.unprotectResponse(end, reg.pending);
+    assert.ok(r.ok, `the final error verifies: ${r.ok ? '' : r.error.message}`);
+    assert.equal(codeString(r.inner.code), '5.03');
+    assert.ok(!r.inner.options.some((o) => o.number === Option.OBSERVE), 'no Observe on the final error');
+    for (let i = 1; i < pivs.length; i++) assert.ok(pivs[i]! > pivs[i - 1]!, `Partial IVs grow: ${pivs.join(', ')}`);
   });
 
   it('outer Block2: a protected response cut into outer blocks comes back whole from the held copy', async () => {

@@ -228,7 +228,7 @@ describe('configuration: access', () => {
 });
 
 describe('configuration: oscore', () => {
-  const withOscore = (oscore: unknown, env: NodeJS.ProcessEnv = {}) => parseConfig({ sensors: [sensor()], oscore }, '/etc/coap-gw', env);
+  const withOscore = (oscore: unknown) => parseConfig({ sensors: [sensor()], oscore }, '/etc/coap-gw');
   const oscoreRefusal = (oscore: unknown): string => {
     try {
       withOscore(oscore);
@@ -245,11 +245,8 @@ describe('configuration: oscore', () => {
     assert.deepEqual(withOscore({ credentials: '/srv/keys/c.json', stateDir: '/var/lib/x' }).oscore, { credentials: '/srv/keys/c.json', stateDir: '/var/lib/x' });
   });
 
-  it('without stateDir: $STATE_DIRECTORY (its first entry), else oscore-state beside the credentials', () => {
-    assert.equal(withOscore({ credentials: 'keys/c.json' }).oscore!.stateDir, '/etc/coap-gw/keys/oscore-state');
-    assert.equal(withOscore({ credentials: 'keys/c.json' }, { STATE_DIRECTORY: '/var/lib/coap-gw' }).oscore!.stateDir, '/var/lib/coap-gw');
-    assert.equal(withOscore({ credentials: 'keys/c.json' }, { STATE_DIRECTORY: '/var/lib/coap-gw:/var/lib/other' }).oscore!.stateDir, '/var/lib/coap-gw');
-    assert.equal(withOscore({ credentials: 'c.json', stateDir: 's' }, { STATE_DIRECTORY: '/var/lib/coap-gw' }).oscore!.stateDir, '/etc/coap-gw/s', 'an explicit stateDir wins');
+  it('stateDir is required: never guessed from how the gateway was started', () => {
+    assert.match(oscoreRefusal({ credentials: 'keys/c.json' }), /^oscore\.stateDir: is required/);
   });
 
   it('every refusal names its field', () => {
@@ -257,17 +254,17 @@ describe('configuration: oscore', () => {
       ['keys.json', /^oscore: must be an object/],
       [{}, /^oscore\.credentials: is required/],
       [{ stateDir: 's' }, /^oscore\.credentials: is required/],
-      [{ credentials: '' }, /^oscore\.credentials: must be the path/],
-      [{ credentials: 5 }, /^oscore\.credentials: must be the path/],
+      [{ credentials: '', stateDir: 's' }, /^oscore\.credentials: must be the path/],
+      [{ credentials: 5, stateDir: 's' }, /^oscore\.credentials: must be the path/],
       [{ credentials: 'c.json', stateDir: '' }, /^oscore\.stateDir: must be the path/],
-      [{ credentials: 'c.json', sequenceReserve: 15 }, /^oscore\.sequenceReserve: must be an integer 16\.\.1000000/],
-      [{ credentials: 'c.json', sequenceReserve: 1_000_001 }, /^oscore\.sequenceReserve:/],
-      [{ credentials: 'c.json', sequenceReserve: 100.5 }, /^oscore\.sequenceReserve:/],
-      [{ credentials: 'c.json', sequenceReserve: '1024' }, /^oscore\.sequenceReserve:/],
-      [{ credentials: 'c.json', keys: [] }, /^oscore\.keys: unknown field/],
+      [{ credentials: 'c.json', stateDir: 's', sequenceReserve: 15 }, /^oscore\.sequenceReserve: must be an integer 16\.\.1000000/],
+      [{ credentials: 'c.json', stateDir: 's', sequenceReserve: 1_000_001 }, /^oscore\.sequenceReserve:/],
+      [{ credentials: 'c.json', stateDir: 's', sequenceReserve: 100.5 }, /^oscore\.sequenceReserve:/],
+      [{ credentials: 'c.json', stateDir: 's', sequenceReserve: '1024' }, /^oscore\.sequenceReserve:/],
+      [{ credentials: 'c.json', stateDir: 's', keys: [] }, /^oscore\.keys: unknown field/],
     ];
     for (const [oscore, expected] of cases) assert.match(oscoreRefusal(oscore), expected, JSON.stringify(oscore));
-    assert.equal(withOscore({ credentials: 'c.json', sequenceReserve: 16 }).oscore!.sequenceReserve, 16);
-    assert.equal(withOscore({ credentials: 'c.json', sequenceReserve: 1_000_000 }).oscore!.sequenceReserve, 1_000_000);
+    assert.equal(withOscore({ credentials: 'c.json', stateDir: 's', sequenceReserve: 16 }).oscore!.sequenceReserve, 16);
+    assert.equal(withOscore({ credentials: 'c.json', stateDir: 's', sequenceReserve: 1_000_000 }).oscore!.sequenceReserve, 1_000_000);
   });
 });

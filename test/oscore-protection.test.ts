@@ -13,9 +13,9 @@ import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { GatewayError } from '../gateway/errors.ts';
 import { MessageType, Option, codeByte, encodeMessage, parseMessage, readUint, uintOption, type WireMessage } from '../gateway/coap/coap-wire.ts';
-import { aeadNonce, encStructure, externalAad, partialIv } from '../gateway/coap/oscore/cose-encrypt0.ts';
+import { aeadNonce, encStructure, externalAad, partialIv, sequenceNumber } from '../gateway/coap/oscore/cose-encrypt0.ts';
 import { loadOscoreCredentials, parseClientSettings, parseOscoreCredentials, type OscoreClientSettings, type OscoreCredential } from '../gateway/service/oscore-credentials.ts';
-import { ECHO_LENGTH, ECHO_VALID_MS } from '../gateway/coap/oscore/echo-freshness.ts';
+import { ECHO_LENGTH, ECHO_VALID_MS, EchoFreshness } from '../gateway/coap/oscore/echo-freshness.ts';
 import { decodePlaintext, encodePlaintext } from '../gateway/coap/oscore/message-protection.ts';
 import { OscoreClient } from '../gateway/coap/oscore/oscore-client.ts';
 import { OSCORE_OPTION, decodeOscoreOption, encodeOscoreOption } from '../gateway/coap/oscore/oscore-option.ts';
@@ -337,7 +337,16 @@ describe('Echo freshness after a start (Appendix B.1.2, RFC 9175)', () => {
     assert.ok(!a2.ok && a2.kind === 'challenge', 'an expired Echo is challenged again');
   });
 
-  test('every challenge of a context passes, however many were issued: Echo values are stateless (a MAC, no memory)', async () => {
+  test('Echo values are stateless (a MAC, no memory): the oldest of 50 challenges still passes, each value is fresh for its context only', async () => {
+    const clock = { ms: 5_000_000 };
+    const issuer = new EchoFreshness('alice', () => clock.ms, (n) => new Uint8Array(n).fill(3));
+    const values = Array.from({ length: 50 }, () => issuer.issue());
+    assert.ok(values.every((x) => issuer.isFresh(x)), 'all 50 are fresh');
+    const bob = new EchoFreshness('bob', () => clock.ms, (n) => new Uint8Array(n).fill(3));
+    assert.ok(!bob.isFresh(values[0]!), "alice's value is not bob's, even under the same key");
+    clock.ms += ECHO_VALID_MS;
+    assert.ok(!issuer.isFresh(values[0]!), 'expired after ECHO_VALID_MS');
+
     const { server } = await serverFor([credential('alice', v)]);
     const client = new OscoreClient(settingsOf(v, 'client'), new MemorySequence(1));
     const echoes: Uint8Array[] = [];
@@ -516,7 +525,7 @@ describe('credentials (aiocoap settings.json keys)', () => {
 });
 
 describe('OscoreServer.open with persisted sequences', () => {
-  test('one <name>.seq per context in the state directory; close releases them', async () => {
+  test('one sequence file per context, named after its keys: renaming the client finds the same numbers; close releases them', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'oscore-state-'));
     try {
       const v = VECTORS.keyDerivation['C.2'] as KeyVector;
@@ -527,8 +536,23 @@ describe('OscoreServer.open with persisted sequences', () => {
       const r = server.unprotectRequest(wire(first.outer));
       assert.ok(!r.ok && r.kind === 'challenge');
       await server.close();
-      const { readdir } = await import('node:fs/promises');
-      assert.ok((await readdir(dir)).includes('alice.seq'));
+      const { readdir, readFile } = await import('node:fs/promises');
+      const files = await readdir(dir);
+      assert.equal(files.length, 1);
+      assert.match(files[0]!, /^sender-[0-9a-f]{32}\.seq$/);
+      const bound = await readFile(path.join(dir, files[0]!), 'utf8');
+      // The same keys under another name: the same file, counting on from where it stopped.
+      const renamed = await OscoreServer.open({ credentials: [credential('alice-renamed', v)], stateDir: dir, now: () => 0 });
+      const again = renamed.unprotectRequest(wire(client.protectRequest(get('temp')).outer));
+      assert.ok(!again.ok && again.kind === 'challenge');
+      const piv = (o: WireMessage) => decodeOscoreOption(o.options.find((x) => x.number === 9)!.value);
+      const firstPiv = piv(r.outer);
+      const againPiv = piv(again.outer);
+      assert.ok(firstPiv.ok && againPiv.ok);
+      assert.ok(sequenceNumber(againPiv.value.piv!) > sequenceNumber(firstPiv.value.piv!), 'the renamed context counts on');
+      await renamed.close();
+      assert.deepEqual(await readdir(dir), files);
+      assert.match(bound, /^oscore-sender-sequence-bound \d+\n$/);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

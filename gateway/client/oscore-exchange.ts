@@ -16,7 +16,7 @@ import { type Socket, createSocket } from 'node:dgram';
 import { readFile } from 'node:fs/promises';
 import { type WireMessage, MessageType, Option, codeByte, codeString, encodeMessage, parseMessage, readUint, uintOption } from '../coap/coap-wire.ts';
 import { parseClientSettings } from '../service/oscore-credentials.ts';
-import { OscoreClient } from '../coap/oscore/oscore-client.ts';
+import { OscoreClient, type PendingRequest } from '../coap/oscore/oscore-client.ts';
 import { PersistedSequence } from '../coap/oscore/sequence-store.ts';
 import type { ClientResponse, ObserveOutcome, RequestSpec } from './coap-exchange.ts';
 import { ResponseTimeoutError } from './coap-exchange.ts';
@@ -77,12 +77,12 @@ export class OscoreExchange {
   /** One request and its response, the inner blocks of a large one reassembled. */
   async request(spec: RequestSpec, timeoutMs: number): Promise<ClientResponse> {
     const deadline = Date.now() + timeoutMs;
-    let res = await this.#exchange(this.#inner(spec, undefined, undefined), spec.confirmable, deadline, timeoutMs);
+    let res = (await this.#exchange(this.#inner(spec, undefined, undefined), spec.confirmable, deadline, timeoutMs)).response;
     const parts: Uint8Array[] = [res.payload];
     let total = res.payload.length;
     for (let block = blockOf(res); block?.more; block = blockOf(res)) {
       if (total > MAX_BODY_BYTES) break;
-      res = await this.#exchange(this.#inner(spec, undefined, undefined, { num: block.num + 1, szx: block.szx }), spec.confirmable, deadline, timeoutMs);
+      res = (await this.#exchange(this.#inner(spec, undefined, undefined, { num: block.num + 1, szx: block.szx }), spec.confirmable, deadline, timeoutMs)).response;
       parts.push(res.payload);
       total += res.payload.length;
     }
@@ -91,13 +91,11 @@ export class OscoreExchange {
 
   /** Observe=0, each protected notification to `onNotification` for `durationMs`, then Observe=1 (RFC 7641 section 3.6). */
   async observe(spec: RequestSpec, timeoutMs: number, durationMs: number, onNotification: (n: ClientResponse) => void): Promise<ObserveOutcome> {
-    const token = randomBytes(8);
     const deadline = Date.now() + timeoutMs;
-    let pending: ReturnType<OscoreClient['protectRequest']>['pending'] | undefined;
-    let latest: ClientResponse | undefined;
     let ended: (() => void) | undefined;
-    const first = await this.#exchange(this.#inner(spec, 0, token), spec.confirmable, deadline, timeoutMs, (p) => (pending = p));
-    latest = snapshot(first, this.#address, this.#port);
+    // The registration's token is the one of its last attempt (after an Echo challenge, a new one).
+    const { response: first, pending, token } = await this.#exchange(this.#inner(spec, 0, randomBytes(8)), spec.confirmable, deadline, timeoutMs);
+    let latest = snapshot(first, this.#address, this.#port);
     onNotification(latest);
     const registered = first.options.some((o) => o.number === Option.OBSERVE);
     if (!registered || !latest.code.startsWith('2.')) return { registered, last: latest };
@@ -111,8 +109,8 @@ export class OscoreExchange {
       ended = finish;
       this.#byToken.set(hex(token), (m) => {
         if (m.type === MessageType.CON) this.#sendRaw(encodeMessage({ type: MessageType.ACK, code: 0, messageId: m.messageId, token: new Uint8Array(0), options: [], payload: new Uint8Array(0) }));
-        const r = this.#client.unprotectResponse(m, pending!);
-        if (!r.ok) return; // a forged or replayed notification is dropped (RFC 8613 section 8.4)
+        const r = this.#client.unprotectResponse(m, pending);
+        if (!r.ok) return; // a forged, unprotected or replayed notification is dropped (RFC 8613 section 8.4)
         latest = snapshot(r.inner, this.#address, this.#port);
         onNotification(latest);
         if (!latest.code.startsWith('2.')) ended?.();
@@ -146,30 +144,44 @@ export class OscoreExchange {
 
   /**
    * One protected request and its verified response; a 4.01 carrying Echo (the server has lost
-   * its replay window) is answered once by repeating the request with that Echo.
+   * its replay window) is answered once by repeating the request with that Echo, under a new
+   * token, so that a late copy of the challenge cannot be taken for the answer to the repeat.
+   * What comes back is the verified inner response, or an unprotected OSCORE error of RFC 8613
+   * section 8.2 (a 4.xx or 5.xx, which cannot be authenticated and is shown as such).
    */
-  async #exchange(inner: WireMessage, confirmable: boolean, deadline: number, timeoutMs: number, keep?: (pending: ReturnType<OscoreClient['protectRequest']>['pending']) => void): Promise<WireMessage> {
+  async #exchange(inner: WireMessage, confirmable: boolean, deadline: number, timeoutMs: number): Promise<{ response: WireMessage; pending: PendingRequest; token: Uint8Array }> {
     let echo: Uint8Array | undefined;
+    let request = inner;
     for (let attempt = 0; ; attempt++) {
-      const { outer, pending } = this.#client.protectRequest(inner, echo ? { echo } : undefined);
-      keep?.(pending);
-      const response = await this.#roundTrip(outer, confirmable, deadline, timeoutMs);
-      if (response.options.some((o) => o.number === Option.OSCORE)) {
-        const r = this.#client.unprotectResponse(response, pending);
-        if (!r.ok) throw new TargetUnreachableError(`the response did not verify: ${r.diagnostic ?? r.error.message}`);
-        if (r.echo !== undefined && codeString(r.inner.code) === '4.01' && attempt === 0) {
-          echo = r.echo;
-          continue;
+      const { outer, pending } = this.#client.protectRequest(request, echo ? { echo } : undefined);
+      let verified: WireMessage | undefined;
+      const response = await this.#roundTrip(outer, confirmable, deadline, timeoutMs, (m) => {
+        if (!m.options.some((o) => o.number === Option.OSCORE)) {
+          // Section 8.2 errors are the only unprotected answers to a protected request; an
+          // unprotected success is unauthenticated (a server without OSCORE, or a forgery), so
+          // it is dropped and the exchange waits on (RFC 8613 section 8.4).
+          return m.code >> 5 >= 4;
         }
-        return r.inner;
+        const r = this.#client.unprotectResponse(m, pending);
+        if (!r.ok) return false; // does not verify against this request: not its answer (section 8.4)
+        verified = r.inner;
+        if (r.echo !== undefined && codeString(r.inner.code) === '4.01' && attempt === 0) echo = r.echo;
+        return true;
+      });
+      if (verified === undefined) return { response, pending, token: request.token };
+      if (echo !== undefined && attempt === 0) {
+        request = { ...request, token: randomBytes(8) };
+        continue;
       }
-      // Unprotected: an OSCORE error of RFC 8613 section 8.2 (or a server that does not speak OSCORE).
-      return response;
+      return { response: verified, pending, token: request.token };
     }
   }
 
-  /** Sends a request (CON: retransmitted per RFC 7252 section 4.2) and waits for its response by token. */
-  #roundTrip(outer: WireMessage, confirmable: boolean, deadline: number, timeoutMs: number): Promise<WireMessage> {
+  /**
+   * Sends a request (CON: retransmitted per RFC 7252 section 4.2) and waits for the first
+   * message with its token that `accept` takes; an Empty ACK is matched by Message ID.
+   */
+  #roundTrip(outer: WireMessage, confirmable: boolean, deadline: number, timeoutMs: number, accept: (m: WireMessage) => boolean): Promise<WireMessage> {
     const messageId = (this.#messageId = (this.#messageId + 1) & 0xffff);
     const datagram = encodeMessage({ ...outer, type: confirmable ? MessageType.CON : MessageType.NON, messageId });
     const key = hex(outer.token);
@@ -199,6 +211,9 @@ export class OscoreExchange {
       this.#byMessageId.set(messageId, () => (acked = true));
       this.#byToken.set(key, (m) => {
         if (m.type === MessageType.CON) this.#sendRaw(encodeMessage({ type: MessageType.ACK, code: 0, messageId: m.messageId, token: new Uint8Array(0), options: [], payload: new Uint8Array(0) }));
+        // A piggybacked answer to another Message ID (a late copy for an earlier request) is not ours.
+        if (m.type === MessageType.ACK && m.messageId !== messageId) return;
+        if (!accept(m)) return;
         done();
         resolve(m);
       });

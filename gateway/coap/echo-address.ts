@@ -41,7 +41,8 @@ export class EchoAddressCheck {
     if (value.length !== ECHO_BYTES) return false;
     const v = Buffer.from(value.buffer, value.byteOffset, value.length);
     const age = this.#nowS() - v.readUInt32BE(0);
-    if (age < 0 || age > ECHO_VALID_S) return false;
+    // Whole seconds: a value made in second t is good through second t + 119 (never past ECHO_VALID_S).
+    if (age < 0 || age >= ECHO_VALID_S) return false;
     const expected = this.#mac(address, v.subarray(0, 4));
     // Constant time: the comparison must not tell a forger how many bytes it got right.
     let diff = 0;

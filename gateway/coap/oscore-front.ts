@@ -27,6 +27,8 @@ export interface Protection {
   readonly outerBlock2: Block2Request | undefined;
   /** Where the rest of a protected response cut in outer blocks is held. */
   readonly holdKey: string;
+  /** The protected request's ciphertext, which its continuations repeat. */
+  readonly request: Uint8Array;
 }
 
 /** A response the front answers by itself, before the pipeline: built once the type and Message ID are known. */
@@ -48,6 +50,8 @@ const HELD_MS = 30_000;
 interface HeldOuter {
   message: WireMessage;
   address: string;
+  /** The protected request's ciphertext: a continuation repeats it byte for byte. */
+  request: Uint8Array;
   expiresMs: number;
 }
 
@@ -80,11 +84,11 @@ export class OscoreFront {
     const key = holdKeyOf(peerKey, m);
     const outerBlock = outerBlock2Of(m);
     if (outerBlock !== undefined && outerBlock.num > 0) {
-      const held = this.#takeHeld(key, address);
+      const held = this.#takeHeld(key, address, m.payload);
       if (held !== undefined) return { kind: 'reply', reply: { build: (type, messageId, token) => encodeMessage(cutOuter({ ...held.message, type, messageId, token }, outerBlock)), code: '2.04', reason: 'outer block', refusal: false } };
     }
     const r = this.#server.unprotectRequest(m);
-    if (r.ok) return { kind: 'inner', inner: r.inner, protection: { security: r.security, outerBlock2: r.outerBlock2, holdKey: key } };
+    if (r.ok) return { kind: 'inner', inner: r.inner, protection: { security: r.security, outerBlock2: r.outerBlock2, holdKey: key, request: m.payload } };
     if (r.kind === 'challenge') {
       const challenge = r.outer;
       return { kind: 'reply', reply: { build: (type, messageId, token) => encodeMessage({ ...challenge, type, messageId, token }), code: '4.01', reason: 'Echo challenge (RFC 8613 Appendix B.1.2)', refusal: false } };
@@ -104,8 +108,9 @@ export class OscoreFront {
     const notification = inner.options.some((o) => o.number === Option.OBSERVE);
     const outer = notification ? this.#server!.protectNotification(inner, p.security) : this.#server!.protectResponse(inner, p.security);
     if (p.outerBlock2 === undefined || outer.payload.length <= blockSize(Math.min(p.outerBlock2.szx, MAX_SZX))) return encodeMessage(outer);
-    this.#hold(p.holdKey, { message: outer, address, expiresMs: this.#now() + HELD_MS });
-    return encodeMessage(cutOuter(outer, { num: 0, szx: p.outerBlock2.szx }));
+    this.#hold(p.holdKey, { message: outer, address, request: Uint8Array.from(p.request), expiresMs: this.#now() + HELD_MS });
+    // The block asked for, block 0 unless the first request named another (RFC 7959 section 2.4).
+    return encodeMessage(cutOuter(outer, p.outerBlock2));
   }
 
   get heldStats(): { entries: number; bytes: number } {
@@ -118,9 +123,11 @@ export class OscoreFront {
     await this.#server?.close();
   }
 
-  #takeHeld(key: string, address: string): HeldOuter | undefined {
+  #takeHeld(key: string, address: string, request: Uint8Array): HeldOuter | undefined {
     const h = this.#held.get(key);
     if (h === undefined) return undefined;
+    // Not the same protected request (a spoofed copy of its OSCORE option): not its response.
+    if (!Buffer.from(h.request).equals(Buffer.from(request))) return undefined;
     if (h.expiresMs <= this.#now() || h.address !== address) {
       this.#drop(key, h);
       return undefined;
@@ -131,7 +138,7 @@ export class OscoreFront {
   #hold(key: string, h: HeldOuter): void {
     const old = this.#held.get(key);
     if (old !== undefined) this.#drop(key, old);
-    const bytes = h.message.payload.length;
+    const bytes = h.message.payload.length + h.request.length;
     if (bytes > HELD_MAX_BYTES) return;
     // Oldest first: a Map keeps insertion order.
     for (const [k, v] of this.#held) {
@@ -144,7 +151,7 @@ export class OscoreFront {
 
   #drop(key: string, h: HeldOuter): void {
     this.#held.delete(key);
-    this.#heldBytes -= h.message.payload.length;
+    this.#heldBytes -= h.message.payload.length + h.request.length;
   }
 }
 

@@ -370,7 +370,9 @@ export class GatewayServer {
     if (this.#closed) return;
     const req = p.request;
     const verified = this.#reliability.isVerified(p.peer.address);
-    const ctx = { block2: req?.block2, verified, requestBytes: p.requestBytes, observe: o.observe, held: o.held, echo: verified ? undefined : () => this.#echo.issue(p.peer.address) };
+    // No address Echo inside a protected response: its repeat would be inside the ciphertext,
+    // where #checkEcho does not look (RFC 8613's Echo there is freshness, oscore-server.ts).
+    const ctx = { block2: req?.block2, verified, requestBytes: p.requestBytes, observe: o.observe, held: o.held, echo: verified || p.protection !== undefined ? undefined : () => this.#echo.issue(p.peer.address) };
     let reply = o.reply;
     const separate = p.exchange.emptyAckSent;
     const type = p.type === MessageType.CON && !separate ? MessageType.ACK : separate ? MessageType.CON : MessageType.NON;

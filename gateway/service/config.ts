@@ -199,7 +199,7 @@ function profileSeconds(v: unknown, field: string): number {
  * Validates a parsed configuration; relative paths resolve against `baseDir`. `env` supplies
  * $STATE_DIRECTORY, the default of oscore.stateDir (security-config.ts).
  */
-export function parseConfig(json: unknown, baseDir: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+export function parseConfig(json: unknown, baseDir: string): GatewayConfig {
   if (!isObj(json)) throw invalid('(root)', 'must be a JSON object');
   onlyKeys(json, '(root)', ['$schema', 'driver', 'sensors', 'access', 'oscore']);
   const driver = json['driver'] ?? 'auto';
@@ -297,6 +297,6 @@ export function parseConfig(json: unknown, baseDir: string, env: NodeJS.ProcessE
     }
   });
   const access = parseAccess(json['access']);
-  const oscore = parseOscore(json['oscore'], baseDir, env);
+  const oscore = parseOscore(json['oscore'], baseDir);
   return { driver, sensors, access, ...(oscore === undefined ? {} : { oscore }) };
 }

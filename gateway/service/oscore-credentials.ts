@@ -70,12 +70,39 @@ export function parseOscoreCredentials(json: unknown, file: string): OscoreCrede
   if (names.length === 0) throw invalid('clients', 'no client');
   if (names.length > MAX_CLIENTS) throw invalid('clients', `${names.length} clients, at most ${MAX_CLIENTS}`);
   const seen = new Map<string, string>();
-  return names.map((name) => {
+  const credentials = names.map((name) => {
     if (!NAME.test(name)) throw invalid(`clients.${JSON.stringify(name)}`, 'a name is 1 to 64 of A-Z a-z 0-9 . _ -');
     const credential = { name, ...parseSettings(clients[name], `clients.${name}`) };
     refuseDuplicate(seen, credential, `clients.${name}`);
     return credential;
   });
+  refuseSharedSenderIds(credentials);
+  return credentials;
+}
+
+/**
+ * RFC 8613 section 3.3: a Sender ID is unique among all the contexts that share a Master
+ * Secret, Master Salt and ID Context. Two entries with the same secret and the same gateway
+ * sender-id (what copying an entry and changing only the client's ID gives) derive the same
+ * Sender Key and Common IV, and each counting its own sequence numbers from 0 would seal
+ * different messages under the same key and nonce: AES-CCM nonce reuse, which leaks the XOR of
+ * the plaintexts and makes the MAC forgeable. So within one (secret, salt, id-context) every ID
+ * that anyone sends with, the gateway's and the clients', must differ.
+ */
+function refuseSharedSenderIds(credentials: readonly OscoreCredential[]): void {
+  const hex = (b: Uint8Array | undefined) => (b === undefined ? '-' : Buffer.from(b).toString('hex'));
+  const senders = new Map<string, string>();
+  for (const c of credentials) {
+    const group = `${hex(c.masterSecret)}/${hex(c.masterSalt)}/${hex(c.idContext)}`;
+    for (const [id, whose] of [[c.senderId, `the gateway's sender-id for ${c.name}`], [c.recipientId, `${c.name}'s own sender-id (recipient-id here)`]] as const) {
+      const key = `${group}/${hex(id)}`;
+      const other = senders.get(key);
+      if (other !== undefined) {
+        throw invalid(`clients.${c.name}`, `${whose} (${hex(id) || 'empty'}) is also ${other}, under the same secret, salt and id-context: the same key and nonces would be used twice (RFC 8613 section 3.3); give each client its own secret`);
+      }
+      senders.set(key, whose);
+    }
+  }
 }
 
 export function parseClientSettings(json: unknown, path = '(settings)'): OscoreClientSettings {

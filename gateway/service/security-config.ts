@@ -195,21 +195,19 @@ function filePath(v: unknown, field: string, what: string): string {
 }
 
 /**
- * The `oscore` section. Paths resolve against the configuration file's directory. Without
- * stateDir: $STATE_DIRECTORY, which systemd sets for a unit with StateDirectory= (the first
- * entry when it lists several, colon-separated: systemd.exec(5)), else oscore-state beside the
- * credentials file.
+ * The `oscore` section. Paths resolve against the configuration file's directory. `stateDir` is
+ * required, never guessed: a default that depended on how the gateway was started ($STATE_DIRECTORY
+ * under systemd, somewhere else by hand) would let a hand-started gateway find no sequence files
+ * and start every context again at 0 under the same keys (RFC 8613 section 7.5.1).
  */
-export function parseOscore(v: unknown, baseDir: string, env: NodeJS.ProcessEnv): OscoreConfig | undefined {
+export function parseOscore(v: unknown, baseDir: string): OscoreConfig | undefined {
   if (v === undefined) return undefined;
-  if (!isObj(v)) throw invalid('oscore', 'must be an object { "credentials": <file>, "stateDir"?: <directory>, "sequenceReserve"?: n }');
+  if (!isObj(v)) throw invalid('oscore', 'must be an object { "credentials": <file>, "stateDir": <directory>, "sequenceReserve"?: n }');
   onlyKeys(v, 'oscore', ['credentials', 'stateDir', 'sequenceReserve']);
   if (v['credentials'] === undefined) throw invalid('oscore.credentials', 'is required (the OSCORE credentials file)');
   const credentials = path.resolve(baseDir, filePath(v['credentials'], 'oscore.credentials', 'the OSCORE credentials file'));
-  const fromSystemd = env['STATE_DIRECTORY']?.split(':')[0];
-  const stateDir = v['stateDir'] !== undefined
-    ? path.resolve(baseDir, filePath(v['stateDir'], 'oscore.stateDir', 'a directory'))
-    : fromSystemd ? path.resolve(fromSystemd) : path.join(path.dirname(credentials), 'oscore-state');
+  if (v['stateDir'] === undefined) throw invalid('oscore.stateDir', 'is required: the directory where the gateway keeps its OSCORE sender sequence numbers (under systemd: /var/lib/coap-sensor-gateway, the unit\'s StateDirectory=)');
+  const stateDir = path.resolve(baseDir, filePath(v['stateDir'], 'oscore.stateDir', 'a directory'));
   const reserve = v['sequenceReserve'];
   const { min, max } = SEQUENCE_RESERVE_RANGE;
   if (reserve !== undefined && (typeof reserve !== 'number' || !Number.isInteger(reserve) || reserve < min || reserve > max)) {

@@ -5,10 +5,12 @@
  * Stateless: a value is the time it was made (4 bytes, seconds on the gateway's monotonic
  * clock) and 8 bytes of HMAC-SHA-256 over the context's name and that time, under a key drawn
  * at start. So a client that sends several requests at once (six observations as its first
- * requests, say) gets a challenge for each and every one of them passes, however many were
- * issued; nothing is kept per challenge, so a flood of requests costs no memory. A value is
+ * requests, say) gets a challenge for each, and none of the values is forgotten however many
+ * were issued; nothing is kept per challenge, so a flood of requests costs no memory. A value is
  * valid for ECHO_VALID_MS and only for its context; a restart draws a new key, so no value
- * survives one.
+ * survives one. (The first repeat that passes starts the replay window at its sequence number;
+ * repeats of lower numbers that arrive after it are refused as too old, as in aiocoap: a
+ * client's parallel repeats pass when they arrive in the order it sent them, as on one path.)
  */
 import { createHmac } from 'node:crypto';
 

@@ -10,14 +10,14 @@
  * a context is answered with a protected 4.01 carrying an Echo (RFC 9175 section 2.4), and the
  * request that returns that Echo sets the window's lower limit.
  */
-import { randomBytes as cryptoRandomBytes } from 'node:crypto';
+import { createHash, randomBytes as cryptoRandomBytes } from 'node:crypto';
 import path from 'node:path';
 import { GatewayError, type ErrorCode } from '../../errors.ts';
 import { MessageType, Option, codeByte, type WireMessage, type WireOption } from '../coap-wire.ts';
 import { type RequestBinding, aeadNonce, encStructure, open as openCiphertext, partialIv, seal, sequenceNumber } from './cose-encrypt0.ts';
 import type { OscoreCredential } from '../../service/oscore-credentials.ts';
 import { EchoFreshness } from './echo-freshness.ts';
-import { ECHO_OPTION, assembleOuter, decodePlaintext, isClassE, sortOptions, splitResponse, type Plaintext } from './message-protection.ts';
+import { CODE_CHANGED, CODE_CONTENT, ECHO_OPTION, assembleOuter, decodePlaintext, isClassE, sortOptions, splitResponse, type Plaintext } from './message-protection.ts';
 import { OSCORE_OPTION, decodeOscoreOption, encodeOscoreOption, type OscoreOptionValue } from './oscore-option.ts';
 import { ReplayWindow } from './replay-window.ts';
 import { deriveSecurityContext, TAG_LENGTH, type SecurityContext } from './security-context.ts';
@@ -73,6 +73,13 @@ interface Exchange {
   readonly request: RequestBinding;
   /** Section 5.2 / D.4: the request's nonce protects at most one response. */
   nonceUsed: boolean;
+  /**
+   * A notification went out for this request: it is an observation from then on, and every
+   * later response to it, the final error notification without Observe included (RFC 7641
+   * section 4.2), carries a Partial IV of the server's own and outer code 2.05 (section 4.1.3.5.2,
+   * 8.3.1), so that the client can order it against the notifications.
+   */
+  observing?: boolean;
 }
 
 type Failure = Extract<Unprotected, { kind: 'error' }>;
@@ -97,8 +104,8 @@ export class OscoreServer {
     const contexts: ServerContext[] = [];
     try {
       for (const c of options.credentials) {
-        const sequence = await openSequence(options, c.name);
         const keys = deriveSecurityContext({ senderId: c.senderId, recipientId: c.recipientId, masterSecret: c.masterSecret, masterSalt: c.masterSalt, idContext: c.idContext });
+        const sequence = await openSequence(options, c.name, keys);
         contexts.push({ name: c.name, keys, window: new ReplayWindow(c.replayWindow), sequence, echo: new EchoFreshness(c.name, options.now, random) });
       }
     } catch (err) {
@@ -144,13 +151,15 @@ export class OscoreServer {
   /** Section 8.3: the request's nonce (no Partial IV) once, else the server's own Partial IV. */
   protectResponse(inner: WireMessage, security: RequestSecurity): WireMessage {
     const exchange = this.#exchange(security);
-    const own = security.ownPiv || exchange.nonceUsed;
+    const own = security.ownPiv || exchange.nonceUsed || exchange.observing === true;
     return protect(inner, exchange, own);
   }
 
   /** Section 4.1.3.5.2 / 8.3.1: every notification gets a new Partial IV of the server's own. */
   protectNotification(inner: WireMessage, security: RequestSecurity): WireMessage {
-    return protect(inner, this.#exchange(security), true);
+    const exchange = this.#exchange(security);
+    exchange.observing = true;
+    return protect(inner, exchange, true);
   }
 
   async close(): Promise<void> {
@@ -207,7 +216,9 @@ export class OscoreServer {
 
 function protect(inner: WireMessage, exchange: Exchange, ownPiv: boolean): WireMessage {
   const keys = exchange.context.keys;
-  const split = splitResponse(inner);
+  const plain = splitResponse(inner);
+  // The end of an observation (an error without Observe) keeps the observation's outer code.
+  const split = exchange.observing === true && plain.outerCode === CODE_CHANGED ? { ...plain, outerCode: CODE_CONTENT } : plain;
   let nonce: Uint8Array;
   let option: OscoreOptionValue = {};
   if (ownPiv) {
@@ -245,9 +256,9 @@ function decodeRequest(context: ServerContext, plaintext: Uint8Array): Step<Plai
   return { ok: true, value: decoded };
 }
 
-async function openSequence(options: OscoreServerOptions, name: string): Promise<Sequence> {
+async function openSequence(options: OscoreServerOptions, name: string, keys: SecurityContext): Promise<Sequence> {
   if (options.sequences) return options.sequences(name);
-  const file = path.join(options.stateDir, `${name}.seq`);
+  const file = path.join(options.stateDir, sequenceFileName(keys));
   return PersistedSequence.open(file, options.sequenceReserve !== undefined ? { reserve: options.sequenceReserve } : {});
 }
 
@@ -274,3 +285,13 @@ function hex(b: Uint8Array): string {
   return Buffer.from(b).toString('hex');
 }
 
+/**
+ * The file of a context's sender sequence numbers is named after what the numbers protect, the
+ * Sender Key and Common IV (through SHA-256, which does not give them away), not after the
+ * client's name: renaming a client in the credentials file must find the same numbers, and new
+ * keys start a new count (section 7.5.1: the numbers must not repeat for a key).
+ */
+export function sequenceFileName(keys: SecurityContext): string {
+  const digest = createHash('sha256').update('coap-gateway oscore sender sequence').update(keys.senderKey).update(keys.commonIv).update(keys.senderId).digest('hex');
+  return `sender-${digest.slice(0, 32)}.seq`;
+}
