@@ -12,13 +12,13 @@
  * makes room by evicting the oldest registration never acknowledged.
  */
 import assert from 'node:assert/strict';
-import { createSocket } from 'node:dgram';
 import { after, before, describe, it } from 'node:test';
 import { decode as cborDecode } from 'cbor-x';
 import type { ManualClock } from '../drivers/clock.ts';
 import { RawClient, type Response, block2Of, block2Value, emptyMessage, observeRequest, pathOptions, requestDatagram, uint } from './helpers/coap-datagram.ts';
 import { type TestGateway, startTestGateway } from './helpers/gateway.ts';
 import { ObserveClient, turn } from './helpers/observe-client.ts';
+import { canBind } from './helpers/can-bind.ts';
 
 type Opt = { name: string; value: Buffer };
 
@@ -31,21 +31,6 @@ function get(path: string, extra: Opt[] = [], more: Parameters<typeof requestDat
   return requestDatagram({ ...more, options: [...pathOptions(path), ...extra] });
 }
 
-/** Whether this machine can bind a socket to `address` (127.0.0.2 and so on: all of 127/8 on Linux). */
-async function canBind(address: string): Promise<boolean> {
-  const socket = createSocket('udp4');
-  try {
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.bind(0, address, () => resolve());
-    });
-    return true;
-  } catch {
-    return false;
-  } finally {
-    socket.close();
-  }
-}
 const EXTRA_LOOPBACK_SKIP = (await canBind('127.0.0.2')) ? undefined : 'cannot bind 127.0.0.2 here (needs all of 127.0.0.0/8 on loopback, as on Linux)';
 
 /**

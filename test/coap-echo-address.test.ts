@@ -5,11 +5,11 @@
  * responses. A forged value, or one issued to another address, verifies nothing.
  */
 import assert from 'node:assert/strict';
-import { createSocket } from 'node:dgram';
 import { after, before, describe, it } from 'node:test';
 import { RawClient, block2Of, block2Value, optionValue, pathOptions, requestDatagram } from './helpers/coap-datagram.ts';
 import { type TestGateway, startTestGateway } from './helpers/gateway.ts';
 import { LIBCOAP_CLIENT, LIBCOAP_HINT, peerOrSkip, runProcess } from './helpers/peers.ts';
+import { canBind } from './helpers/can-bind.ts';
 
 const ECHO = '252';
 
@@ -17,20 +17,6 @@ function discovery(extra: { name: string; value: Buffer }[] = [], token?: Buffer
   return requestDatagram({ options: [...pathOptions('/.well-known/core'), ...extra], ...(token ? { token } : {}) });
 }
 
-async function canBind(address: string): Promise<boolean> {
-  const socket = createSocket('udp4');
-  try {
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.bind(0, address, () => resolve());
-    });
-    return true;
-  } catch {
-    return false;
-  } finally {
-    socket.close();
-  }
-}
 
 const SECOND_LOOPBACK_SKIP = (await canBind('127.0.0.2')) ? false : 'cannot bind 127.0.0.2 here';
 

@@ -18,13 +18,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, describe, test, type TestContext } from 'node:test';
-import { MessageType, Option, codeByte, encodeMessage, parseMessage, readUint, uintOption, type WireMessage } from '../gateway/coap/coap-wire.ts';
+import { MessageType, Option, codeByte, encodeMessage, readUint, uintOption, type WireMessage } from '../gateway/coap/coap-wire.ts';
 import type { OscoreClientSettings, OscoreCredential } from '../gateway/service/oscore-credentials.ts';
 import { OscoreClient } from '../gateway/coap/oscore/oscore-client.ts';
 import { ECHO_LENGTH } from '../gateway/coap/oscore/echo-freshness.ts';
 import { OscoreServer } from '../gateway/coap/oscore/oscore-server.ts';
 import { MemorySequence } from '../gateway/coap/oscore/sequence-store.ts';
 import { runProcess, skipOrFail } from './helpers/peers.ts';
+import { b, hex, parse } from './helpers/hex-messages.ts';
 
 const PEER_PY = String.raw`
 import sys, json
@@ -120,13 +121,6 @@ class AiocoapPeer {
 
 const SECRET = '0102030405060708090a0b0c0d0e0f10';
 const SALT = '9e7ca92223786340';
-const b = (h: string) => Uint8Array.from(Buffer.from(h, 'hex'));
-const hex = (u: Uint8Array) => Buffer.from(u).toString('hex');
-const parse = (h: string | Uint8Array) => {
-  const r = parseMessage(typeof h === 'string' ? b(h) : h);
-  assert.ok(r.ok, 'parses');
-  return r.message;
-};
 
 function request(pathSegment: string, extra: { number: number; value: Uint8Array }[] = [], messageId = 0x2001): WireMessage {
   const options = [{ number: Option.URI_PATH, value: Buffer.from(pathSegment) }, ...extra].sort((x, y) => x.number - y.number);

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { GatewayError } from '../gateway/errors.ts';
-import { MessageType, Option, codeByte, encodeMessage, parseMessage, readUint, uintOption, type WireMessage } from '../gateway/coap/coap-wire.ts';
+import { MessageType, Option, codeByte, encodeMessage, readUint, uintOption, type WireMessage } from '../gateway/coap/coap-wire.ts';
 import { aeadNonce, encStructure, externalAad, partialIv, sequenceNumber } from '../gateway/coap/oscore/cose-encrypt0.ts';
 import { loadOscoreCredentials, parseClientSettings, parseOscoreCredentials, type OscoreClientSettings, type OscoreCredential } from '../gateway/service/oscore-credentials.ts';
 import { ECHO_LENGTH, ECHO_VALID_MS, EchoFreshness } from '../gateway/coap/oscore/echo-freshness.ts';
@@ -22,18 +22,12 @@ import { OSCORE_OPTION, decodeOscoreOption, encodeOscoreOption } from '../gatewa
 import { OscoreServer, type Unprotected } from '../gateway/coap/oscore/oscore-server.ts';
 import { deriveSecurityContext, kdfInfo } from '../gateway/coap/oscore/security-context.ts';
 import { MemorySequence } from '../gateway/coap/oscore/sequence-store.ts';
+import { b, hex, parse } from './helpers/hex-messages.ts';
 
 const VECTORS = JSON.parse(readFileSync(fileURLToPath(new URL('../fixtures/oscore/test-vectors/rfc8613-appendix-c.json', import.meta.url)), 'utf8'));
 type Side = { senderId: string; recipientId: string; senderInfo?: string; recipientInfo?: string; ivInfo?: string; senderKey: string; recipientKey: string; commonIv: string; senderNonce: string; recipientNonce: string };
 type KeyVector = { masterSecret: string; masterSalt: string; idContext: string | null; client: Side; server: Side };
 
-const b = (h: string) => Uint8Array.from(Buffer.from(h, 'hex'));
-const hex = (u: Uint8Array) => Buffer.from(u).toString('hex');
-const parse = (h: string | Uint8Array) => {
-  const r = parseMessage(typeof h === 'string' ? b(h) : h);
-  assert.ok(r.ok, 'parses');
-  return r.message;
-};
 /** Through the wire and back, so nothing depends on shared buffers. */
 const wire = (m: WireMessage) => parse(encodeMessage(m));
 
