@@ -87,6 +87,12 @@ export const ERROR_CODES = {
   GW_ERR_OSCORE_CREDENTIALS: 'The OSCORE credentials file is invalid',
   GW_ERR_OSCORE_SEQUENCE_STORE: 'The OSCORE sender sequence numbers could not be read or persisted; the gateway does not send protected messages without them',
   GW_ERR_OSCORE_SEQUENCE_EXHAUSTED: 'The OSCORE sender sequence numbers of a security context are used up; a new context (new keys) is needed',
+
+  // The MQTT uplink (docs/uplink.md): logged and shown in /gw/stats, never a CoAP response
+  GW_ERR_UPLINK_UNREACHABLE: 'The MQTT broker cannot be reached; readings are kept in the bounded buffer until it can',
+  GW_ERR_UPLINK_AUTH: 'The MQTT broker refused the credentials (or the client id); readings are kept in the bounded buffer',
+  GW_ERR_UPLINK_TLS: 'The TLS files of the MQTT uplink cannot be read, or the TLS handshake with the broker failed',
+  GW_ERR_UPLINK_BUFFER_FULL: 'The MQTT uplink buffer is full: the oldest buffered readings are dropped',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

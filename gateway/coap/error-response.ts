@@ -93,6 +93,11 @@ export const COAP_CODE_FOR: Record<ErrorCode, CoapErrorCode> = {
   GW_ERR_OSCORE_CREDENTIALS: FAULT,
   GW_ERR_OSCORE_SEQUENCE_STORE: FAULT,
   GW_ERR_OSCORE_SEQUENCE_EXHAUSTED: FAULT,
+  // The uplink's codes are for the log and /gw/stats; no CoAP request fails with them.
+  GW_ERR_UPLINK_UNREACHABLE: FAULT,
+  GW_ERR_UPLINK_AUTH: FAULT,
+  GW_ERR_UPLINK_TLS: FAULT,
+  GW_ERR_UPLINK_BUFFER_FULL: FAULT,
 };
 
 /**

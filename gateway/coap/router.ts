@@ -16,6 +16,7 @@ import { READING_FORMATS } from './reading-formats.ts';
 import { ReadingResource } from './reading-resource.ts';
 import { type Reply, type RequestView, Method, fromError } from './reply.ts';
 import { STATS_PATH, type StatsSources, StatsResource } from './stats-resource.ts';
+import type { CborMap } from './cbor-preferred.ts';
 import { type LinkTarget, filterLinks, linkFormat, parseFilters, readingLink } from './well-known-core.ts';
 
 export const WELL_KNOWN_CORE = '/.well-known/core';
@@ -38,6 +39,7 @@ export class Router {
   readonly #readings = new Map<string, ReadingResource>();
   readonly #links: LinkTarget[] = [];
   readonly #log: Logger;
+  readonly #stats: StatsResource;
   #allLinks: Uint8Array | undefined;
 
   /** 5.xx lines: one per path and code every 10 s, however many requests fail. */
@@ -67,8 +69,14 @@ export class Router {
       this.#resources.set(alertPath, new AlertResource(service, name));
       this.#links.push({ href: alertPath, attributes: { rt: 'gw.alert', if: 'core.p', ct: '60 50' } });
     }
-    this.#resources.set(STATS_PATH, new StatsResource(options.stats));
+    this.#stats = new StatsResource(options.stats);
+    this.#resources.set(STATS_PATH, this.#stats);
     this.#links.push({ href: STATS_PATH, attributes: { rt: 'gw.stats', ct: '60 50' } });
+  }
+
+  /** What /gw/stats shows, as a value (the HTTP view's /metrics reads it). */
+  statsSnapshot(): CborMap {
+    return this.#stats.snapshot();
   }
 
   get paths(): string[] {

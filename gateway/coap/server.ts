@@ -38,7 +38,8 @@ import { type Outcome, ObserveLayer } from './observe-layer.ts';
 import type { ObserverLimits } from './observe-limits.ts';
 import { DEFAULT_OBSERVE_TIMING, type ObserveTiming, checkTiming } from './observe-timing.ts';
 import { type Peer, Reliability } from './reliability.ts';
-import { type Reply, fromError } from './reply.ts';
+import { type Reply, type RequestView, fromError } from './reply.ts';
+import type { CborMap } from './cbor-preferred.ts';
 import { type LoggedRequest, RequestLog } from './request-log.ts';
 import { amplificationBudget, emptyMessage, writeResponse } from './response-writer.ts';
 import { ResponseCounter } from './response-counter.ts';
@@ -79,6 +80,8 @@ export interface GatewayServerOptions {
   oscore?: OscoreServer;
   /** Who may do what (docs/security.md); default: the default rules of config.ts. */
   access?: AccessConfig;
+  /** The MQTT uplink's state for /gw/stats (docs/uplink.md), when there is one. */
+  uplinkStats?: () => CborMap;
 }
 
 export const DEFAULT_COAP_PORT = 5683;
@@ -164,7 +167,7 @@ export class GatewayServer {
     router = new Router({
       service,
       logger: log,
-      stats: { service, counter: this.#counter, observers: (sensor) => this.#observe.observers(sensor), exchanges: () => this.#exchanges.stats, clock, startedAtMs: now() },
+      stats: { service, counter: this.#counter, observers: (sensor) => this.#observe.observers(sensor), exchanges: () => this.#exchanges.stats, clock, startedAtMs: now(), uplink: options.uplinkStats },
     });
     this.#router = router;
     // Real elapsed time, whatever clock the gateway runs on (a test's ManualClock would say 0 ms).
@@ -187,6 +190,25 @@ export class GatewayServer {
     const server = new GatewayServer(socket, options, log);
     log.info('CoAP server listening', { host: server.host, port: server.port, resources: server.#router.paths.join(' ') });
     return server;
+  }
+
+  /** What /gw/stats shows, as a value: the HTTP view's /metrics (docs/http.md). */
+  stats(): CborMap {
+    return this.#router.statsSnapshot();
+  }
+
+  /**
+   * A request that reached the gateway another way than CoAP (the HTTP view, an RFC 8075
+   * HTTP-to-CoAP mapping): the same access policy and write limits, then the same resources.
+   * Never throws: a refusal or a failure is a Reply with its catalogue code.
+   */
+  proxied(view: RequestView, who: Requester): Reply | Promise<Reply> {
+    const refused = this.#access.check(view.method, view.path, who) ?? (READS.has(view.method) ? undefined : this.#writes.take(who));
+    if (refused !== undefined) {
+      logThrottled(this.#errors, this.#log, 'warn', `refused ${refused.code}`, 'request refused by the access policy', { peer: who.address, via: 'http', method: view.method, path: view.path, code: refused.code, detail: refused.details.detail });
+      return fromError(errorReply(refused));
+    }
+    return this.#router.dispatch(view);
   }
 
   /** Registered observers (RFC 7641), in all or of one sensor. */

@@ -39,6 +39,8 @@ export interface StatsSources {
   clock: Clock;
   /** Monotonic ms when the server started. */
   startedAtMs: number;
+  /** The MQTT uplink's state, buffer and counts, when there is one (docs/uplink.md). */
+  uplink?: (() => CborMap) | undefined;
 }
 
 export class StatsResource {
@@ -81,6 +83,7 @@ export class StatsResource {
       observers: s.observers(),
       exchanges: { ...s.exchanges() },
       uptimeSeconds: Math.floor((monotonicMs(s.clock) - s.startedAtMs) / 1000),
+      ...(s.uplink ? { uplink: s.uplink() } : {}),
       sensors,
     };
   }

@@ -11,6 +11,10 @@ import { GatewayError } from '../errors.ts';
 import { type ModuleLimits, resolveModuleLimits } from '../host/worker/module-limits.ts';
 import { type AccessConfig, type OscoreConfig, defaultAccessConfig, parseAccess, parseOscore } from './security-config.ts';
 
+import { type MqttConfig, parseMqtt } from './uplink-config.ts';
+import { type HttpConfig, parseHttp } from './http-config.ts';
+export type { MqttConfig } from './uplink-config.ts';
+export type { HttpConfig } from './http-config.ts';
 export type { AccessConfig, AccessMethod, AccessRule, OscoreConfig, WriteRate } from './security-config.ts';
 export { DEFAULT_ACCESS, DEFAULT_ACCESS_RULES, DEFAULT_RULE_COUNT, DEFAULT_WRITES_PER_CLIENT, MAX_ACCESS_RULES } from './security-config.ts';
 
@@ -63,6 +67,10 @@ export interface GatewayConfig {
   access: AccessConfig;
   /** OSCORE (RFC 8613): where the credentials and the sequence-number state are; absent: no OSCORE. */
   oscore?: OscoreConfig;
+  /** The MQTT uplink (docs/uplink.md); absent: none. */
+  mqtt?: MqttConfig;
+  /** The HTTP view (docs/http.md); absent: none. */
+  http?: HttpConfig;
 }
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -201,7 +209,7 @@ function profileSeconds(v: unknown, field: string): number {
  */
 export function parseConfig(json: unknown, baseDir: string): GatewayConfig {
   if (!isObj(json)) throw invalid('(root)', 'must be a JSON object');
-  onlyKeys(json, '(root)', ['$schema', 'driver', 'sensors', 'access', 'oscore']);
+  onlyKeys(json, '(root)', ['$schema', 'driver', 'sensors', 'access', 'oscore', 'mqtt', 'http']);
   const driver = json['driver'] ?? 'auto';
   if (driver !== 'auto' && driver !== 'linux' && driver !== 'simulated') throw invalid('driver', `must be "auto", "linux" or "simulated", got ${JSON.stringify(driver)}`);
   const sensorsRaw = json['sensors'];
@@ -298,5 +306,7 @@ export function parseConfig(json: unknown, baseDir: string): GatewayConfig {
   });
   const access = parseAccess(json['access']);
   const oscore = parseOscore(json['oscore'], baseDir);
-  return { driver, sensors, access, ...(oscore === undefined ? {} : { oscore }) };
+  const mqtt = parseMqtt(json['mqtt'], baseDir);
+  const http = parseHttp(json['http']);
+  return { driver, sensors, access, ...(oscore === undefined ? {} : { oscore }), ...(mqtt === undefined ? {} : { mqtt }), ...(http === undefined ? {} : { http }) };
 }
