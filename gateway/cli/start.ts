@@ -17,6 +17,7 @@ import { SystemClock } from '../../drivers/clock.ts';
 import { bindCoapSocket } from '../bind-socket.ts';
 import { DEFAULT_COAP_PORT, DEFAULT_HOST, GatewayServer } from '../coap/server.ts';
 import { checkPolicyNames, openOscore } from '../coap/oscore-startup.ts';
+import { HttpView } from '../http/http-view.ts';
 import type { OscoreServer } from '../coap/oscore/oscore-server.ts';
 import { DEFAULT_RULE_COUNT, type GatewayConfig, loadConfigFile } from '../service/config.ts';
 import { reloadAll } from '../service/reload-all.ts';
@@ -81,6 +82,15 @@ async function main(argv: string[]): Promise<number> {
     await service.close();
     throw err;
   }
+  let http: HttpView | undefined;
+  try {
+    // Off unless configured: the view listens on TCP, and by default on this machine only (docs/http.md).
+    http = config.http ? await HttpView.start({ config: config.http, server, service, logger, clock }) : undefined;
+  } catch (err) {
+    await server.close();
+    await service.close();
+    throw err;
+  }
   const simulated = service.list().filter((e) => e.simulated).map((e) => e.config.name);
   const where = server.host.includes(':') ? `[${server.host}]:${server.port}` : `${server.host}:${server.port}`;
   const family = server.dualStack ? 'IPv4 and IPv6' : server.host.includes(':') ? 'IPv6' : 'IPv4';
@@ -111,7 +121,7 @@ async function main(argv: string[]): Promise<number> {
       stopping = true;
       stopWatching();
       logger.info('stopping', { signal });
-      server.close().then(
+      Promise.all([server.close(), http?.close()]).then(
         () => service.close().then(() => resolve(0)),
         (err: unknown) => {
           logger.error('error while stopping', { detail: String(err) });
@@ -133,6 +143,7 @@ async function main(argv: string[]): Promise<number> {
       ...service.list().map((e) => `  coap://${urlHost}:${server.port}${e.config.path}  sensor ${e.config.name}`),
       oscore ? `  OSCORE: ${oscore.clients.length} client${oscore.clients.length === 1 ? '' : 's'} (${oscore.clients.join(', ')}); sequence numbers in ${config.oscore!.stateDir}` : '  OSCORE: not configured (docs/security.md)',
       `  access: ${config.access.rules.length - DEFAULT_RULE_COUNT} rule(s) of the configuration, then the defaults (docs/security.md)`,
+      ...(http ? [`  HTTP view: http://${config.http!.host.includes(':') ? `[${config.http!.host}]` : config.http!.host}:${http.port}/ (readings, /metrics, a live page; docs/http.md)`] : []),
       ...(simulated.length > 0 ? [`  SIMULATED: ${simulated.join(', ')} ${simulated.length > 1 ? 'are' : 'is'} not measured; every reading of ${simulated.length > 1 ? 'them' : 'it'} says so ("sim": true; in SenML "sim_": true)`] : []),
     ].join('\n'),
   );
