@@ -25,10 +25,14 @@
  *               OSCORE CON GET (one client context per socket) in interleaved rounds: rps,
  *               p50/p99, the ratio OSCORE/plain, and the bytes of each on the wire
  *               (bench/oscore-cost.ts)
+ *   uplink      the gateway paced as (b) with its MQTT uplink off, on (a local Mosquitto,
+ *               every reading published) and on with the broker unreachable (readings to the
+ *               bounded buffer), in interleaved rounds: rps, p50/p99, the ratios on/off and
+ *               unreachable/off (bench/uplink-cost.ts)
  *
  * Options (after `npm run bench --`): --quick (a smoke run: short runs, 20 s soaks),
  * --seconds N (per throughput run, default 10), --rounds N (default 3), --sockets N (default 64),
- * --soak-seconds N (default 300), --only throughput,wasm,payload,soak,sensors,oscore (the parts not run keep
+ * --soak-seconds N (default 300), --only throughput,wasm,payload,soak,sensors,oscore,uplink (the parts not run keep
  * their figures from the results.json already there), --scenarios b,d (only those
  * throughput scenarios; writes bench/results.partial.json, not results.json), --profile (also run the
  * gateway under load with --cpu-prof; the profile goes to bench/profiles/).
@@ -43,6 +47,7 @@ import { MemorySampler } from './lib/process-memory.ts';
 import { type ServerSpec, bareNodeCoap, gateway, libcoapAvailable, libcoapServer, startServer } from './lib/servers.ts';
 import { measurePayloadBytes } from './payload-bytes.ts';
 import { measureOscoreCost } from './oscore-cost.ts';
+import { measureUplinkCost } from './uplink-cost.ts';
 import { SENSOR_COUNTS, measureSensorCost } from './sensor-cost.ts';
 import { measureWasmPath } from './wasm-path.ts';
 import { median } from './lib/median.ts';
@@ -65,12 +70,12 @@ const SOCKETS = Number(opts.sockets ?? 64);
 const SOAK_SECONDS = Number(opts['soak-seconds'] ?? (opts.quick ? 20 : 300));
 /** `--scenarios b,d`: a quick look at some scenarios while working; results.json is then not written. */
 const SCENARIO_FILTER = opts.scenarios === undefined ? undefined : new Set(opts.scenarios.split(','));
-const PARTS = new Set((opts.only ?? 'throughput,wasm,payload,soak,sensors,oscore').split(','));
+const PARTS = new Set((opts.only ?? 'throughput,wasm,payload,soak,sensors,oscore,uplink').split(','));
 const SOAK_SOURCES = 32;
 /** Past this the soak of bare node-coap stops: the point is made, and the machine is shared. */
 const SOAK_RSS_STOP_MB = 6144;
 
-const PORT = { a: 5791, b: 5792, c: 5793, ct: 5797, d: 5794, e: 5798, f: 5799, g: 5800, soak: 5795, profile: 5796, oscore: 5801 } as const;
+const PORT = { a: 5791, b: 5792, c: 5793, ct: 5797, d: 5794, e: 5798, f: 5799, g: 5800, soak: 5795, profile: 5796, oscore: 5801, uplink: 5802 } as const;
 type Scenario = 'a' | 'b' | 'c' | 'ct' | 'd' | 'e' | 'f' | 'g';
 /** The order of the table. */
 const SCENARIOS: Scenario[] = ['a', 'b', 'c', 'ct', 'd', 'e', 'f', 'g'];
@@ -374,7 +379,7 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     settings: { secondsPerRun: SECONDS, rounds: ROUNDS, sockets: SOCKETS, inflightPerSocket: 1, soakSeconds: SOAK_SECONDS, soakSourceAddresses: SOAK_SOURCES },
   };
-  if (PARTS.has('throughput') || PARTS.has('soak') || PARTS.has('oscore') || opts.profile) buildLoadgen();
+  if (PARTS.has('throughput') || PARTS.has('soak') || PARTS.has('oscore') || PARTS.has('uplink') || opts.profile) buildLoadgen();
   const out: string[] = [];
 
   if (PARTS.has('throughput')) {
@@ -450,6 +455,20 @@ async function main(): Promise<void> {
       'Where the extra bytes are',
       '',
       table([['', 'part', 'bytes'], ...w.breakdown.request.map((x) => ['request', x.part, x.bytes]), ...w.breakdown.response.map((x) => ['response', x.part, x.bytes])], 'llr'),
+      '',
+    );
+  }
+
+  if (PARTS.has('uplink')) {
+    const c = await measureUplinkCost({ rounds: ROUNDS, seconds: SECONDS, sockets: SOCKETS, port: PORT.uplink, log });
+    results['uplink'] = c;
+    const row = (name: string, r: typeof c.off) => [name, r.rpsByRound.map(thousands).join(' / '), thousands(r.rps), (r.p50us / 1000).toFixed(2), (r.p99us / 1000).toFixed(2), r.errors, r.timeouts, r.publishedByRound?.join(' / ') ?? ''];
+    out.push(
+      `MQTT uplink: the gateway, paced CON GET /temp, ${SOCKETS} sockets x 1 request in flight, uplink off / on (a local Mosquitto) / on with the broker unreachable, ${ROUNDS} interleaved ${SECONDS}-s round${ROUNDS === 1 ? '' : 's'}`,
+      '',
+      table([['uplink', 'req/s by round', 'req/s (median)', 'p50 ms', 'p99 ms', 'errors', 'timeouts', 'published by round'], row('off', c.off), row('on', c.on), row('unreachable', c.unreachable)], 'lrrrrrrr'),
+      '',
+      `on / off, req/s: ${c.ratioOn.toFixed(2)} (rounds ${c.ratioOnByRound.map((x) => x.toFixed(2)).join(', ')}); unreachable / off: ${c.ratioUnreachable.toFixed(2)} (rounds ${c.ratioUnreachableByRound.map((x) => x.toFixed(2)).join(', ')}); p99 on / off: ${c.p99RatioOn.toFixed(2)}`,
       '',
     );
   }

@@ -18,6 +18,7 @@ import { bindCoapSocket } from '../bind-socket.ts';
 import { DEFAULT_COAP_PORT, DEFAULT_HOST, GatewayServer } from '../coap/server.ts';
 import { checkPolicyNames, openOscore } from '../coap/oscore-startup.ts';
 import { HttpView } from '../http/http-view.ts';
+import { MqttUplink } from '../mqtt/uplink.ts';
 import type { OscoreServer } from '../coap/oscore/oscore-server.ts';
 import { DEFAULT_RULE_COUNT, type GatewayConfig, loadConfigFile } from '../service/config.ts';
 import { reloadAll } from '../service/reload-all.ts';
@@ -63,6 +64,7 @@ async function main(argv: string[]): Promise<number> {
   let service: SensorService;
   let server: GatewayServer;
   let oscore: OscoreServer | undefined;
+  let uplink: MqttUplink | undefined;
   try {
     // Credentials and sequence numbers before any module loads: a broken file is reported at once.
     oscore = config.oscore ? await openOscore(config.oscore, clock) : undefined;
@@ -74,11 +76,23 @@ async function main(argv: string[]): Promise<number> {
     throw err;
   }
   try {
-    // GW_COAP_TRUST_LOOPBACK=0 makes clients on this machine strangers, so that the
-    // amplification rules can be tried from it (npm run fuzz does); docs/coap-api.md.
-    server = await GatewayServer.start({ service, logger, clock, socket, trustLoopback: process.env['GW_COAP_TRUST_LOOPBACK'] !== '0', access: config.access, ...(oscore ? { oscore } : {}) });
+    // Returns at once and connects in the background: an unreachable broker never delays or
+    // stops CoAP service (docs/uplink.md). Unreadable TLS or password files stop the start.
+    uplink = config.mqtt ? MqttUplink.start({ config: config.mqtt, service, logger, clock }) : undefined;
   } catch (err) {
     await oscore?.close();
+    await service.close();
+    socket.close();
+    throw err;
+  }
+  const uplinkStats = uplink ? { uplinkStats: () => uplink!.stats() } : {};
+  try {
+    // GW_COAP_TRUST_LOOPBACK=0 makes clients on this machine strangers, so that the
+    // amplification rules can be tried from it (npm run fuzz does); docs/coap-api.md.
+    server = await GatewayServer.start({ service, logger, clock, socket, trustLoopback: process.env['GW_COAP_TRUST_LOOPBACK'] !== '0', access: config.access, ...(oscore ? { oscore } : {}), ...uplinkStats });
+  } catch (err) {
+    await oscore?.close();
+    await uplink?.close();
     await service.close();
     throw err;
   }
@@ -88,6 +102,7 @@ async function main(argv: string[]): Promise<number> {
     http = config.http ? await HttpView.start({ config: config.http, server, service, logger, clock }) : undefined;
   } catch (err) {
     await server.close();
+    await uplink?.close();
     await service.close();
     throw err;
   }
@@ -121,7 +136,7 @@ async function main(argv: string[]): Promise<number> {
       stopping = true;
       stopWatching();
       logger.info('stopping', { signal });
-      Promise.all([server.close(), http?.close()]).then(
+      Promise.all([server.close(), http?.close(), uplink?.close()]).then(
         () => service.close().then(() => resolve(0)),
         (err: unknown) => {
           logger.error('error while stopping', { detail: String(err) });
@@ -143,6 +158,7 @@ async function main(argv: string[]): Promise<number> {
       ...service.list().map((e) => `  coap://${urlHost}:${server.port}${e.config.path}  sensor ${e.config.name}`),
       oscore ? `  OSCORE: ${oscore.clients.length} client${oscore.clients.length === 1 ? '' : 's'} (${oscore.clients.join(', ')}); sequence numbers in ${config.oscore!.stateDir}` : '  OSCORE: not configured (docs/security.md)',
       `  access: ${config.access.rules.length - DEFAULT_RULE_COUNT} rule(s) of the configuration, then the defaults (docs/security.md)`,
+      ...(uplink ? [`  MQTT uplink: ${config.mqtt!.url} as ${config.mqtt!.gatewayId}, topics ${config.mqtt!.topicPrefix}/${config.mqtt!.gatewayId}/...${config.mqtt!.discovery.enabled ? `, Home Assistant discovery under ${config.mqtt!.discovery.prefix}/` : ''} (docs/uplink.md)`] : []),
       ...(http ? [`  HTTP view: http://${config.http!.host.includes(':') ? `[${config.http!.host}]` : config.http!.host}:${http.port}/ (readings, /metrics, a live page; docs/http.md)`] : []),
       ...(simulated.length > 0 ? [`  SIMULATED: ${simulated.join(', ')} ${simulated.length > 1 ? 'are' : 'is'} not measured; every reading of ${simulated.length > 1 ? 'them' : 'it'} says so ("sim": true; in SenML "sim_": true)`] : []),
     ].join('\n'),

@@ -2,7 +2,7 @@
  * The `mqtt` section of the configuration: the MQTT uplink (docs/uplink.md). Absent: no uplink.
  * Every field is checked here and refused with GW_ERR_CONFIG_INVALID naming it, like the rest of
  * the file (security-config.ts); the files it names (password, TLS) are read when the uplink
- * starts (gateway/mqtt/connection-options.ts), so a configuration can be checked on another machine.
+ * starts (gateway/mqtt/connection.ts), so a configuration can be checked on another machine.
  */
 import { hostname } from 'node:os';
 import path from 'node:path';
