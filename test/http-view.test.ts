@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
+import { hostname } from 'node:os';
 import { after, before, describe, it } from 'node:test';
 import { decode as cborDecode, encode as cborEncodeBuffer } from 'cbor-x';
 import { SystemClock } from '../drivers/clock.ts';
@@ -207,17 +208,18 @@ describe('/metrics of an uplink', () => {
     const python = findExecutable('python3');
     if (python === undefined) return skipOrFail(t, 'python3 is not on PATH');
     if ((await runPython(python, 'import prometheus_client', '')).code !== 0) return skipOrFail(t, 'prometheus_client is not installed (pip install prometheus_client)');
-    const stats = { ...gw.server.stats(), uplink: { state: 'connected', connected: true, buffer: { entries: 3, bytes: 420 }, published: 17, dropped: 0 } };
+    // The shape MqttUplink.stats() has (docs/uplink.md).
+    const stats = { ...gw.server.stats(), uplink: { state: 'connected', broker: 'mqtt://127.0.0.1:1883', gatewayId: 'pi', published: 17, buffered: 3, bufferSize: 10000, dropped: 2, lastError: 'GW_ERR_UPLINK_UNREACHABLE' } };
     const text = renderMetrics({ stats, readings: [], failures: [], http: { responses: new Map(), eventClients: 0 } });
     const script = 'import sys, json\nfrom prometheus_client.parser import text_string_to_metric_families\nprint(json.dumps({f.name: [f.type, [[s.name, s.labels, s.value] for s in f.samples]] for f in text_string_to_metric_families(sys.stdin.read())}))';
     const parsed = await runPython(python, script, text);
     assert.equal(parsed.code, 0, parsed.stderr);
     const families = JSON.parse(parsed.stdout) as Record<string, [string, Array<[string, Record<string, string>, number]>]>;
     assert.deepEqual(families['coapgw_uplink_state'], ['gauge', [['coapgw_uplink_state', { state: 'connected' }, 1]]]);
-    assert.deepEqual(families['coapgw_uplink_buffer_entries'], ['gauge', [['coapgw_uplink_buffer_entries', {}, 3]]]);
-    assert.deepEqual(families['coapgw_uplink_buffer_bytes'], ['gauge', [['coapgw_uplink_buffer_bytes', {}, 420]]]);
+    assert.deepEqual(families['coapgw_uplink_buffered'], ['gauge', [['coapgw_uplink_buffered', {}, 3]]]);
+    assert.deepEqual(families['coapgw_uplink_buffer_size'], ['gauge', [['coapgw_uplink_buffer_size', {}, 10000]]]);
     assert.deepEqual(families['coapgw_uplink_published'], ['counter', [['coapgw_uplink_published_total', {}, 17]]]);
-    assert.deepEqual(families['coapgw_uplink_connected'], ['gauge', [['coapgw_uplink_connected', {}, 1]]]);
+    assert.deepEqual(families['coapgw_uplink_dropped'], ['counter', [['coapgw_uplink_dropped_total', {}, 2]]]);
   });
 });
 
@@ -315,9 +317,44 @@ describe('writes over HTTP', () => {
       req.on('error', reject);
       req.end(body);
     });
-    assert.equal(named, 403);
+    assert.equal(named, 421, 'a Host that is not a name of this gateway: 421 Misdirected Request');
     const now = await get('/temp/alert', { accept: 'application/json' });
     assert.equal((JSON.parse(now.body.toString()) as { high: number }).high, 90);
+  });
+
+  it('reads through a host name that is not this gateway (DNS rebinding) are refused too: 421; its own name and allowedHosts pass', async () => {
+    const status = (path: string, host: string) =>
+      new Promise<number>((resolve, reject) => {
+        const req = httpRequest({ host: '127.0.0.1', port: view.port, path, headers: { host } }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    for (const path of ['/temp', '/gw/stats', '/metrics', '/events', '/']) assert.equal(await status(path, 'attacker.example'), 421, path);
+    assert.equal(await status('/temp', `localhost:${view.port}`), 200);
+    assert.equal(await status('/temp', `${hostname()}:${view.port}`), 200, 'the machine own name');
+    assert.equal(await status('/temp', `[::1]:${view.port}`), 200);
+  });
+
+  it('/metrics leaves out the readings the policy refuses this requester, even when it may see /gw/stats', async () => {
+    const access = parseAccess({ rules: [{ path: '/temp', methods: ['GET', 'FETCH'], allow: ['oscore'] }] });
+    const clock = new SystemClock();
+    const locked = await startTestGateway({ access, clock, simCelsius: 19.25 });
+    const lockedView = await HttpView.start({ config: { host: '127.0.0.1', port: 0 }, server: locked.server, service: locked.service, logger: silentLogger, clock });
+    try {
+      const b = `http://127.0.0.1:${lockedView.port}`;
+      assert.equal((await fetch(b + '/temp')).status, 403);
+      const m = await fetch(b + '/metrics');
+      assert.equal(m.status, 200, '/gw/stats is this machine own (default rule 1)');
+      const text = await m.text();
+      assert.doesNotMatch(text, /^coapgw_sensor_temperature_celsius\{/m, 'no reading of /temp');
+      assert.match(text, /^coapgw_i2c_transactions_total /m);
+    } finally {
+      await lockedView.close();
+      await locked.close();
+    }
   });
 
   it('a write the access policy keeps for OSCORE clients: 4.01 -> 403 (RFC 8075 note 5), nothing changed', async () => {
@@ -350,8 +387,8 @@ describe('writes over HTTP', () => {
 describe('configuration and binding', () => {
   it('parseHttp: absent is off, {} is 127.0.0.1:8080, errors name the field', () => {
     assert.equal(parseHttp(undefined), undefined);
-    assert.deepEqual(parseHttp({}), { host: '127.0.0.1', port: 8080 });
-    assert.deepEqual(parseHttp({ host: '::', port: 9000 }), { host: '::', port: 9000 });
+    assert.deepEqual(parseHttp({}), { host: '127.0.0.1', port: 8080, allowedHosts: [] });
+    assert.deepEqual(parseHttp({ host: '::', port: 9000, allowedHosts: ['Gateway.lan'] }), { host: '::', port: 9000, allowedHosts: ['gateway.lan'] });
     const cases: Array<[unknown, string]> = [
       [true, 'http'],
       [{ port: 0 }, 'http.port'],
@@ -360,6 +397,8 @@ describe('configuration and binding', () => {
       [{ host: '' }, 'http.host'],
       [{ host: 'bad host' }, 'http.host'],
       [{ colour: 'red' }, 'http.colour'],
+      [{ allowedHosts: 'gw.lan' }, 'http.allowedHosts'],
+      [{ allowedHosts: ['bad host'] }, 'http.allowedHosts[0]'],
     ];
     for (const [v, field] of cases) {
       assert.throws(() => parseHttp(v), (e: unknown) => e instanceof GatewayError && e.code === 'GW_ERR_CONFIG_INVALID' && (e.details.detail ?? '').startsWith(`${field}:`), JSON.stringify(v));

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { GatewayError } from '../gateway/errors.ts';
 import { BoundedBuffer } from '../gateway/mqtt/bounded-buffer.ts';
+import { entitySlug } from '../gateway/mqtt/discovery.ts';
 import { parseConfig } from '../gateway/service/config.ts';
 import { MAX_BUFFER_SIZE, defaultGatewayId, parseMqtt } from '../gateway/service/uplink-config.ts';
 
@@ -38,10 +39,12 @@ describe('mqtt configuration', () => {
   });
 
   it('gatewayId default: the host name with every other character made "_"', () => {
-    assert.equal(defaultGatewayId('raspberrypi'), 'raspberrypi');
-    assert.equal(defaultGatewayId('pi.local'), 'pi_local');
-    assert.equal(defaultGatewayId('küche pi'), 'k_che_pi');
-    assert.equal(defaultGatewayId(''), 'gateway');
+    const machine = '3f2a9c0b1d2e3f4a5b6c7d8e9f0a1b2c';
+    assert.equal(defaultGatewayId('raspberrypi', machine), 'raspberrypi-3f2a9c', 'a stock host name gets the machine id');
+    assert.equal(defaultGatewayId('raspberrypi', null), 'raspberrypi', 'without a machine id');
+    assert.equal(defaultGatewayId('pi.local', machine), 'pi_local');
+    assert.equal(defaultGatewayId('küche pi', machine), 'k_che_pi');
+    assert.equal(defaultGatewayId('', machine), 'gateway-3f2a9c');
     assert.match(defaultGatewayId(), /^[A-Za-z0-9_-]+$/);
   });
 
@@ -117,5 +120,15 @@ describe('the uplink buffer', () => {
     assert.deepEqual(b.unshiftAll([1, 2, 3]), [1, 2], 'past the capacity the oldest returned ones are dropped');
     assert.deepEqual([b.shift(), b.shift(), b.shift()], [3, 5, 6]);
     assert.equal(b.length, 0);
+  });
+});
+
+describe('Home Assistant entity ids', () => {
+  it('are what Home Assistant accepts: lower case, [a-z0-9_], no leading, trailing or double underscore', () => {
+    const valid = /^(?!.+__)(?!_)[\da-z_]+(?<!_)$/;
+    for (const [text, slug] of [['gw-basic_tmp102', 'gw_basic_tmp102'], ['Pi.Local__Temp-1', 'pi_local_temp_1'], ['pi_local_', 'pi_local'], ['---', 'sensor']] as const) {
+      assert.equal(entitySlug(text), slug);
+      assert.match(entitySlug(text), valid);
+    }
   });
 });

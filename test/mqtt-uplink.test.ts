@@ -232,6 +232,12 @@ describe('MQTT uplink without a broker', () => {
     try {
       const tls = mqttConfig('mqtts://127.0.0.1:1', { ca: '/nonexistent/ca.pem' });
       assert.throws(() => MqttUplink.start({ config: tls, service, logger: new MemoryLogger(), clock }), (err: unknown) => err instanceof GatewayError && err.code === 'GW_ERR_UPLINK_TLS' && /mqtt\.ca/.test(err.message));
+      // Readable but not PEM: as much a configuration error (not an OpenSSL exception, not "no CA").
+      const notPem = join(await mkdtemp(join(tmpdir(), 'mqtt-pem-')), 'not.pem');
+      await writeFile(notPem, 'this is not a certificate\n');
+      for (const files of [{ ca: notPem }, { cert: notPem, key: notPem }]) {
+        assert.throws(() => MqttUplink.start({ config: mqttConfig('mqtts://127.0.0.1:1', files), service, logger: new MemoryLogger(), clock }), (err: unknown) => err instanceof GatewayError && err.code === 'GW_ERR_UPLINK_TLS', JSON.stringify(files));
+      }
       const pw = mqttConfig('mqtt://127.0.0.1:1', { username: 'u', passwordFile: '/nonexistent/pw' });
       assert.throws(() => MqttUplink.start({ config: pw, service, logger: new MemoryLogger(), clock }), (err: unknown) => err instanceof GatewayError && err.code === 'GW_ERR_CONFIG_INVALID' && /mqtt\.passwordFile/.test(err.message));
     } finally {
@@ -282,9 +288,9 @@ describe('MQTT uplink against Mosquitto', () => {
       assert.equal(discovery.length, 1, 'one discovery config');
       assert.deepEqual(JSON.parse(discovery[0]!.payload), {
         name: 'tmp102 temperature (simulated)',
-        unique_id: 'gw-basic_tmp102',
-        object_id: 'gw-basic_tmp102',
-        default_entity_id: 'sensor.gw-basic_tmp102',
+        unique_id: 'gw-basic/tmp102',
+        object_id: 'gw_basic_tmp102',
+        default_entity_id: 'sensor.gw_basic_tmp102',
         state_topic: 'coapgw/gw-basic/tmp102/state',
         value_template: '{{ value_json.value }}',
         unit_of_measurement: '°C',
@@ -358,6 +364,29 @@ describe('MQTT uplink against Mosquitto', () => {
     } finally {
       await rig.close();
       await live.close();
+      await proxy.close();
+    }
+  });
+
+  it('close() with readings never acknowledged (a hung broker): resolves within its bound, the connection is really gone, and the readings are counted as not published', async (t) => {
+    if (!mosquittoOrSkip(t)) return;
+    const proxy = await startProxy(broker!.port);
+    const rig = await startRig(mqttConfig(`mqtt://127.0.0.1:${proxy.port}`, { gatewayId: 'gw-hung' }));
+    try {
+      await advance(rig.clock, 300);
+      await waitFor('the first readings published', () => rig.uplink.stats()['published'] === rig.made.length && rig.made.length >= 1);
+      proxy.hold();
+      await advance(rig.clock, 1000);
+      await sleep(100);
+      assert.ok((rig.uplink.stats()['buffered'] as number) >= 4, 'readings wait for a PUBACK that never comes');
+      const started = Date.now();
+      await rig.uplink.close();
+      assert.ok(Date.now() - started < 3500, `close() within its bound (${Date.now() - started} ms)`);
+      assert.equal(rig.uplink.stats()['state'], 'closed');
+      const warned = rig.logger.entries.find((e) => e.msg === 'uplink closed with readings not published');
+      assert.ok(warned && (warned.fields['buffered'] as number) >= 4, 'the unacknowledged readings are counted, not silently lost');
+    } finally {
+      await rig.close();
       await proxy.close();
     }
   });
@@ -504,7 +533,7 @@ describe('MQTT uplink against Mosquitto', () => {
         firstSeen(live.on(stateTopic(`gw-fleet-${i}`))).length >= r.made.length && live.on(configTopic(`gw-fleet-${i}`)).length >= 1), 10_000);
       for (let i = 0; i < 10; i++) {
         const config = JSON.parse(live.on(configTopic(`gw-fleet-${i}`))[0]!.payload);
-        assert.equal(config.unique_id, `gw-fleet-${i}_tmp102`);
+        assert.equal(config.unique_id, `gw-fleet-${i}/tmp102`);
         assert.deepEqual(config.device.identifiers, [`gw-fleet-${i}`]);
         assert.equal(config.state_topic, stateTopic(`gw-fleet-${i}`));
         assert.deepEqual(firstSeen(live.on(stateTopic(`gw-fleet-${i}`))).map((r) => r.time), rigs[i]!.made.map((r) => Number((r.timeMs / 1000).toFixed(3))));

@@ -39,6 +39,7 @@ import type { ObserverLimits } from './observe-limits.ts';
 import { DEFAULT_OBSERVE_TIMING, type ObserveTiming, checkTiming } from './observe-timing.ts';
 import { type Peer, Reliability } from './reliability.ts';
 import { type Reply, type RequestView, fromError } from './reply.ts';
+import type { GatewayError } from '../errors.ts';
 import type { CborMap } from './cbor-preferred.ts';
 import { type LoggedRequest, RequestLog } from './request-log.ts';
 import { amplificationBudget, emptyMessage, writeResponse } from './response-writer.ts';
@@ -202,6 +203,11 @@ export class GatewayServer {
    * HTTP-to-CoAP mapping): the same access policy and write limits, then the same resources.
    * Never throws: a refusal or a failure is a Reply with its catalogue code.
    */
+  /** The access policy's answer alone, without serving anything: undefined when allowed. */
+  refuses(method: string, path: string, who: Requester): GatewayError | undefined {
+    return this.#access.check(method, path, who);
+  }
+
   proxied(view: RequestView, who: Requester): Reply | Promise<Reply> {
     const refused = this.#access.check(view.method, view.path, who) ?? (READS.has(view.method) ? undefined : this.#writes.take(who));
     if (refused !== undefined) {

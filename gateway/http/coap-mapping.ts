@@ -47,7 +47,9 @@ export function viewOf(method: string, rawPath: string, rawQuery: string, accept
     const segments = rawPath.split('/').slice(1).map((s) => escapeSegment(decodeURIComponent(s)));
     // "/temp/" has an empty last segment in CoAP (RFC 7252 section 6.4, step 8); served paths never end with '/'.
     const path = '/' + segments.join('/');
-    const query = rawQuery === '' ? [] : rawQuery.split('&').filter((q) => q !== '').map((q) => decodeURIComponent(q.replace(/\+/g, ' ')));
+    // Percent-decoding only: "+" as a space is HTML form encoding, not URI syntax (RFC 7252
+    // section 6.4 step 9, which RFC 8075 section 5 applies), so "rt=a+b" stays "rt=a+b".
+    const query = rawQuery === '' ? [] : rawQuery.split('&').filter((q) => q !== '').map((q) => decodeURIComponent(q));
     return { method, path, query, accept, contentFormat, body };
   } catch {
     return undefined;

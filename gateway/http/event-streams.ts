@@ -70,6 +70,8 @@ export class EventStreams {
 
   /** Takes the response over as an event stream; the caller checked `full` first. */
   open(req: IncomingMessage, res: ServerResponse, headers: Record<string, string>): void {
+    // A client already gone would never emit 'close' again: no stream for it.
+    if (req.destroyed || res.destroyed || req.socket.destroyed) return;
     res.writeHead(200, { ...headers, 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no' });
     res.socket?.setNoDelay(true);
     const history: Record<string, Point[]> = {};

@@ -18,6 +18,7 @@
  */
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import { isIP } from 'node:net';
+import { hostname } from 'node:os';
 import type { Clock } from '../../drivers/clock.ts';
 import { GatewayError } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -60,6 +61,8 @@ export class HttpView {
   readonly #service: SensorService;
   readonly #log: Logger;
   readonly #streams: EventStreams;
+  /** Host names answered besides IP literals (lower case): OWN_NAMES and http.allowedHosts. */
+  readonly #hosts: Set<string>;
   readonly #responses = new Map<number, number>();
   readonly port: number;
   #closed = false;
@@ -70,6 +73,7 @@ export class HttpView {
     this.#service = options.service;
     this.#log = log;
     this.#streams = streams;
+    this.#hosts = new Set([...OWN_NAMES, ...(options.config.allowedHosts ?? [])]);
     const address = http.address();
     this.port = typeof address === 'object' && address !== null ? address.port : options.config.port;
   }
@@ -114,6 +118,13 @@ export class HttpView {
     const rawQuery = q < 0 ? '' : url.slice(q + 1);
     if (!rawPath.startsWith('/')) return this.#send(req, res, plain(400, 'request target must be a path'));
     const who = { address: req.socket.remoteAddress ?? '' };
+    // Every request, reads too: a page on a DNS name rebound to this address would otherwise
+    // read through a browser on the LAN what the policy grants that browser (RFC 9110 section 7.2).
+    const misdirected = this.#hostProblem(req);
+    if (misdirected !== undefined) {
+      this.#log.warn('HTTP request refused', { peer: who.address, path: rawPath, detail: misdirected });
+      return this.#send(req, res, plain(421, misdirected));
+    }
 
     if (rawPath === '/' || rawPath === '/events' || rawPath === '/metrics' || rawPath === '/favicon.ico') {
       if (!isSafe(method)) return this.#send(req, res, { status: 405, headers: { allow: 'GET, HEAD' }, body: new Uint8Array() });
@@ -151,14 +162,18 @@ export class HttpView {
     this.#send(req, res, httpResponseOf(reply!));
   }
 
-  /** The readings and /gw/stats as Prometheus text, to whom the access policy shows /gw/stats. */
+  /**
+   * /gw/stats as Prometheus text, to whom the access policy shows /gw/stats, with the readings
+   * of only the sensors the policy lets that requester GET: a rule that opens /gw/* to a
+   * Prometheus server must not open every reading to it too.
+   */
   async #metrics(req: IncomingMessage, res: ServerResponse, who: { address: string }): Promise<void> {
-    const allowed = await this.#gateway.proxied({ method: '0.01', path: STATS_PATH, query: [], accept: undefined, contentFormat: undefined, body: new Uint8Array() }, who);
-    if (allowed.code !== '2.05') return this.#send(req, res, httpResponseOf(allowed));
+    const refused = this.#gateway.refuses('0.01', STATS_PATH, who);
+    if (refused !== undefined) return this.#send(req, res, httpResponseOf(fromError(errorReply(refused))));
     const readings: ReadingSample[] = [];
     const failures: Array<{ sensor: string; code: string }> = [];
     await Promise.all(
-      this.#service.list().map(async (e) => {
+      this.#service.list().filter((e) => this.#gateway.refuses('0.01', e.config.path, who) === undefined).map(async (e) => {
         const name = e.config.name;
         try {
           // A reading still fresh costs nothing; otherwise one paced read, shared with CoAP requests.
@@ -179,15 +194,26 @@ export class HttpView {
   /** The event stream, to whom the access policy lets read every sensor; at most maxEventClients at once. */
   async #events(req: IncomingMessage, res: ServerResponse, who: { address: string }): Promise<void> {
     if (req.method === 'HEAD') return this.#send(req, res, { status: 200, headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store' }, body: new Uint8Array() });
+    // The policy alone (no read, no await): the stream opens in the same turn as the request,
+    // so a client gone meanwhile cannot leave a stream behind.
     for (const e of this.#service.list()) {
-      const reply = await this.#gateway.proxied({ method: '0.01', path: e.config.path, query: [], accept: undefined, contentFormat: undefined, body: new Uint8Array() }, who);
-      if (reply.code === '4.01' || reply.code === '4.03') return this.#send(req, res, httpResponseOf(reply));
+      const refused = this.#gateway.refuses('0.01', e.config.path, who);
+      if (refused !== undefined) return this.#send(req, res, httpResponseOf(fromError(errorReply(refused))));
     }
     if (this.#streams.full || this.#closed) {
       return this.#send(req, res, { ...plain(503, 'too many live pages open; try again later'), headers: { 'content-type': 'text/plain; charset=utf-8', 'retry-after': String(EVENTS_RETRY_AFTER_S), 'cache-control': 'no-store' } });
     }
     this.#count(200);
     this.#streams.open(req, res, { ...COMMON_HEADERS });
+  }
+
+  /** Why the Host header does not name this view (undefined when it does): an IP literal, or a name it knows. */
+  #hostProblem(req: IncomingMessage): string | undefined {
+    const host = req.headers.host;
+    if (host === undefined) return 'no Host header';
+    const name = (host.startsWith('[') ? host.slice(1, host.indexOf(']')) : host.replace(/:\d+$/, '')).toLowerCase();
+    if (isIP(name) !== 0 || this.#hosts.has(name)) return undefined;
+    return `Host ${JSON.stringify(host)} is not a name of this gateway (add it to http.allowedHosts)`;
   }
 
   #send(req: IncomingMessage, res: ServerResponse, r: HttpResponse): void {
@@ -237,6 +263,9 @@ async function readBody(req: IncomingMessage): Promise<Uint8Array | undefined> {
  *   (DNS rebinding) sends its own name;
  * - an Origin, when sent, must be this very host: a browser sends it on every cross-site write.
  */
+/** This machine's own names, which a browser on the LAN uses to reach the view. */
+const OWN_NAMES = new Set(['localhost', hostname().toLowerCase(), `${hostname().toLowerCase()}.local`]);
+
 function crossSite(req: IncomingMessage): string | undefined {
   const host = req.headers.host;
   if (host === undefined) return 'no Host header';

@@ -14,6 +14,7 @@
  * - `clean: true`: the broker keeps no session; the uplink re-announces itself on every connect.
  */
 import { readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
 import type { IClientOptions } from 'mqtt';
 import { type ErrorCode, GatewayError } from '../errors.ts';
 import type { MqttConfig } from '../service/uplink-config.ts';
@@ -54,6 +55,18 @@ export function clientOptions(config: MqttConfig, topics: Topics): IClientOption
   if (config.ca !== undefined) options.ca = read(config.ca, 'ca', 'GW_ERR_UPLINK_TLS');
   if (config.cert !== undefined) options.cert = read(config.cert, 'cert', 'GW_ERR_UPLINK_TLS');
   if (config.key !== undefined) options.key = read(config.key, 'key', 'GW_ERR_UPLINK_TLS');
+  if (options.ca !== undefined || options.cert !== undefined) {
+    // Readable is not enough: a file that is not PEM, or a key that does not match its
+    // certificate, is as much a configuration error, and would otherwise surface later as a raw
+    // OpenSSL error or (a CA that parses as nothing) as no CA at all.
+    try {
+      const ca = options.ca === undefined ? undefined : String(options.ca);
+      if (ca !== undefined && !ca.includes('-----BEGIN CERTIFICATE-----')) throw new Error('no PEM certificate in it');
+      createSecureContext({ ...(ca !== undefined ? { ca } : {}), ...(options.cert !== undefined ? { cert: options.cert as Buffer } : {}), ...(options.key !== undefined ? { key: options.key as Buffer } : {}) });
+    } catch (err) {
+      throw new GatewayError('GW_ERR_UPLINK_TLS', { detail: `mqtt.ca/cert/key: ${err instanceof Error ? err.message : String(err)}` }, { cause: err });
+    }
+  }
   return options;
 }
 

@@ -47,14 +47,18 @@ export function softwareVersion(): string {
 
 export function discoveryConfig(sensor: DiscoveredSensor, gatewayId: string, topics: Topics): Record<string, unknown> {
   const mapped = UNITS[sensor.unit];
-  const id = `${gatewayId}_${sensor.name}`;
+  // "/" cannot occur in either part (both are topic levels), so gatewayId/sensor is unambiguous
+  // where gatewayId_sensor would not be (a_b + c against a + b_c).
+  const id = `${gatewayId}/${sensor.name}`;
+  const slug = entitySlug(`${gatewayId}_${sensor.name}`);
   return {
     name: `${sensor.name} ${sensor.quantity}${sensor.simulated ? ' (simulated)' : ''}`,
     unique_id: id,
     // object_id is what Home Assistant up to 2025.9 builds the entity id from; default_entity_id
-    // replaces it from 2025.10 (object_id deprecated then). Both, so either version names it sensor.<id>.
-    object_id: id,
-    default_entity_id: `sensor.${id}`,
+    // replaces it from 2025.10 (object_id deprecated then). Both, so either version names it
+    // sensor.<slug>; an entity id must be lower case letters, digits and single inner underscores.
+    object_id: slug,
+    default_entity_id: `sensor.${slug}`,
     state_topic: topics.state(sensor.name),
     value_template: '{{ value_json.value }}',
     unit_of_measurement: mapped?.unit ?? sensor.unit,
@@ -72,4 +76,14 @@ export function discoveryConfig(sensor: DiscoveredSensor, gatewayId: string, top
       sw_version: softwareVersion(),
     },
   };
+}
+
+/**
+ * An entity id part as Home Assistant validates it (homeassistant/core.py, valid_entity_id:
+ * [a-z0-9_], no leading, trailing or double underscore): lower case, anything else made "_",
+ * runs collapsed, ends trimmed; "sensor" if nothing is left.
+ */
+export function entitySlug(text: string): string {
+  const slug = text.toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/_+/g, '_').replace(/^_|_$/g, '');
+  return slug === '' ? 'sensor' : slug;
 }

@@ -80,7 +80,8 @@ export class MqttUplink {
   readonly #throttle: LogThrottle;
   readonly #retry: UplinkRetry;
   readonly #unsubscribe: Array<() => void> = [];
-  readonly #lastTimeMs = new Map<string, number>();
+  /** The last reading published per sensor, by identity: a wall clock stepped back must not silence the uplink. */
+  readonly #lastReading = new Map<string, object>();
   #conn: Connection | undefined;
   #state: UplinkState = 'connecting';
   #published = 0;
@@ -139,29 +140,30 @@ export class MqttUplink {
     clearTimeout(this.#retryTimer);
     const conn = this.#conn;
     const deadline = Date.now() + CLOSE_BOUND_MS;
+    let offlineAcked = false;
     if (conn?.connected && !conn.dead) {
       this.#pump();
       // Readings wait for the sensors list (#settleSensorsList); a close within that second leaves them buffered.
       while (Date.now() < deadline && conn.connected && conn.sensorsListSettled && (this.#buffer.length > 0 || conn.inFlight.length > 0)) await sleep(10);
       if (conn.connected) {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
-          conn.client.publish(this.#topics.availability, NOT_AVAILABLE, { qos: 1, retain: true }, () => {
+        offlineAcked = await new Promise<boolean>((resolve) => {
+          const timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now()));
+          conn.client.publish(this.#topics.availability, NOT_AVAILABLE, { qos: 1, retain: true }, (err) => {
             clearTimeout(timer);
-            resolve();
+            resolve(err === undefined || err === null);
           });
         });
       }
     }
     if (conn) {
       conn.dead = true;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => conn.client.end(true, {}, () => resolve()), Math.max(0, deadline - Date.now()));
-        conn.client.end(!conn.connected, {}, () => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
+      // One end() only, decided now: mqtt.js 5 ignores a second end() once it is disconnecting,
+      // and a graceful end() waits for every unacknowledged publish, which a hung broker never
+      // acknowledges, so the socket would stay open after close(). Graceful only when nothing is
+      // outstanding; otherwise forced, and the unacknowledged readings counted as not published.
+      const graceful = conn.connected && conn.inFlight.length === 0 && offlineAcked;
+      if (conn.inFlight.length > 0) this.#buffer.unshiftAll(conn.inFlight.splice(0));
+      await new Promise<void>((resolve) => conn.client.end(!graceful, {}, () => resolve()));
     }
     this.#state = 'closed';
     if (this.#buffer.length > 0) this.#log.warn('uplink closed with readings not published', { buffered: this.#buffer.length });
@@ -186,8 +188,8 @@ export class MqttUplink {
     if (!update.ok || this.#closing) return;
     const reading = update.reading.reading;
     // The feed can hand the same reading twice (an ALERT edge within a period): "each new reading".
-    if (reading.timeMs <= (this.#lastTimeMs.get(update.sensor) ?? -Infinity)) return;
-    this.#lastTimeMs.set(update.sensor, reading.timeMs);
+    if (reading === this.#lastReading.get(update.sensor)) return;
+    this.#lastReading.set(update.sensor, reading);
     const dropped = this.#buffer.push({ sensor: update.sensor, topic: this.#topics.state(update.sensor), payload: statePayload(reading) });
     if (dropped !== undefined) this.#countDropped(1);
     this.#schedulePump();
@@ -328,12 +330,14 @@ export class MqttUplink {
         this.#log.warn('uplink: the retained sensors list is not JSON; nothing withdrawn', { topic: this.#topics.sensors });
       }
     }
-    const now = this.#config.discovery.enabled ? this.#service.list().map((e) => e.config.name) : [];
+    const configured = this.#service.list().map((e) => e.config.name);
+    const now = this.#config.discovery.enabled ? configured : [];
     for (const name of before) {
       if (now.includes(name)) continue;
-      // An empty retained payload removes the entity (and the retained state of a sensor that is gone).
+      // An empty retained payload removes the entity; the retained state goes only with a sensor
+      // that is gone (with discovery switched off, a configured sensor keeps publishing its state).
       client.publish(this.#topics.discoveryConfig(name), '', { qos: 1, retain: true });
-      client.publish(this.#topics.state(name), '', { qos: 1, retain: true });
+      if (!configured.includes(name)) client.publish(this.#topics.state(name), '', { qos: 1, retain: true });
       this.#log.info('uplink: sensor withdrawn from Home Assistant', { sensor: name });
     }
     for (const name of now) this.#announce(conn, name);

@@ -13,6 +13,12 @@ export interface HttpConfig {
   host: string;
   /** TCP port; default 8080. */
   port: number;
+  /**
+   * Host names the view answers to besides IP literals, `localhost` and this machine's own
+   * name (and `<name>.local`): any other Host header is refused, which is what keeps a web page
+   * on a rebound DNS name from reading the view through a browser on the LAN (docs/http.md).
+   */
+  allowedHosts?: string[];
 }
 
 export const DEFAULT_HTTP_HOST = '127.0.0.1';
@@ -30,7 +36,7 @@ export function parseHttp(v: unknown): HttpConfig | undefined {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw invalid('http', `must be an object { "host": "127.0.0.1", "port": 8080 }, got ${JSON.stringify(v)}`);
   const o = v as Record<string, unknown>;
   for (const k of Object.keys(o)) {
-    if (k !== 'host' && k !== 'port') throw invalid(`http.${k}`, 'unknown field (allowed: host, port)');
+    if (k !== 'host' && k !== 'port' && k !== 'allowedHosts') throw invalid(`http.${k}`, 'unknown field (allowed: host, port, allowedHosts)');
   }
   const host = o['host'] ?? DEFAULT_HTTP_HOST;
   if (typeof host !== 'string' || (isIP(host) === 0 && !HOST_NAME.test(host))) {
@@ -40,5 +46,11 @@ export function parseHttp(v: unknown): HttpConfig | undefined {
   if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
     throw invalid('http.port', `must be an integer from 1 to 65535, got ${JSON.stringify(port)}`);
   }
-  return { host, port };
+  const names = o['allowedHosts'] ?? [];
+  if (!Array.isArray(names) || names.length > 32) throw invalid('http.allowedHosts', `must be a list of at most 32 host names, got ${JSON.stringify(names)}`);
+  const allowedHosts = names.map((n, i) => {
+    if (typeof n !== 'string' || !HOST_NAME.test(n)) throw invalid(`http.allowedHosts[${i}]`, `must be a host name, got ${JSON.stringify(n)}`);
+    return n.toLowerCase();
+  });
+  return { host, port, allowedHosts };
 }

@@ -4,6 +4,7 @@
  * the file (security-config.ts); the files it names (password, TLS) are read when the uplink
  * starts (gateway/mqtt/connection.ts), so a configuration can be checked on another machine.
  */
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { GatewayError } from '../errors.ts';
@@ -50,10 +51,31 @@ const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !
 
 const KEYS = ['url', 'gatewayId', 'clientId', 'username', 'passwordFile', 'ca', 'cert', 'key', 'topicPrefix', 'qos', 'bufferSize', 'discovery'];
 
-/** The host name as a gateway id: every character outside [A-Za-z0-9_-] becomes "_" ("pi.local" -> "pi_local"). */
-export function defaultGatewayId(host: string = hostname()): string {
-  const id = host.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64);
-  return id === '' ? 'gateway' : id;
+/**
+ * Host names every fresh install has: two gateways with one of them on one broker would take the
+ * same client id (the broker then disconnects the older session each time the other connects,
+ * MQTT 3.1.1 section 3.1.4), the same topics and the same Home Assistant device.
+ */
+const STOCK_HOST_NAMES = new Set(['raspberrypi', 'raspberry', 'localhost', 'debian', 'ubuntu', 'pi', 'gateway']);
+
+/** This machine's id (systemd's /etc/machine-id, 32 hex digits), or undefined without one. */
+function machineId(): string | undefined {
+  try {
+    const id = readFileSync('/etc/machine-id', 'utf8').trim();
+    return /^[0-9a-f]{32}$/.test(id) ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The host name as a gateway id: every character outside [A-Za-z0-9_-] becomes "_" ("pi.local"
+ * -> "pi_local"); a stock name ("raspberrypi") gets the first 6 hex digits of the machine id
+ * ("raspberrypi-3f2a9c"), so that two fresh Pis on one broker do not take each other's place.
+ */
+export function defaultGatewayId(host: string = hostname(), machine: string | null = machineId() ?? null): string {
+  const id = host.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 57) || 'gateway';
+  return STOCK_HOST_NAMES.has(id.toLowerCase()) && machine !== null ? `${id}-${machine.slice(0, 6)}` : id;
 }
 
 function topicPrefix(v: unknown, field: string, fallback: string): string {
