@@ -33,7 +33,7 @@ import { MemorySequence } from '../gateway/coap/oscore/sequence-store.ts';
 import { parseClientSettings } from '../gateway/service/oscore-credentials.ts';
 import { RawClient } from '../test/helpers/coap-datagram.ts';
 import { type LoadResult, describeRequest, runLoad } from './lib/loadgen.ts';
-import { median } from './lib/median.ts';
+import { type RoundsSummary, round2, rpsRatios, summarizeRounds } from './lib/side-by-side.ts';
 import { MemorySampler } from './lib/process-memory.ts';
 import { type ServerSpec, gateway, startServer } from './lib/servers.ts';
 
@@ -44,19 +44,9 @@ const MAX_SOCKETS = 255;
 const PROBE = 'probe';
 const TAG_LENGTH = 8;
 
-export interface OscoreRuns {
-  request: string;
-  rounds: LoadResult[];
-  rpsByRound: number[];
-  /** Medians over the rounds. */
-  rps: number;
-  p50us: number;
-  p99us: number;
-  errors: number;
-  timeouts: number;
+export interface OscoreRuns extends RoundsSummary {
   /** Echo challenges the load generator answered per round (OSCORE only; one per context expected). */
   echoChallengesByRound?: number[];
-  peakRssMbByRound: number[];
 }
 
 export interface WireBytes {
@@ -114,21 +104,10 @@ export async function measureOscoreCost(o: { rounds: number; seconds: number; so
       o.log(`oscore round ${round}/${o.rounds} ${kind} [${describeRequest(r)}]: ${Math.round(r.rps)} req/s, p50 ${(r.latency_us.p50 / 1000).toFixed(2)} ms, p99 ${(r.latency_us.p99 / 1000).toFixed(2)} ms, errors ${errors.length ? JSON.stringify(Object.fromEntries(errors)) : 0}, timeouts ${r.timeouts}${r.oscore ? `, Echo challenges ${r.oscore.echo_challenges}` : ''}, peak RSS ${memory.peakMb} MB`);
     }
   }
-  const summary = (kind: OscoreKind): OscoreRuns => {
-    const { rounds, peak } = runs[kind];
-    return {
-      request: describeRequest(rounds[0]!),
-      rounds,
-      rpsByRound: rounds.map((r) => Math.round(r.rps)),
-      rps: Math.round(median(rounds.map((r) => r.rps))),
-      p50us: Math.round(median(rounds.map((r) => r.latency_us.p50))),
-      p99us: Math.round(median(rounds.map((r) => r.latency_us.p99))),
-      errors: rounds.reduce((n, r) => n + Object.values(r.errors).reduce((a, b) => a + b, 0), 0),
-      timeouts: rounds.reduce((n, r) => n + r.timeouts, 0),
-      ...(kind === 'oscore' ? { echoChallengesByRound: rounds.map((r) => r.oscore?.echo_challenges ?? 0) } : {}),
-      peakRssMbByRound: peak,
-    };
-  };
+  const summary = (kind: OscoreKind): OscoreRuns => ({
+    ...summarizeRounds(runs[kind].rounds, runs[kind].peak),
+    ...(kind === 'oscore' ? { echoChallengesByRound: runs[kind].rounds.map((r) => r.oscore?.echo_challenges ?? 0) } : {}),
+  });
   const plain = summary('plain');
   const oscore = summary('oscore');
   return {
@@ -136,8 +115,8 @@ export async function measureOscoreCost(o: { rounds: number; seconds: number; so
     settings: { rounds: o.rounds, secondsPerRun: o.seconds, sockets: o.sockets, inflightPerSocket: 1 },
     plain,
     oscore,
-    ratio: round2(oscore.rps / plain.rps),
-    ratioByRound: oscore.rounds.map((r, i) => round2(r.rps / plain.rounds[i]!.rps)),
+    ratio: rpsRatios(oscore, plain).ratio,
+    ratioByRound: rpsRatios(oscore, plain).byRound,
     p99Ratio: round2(oscore.p99us / plain.p99us),
     wire,
     note: `npm start on the simulated TMP102, paced, with an oscore section; ${o.sockets} sockets x 1 request in flight, ${o.seconds}-s runs after a 1-s warm-up, a fresh gateway process per run, ${o.rounds} interleaved rounds (order alternating); OSCORE: one client context per socket, AES-CCM-16-64-128, ok only if the response verifies with outer 2.04 and inner 2.05`,
@@ -287,8 +266,4 @@ function wireBreakdown(plain: { request: Buffer; response: Buffer }, prot: { req
     breakdown: { request, response },
     note: `CON GET /temp, 4-byte token, no Accept (CBOR), one exchange each from a fresh gateway; the protected request has a Partial IV of ${pivLength} byte(s) (sequence number ${sequence} of a fresh context, after the Echo exchange): the load generator's requests carry 2 bytes from sequence number 256 and 3 from 65,536 (see request.bytes of each OSCORE round)`,
   };
-}
-
-function round2(x: number): number {
-  return Math.round(x * 100) / 100;
 }

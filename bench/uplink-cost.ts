@@ -21,7 +21,7 @@ import path from 'node:path';
 import mqtt from 'mqtt';
 import { Mosquitto, mosquittoPath } from '../test/helpers/mosquitto.ts';
 import { type LoadResult, describeRequest, runLoad } from './lib/loadgen.ts';
-import { median } from './lib/median.ts';
+import { type RoundsSummary, round2, rpsRatios, summarizeRounds } from './lib/side-by-side.ts';
 import { MemorySampler } from './lib/process-memory.ts';
 import { type ServerSpec, startCommand, startServer } from './lib/servers.ts';
 
@@ -29,17 +29,7 @@ export type UplinkKind = 'off' | 'on' | 'unreachable';
 const KINDS: UplinkKind[] = ['off', 'on', 'unreachable'];
 const GATEWAY_ID = 'bench';
 
-export interface UplinkRuns {
-  request: string;
-  rounds: LoadResult[];
-  rpsByRound: number[];
-  /** Medians over the rounds. */
-  rps: number;
-  p50us: number;
-  p99us: number;
-  errors: number;
-  timeouts: number;
-  peakRssMbByRound: number[];
+export interface UplinkRuns extends RoundsSummary {
   /** Readings the subscriber received during each run ("on" only). */
   publishedByRound?: number[];
 }
@@ -130,21 +120,10 @@ export async function measureUplinkCost(o: { rounds: number; seconds: number; so
     await broker.close();
   }
 
-  const summary = (kind: UplinkKind): UplinkRuns => {
-    const { rounds, peak, published } = runs[kind];
-    return {
-      request: describeRequest(rounds[0]!),
-      rounds,
-      rpsByRound: rounds.map((r) => Math.round(r.rps)),
-      rps: Math.round(median(rounds.map((r) => r.rps))),
-      p50us: Math.round(median(rounds.map((r) => r.latency_us.p50))),
-      p99us: Math.round(median(rounds.map((r) => r.latency_us.p99))),
-      errors: rounds.reduce((n, r) => n + Object.values(r.errors).reduce((a, b) => a + b, 0), 0),
-      timeouts: rounds.reduce((n, r) => n + r.timeouts, 0),
-      peakRssMbByRound: peak,
-      ...(kind === 'on' ? { publishedByRound: published } : {}),
-    };
-  };
+  const summary = (kind: UplinkKind): UplinkRuns => ({
+    ...summarizeRounds(runs[kind].rounds, runs[kind].peak),
+    ...(kind === 'on' ? { publishedByRound: runs[kind].published } : {}),
+  });
   const off = summary('off');
   const on = summary('on');
   const unreachable = summary('unreachable');
@@ -154,16 +133,12 @@ export async function measureUplinkCost(o: { rounds: number; seconds: number; so
     off,
     on,
     unreachable,
-    ratioOn: round2(on.rps / off.rps),
-    ratioOnByRound: on.rounds.map((r, i) => round2(r.rps / off.rounds[i]!.rps)),
-    ratioUnreachable: round2(unreachable.rps / off.rps),
-    ratioUnreachableByRound: unreachable.rounds.map((r, i) => round2(r.rps / off.rounds[i]!.rps)),
+    ratioOn: rpsRatios(on, off).ratio,
+    ratioOnByRound: rpsRatios(on, off).byRound,
+    ratioUnreachable: rpsRatios(unreachable, off).ratio,
+    ratioUnreachableByRound: rpsRatios(unreachable, off).byRound,
     p99RatioOn: round2(on.p99us / off.p99us),
     p99RatioUnreachable: round2(unreachable.p99us / off.p99us),
     note: `npm start on the simulated TMP102, paced (one read per 250 ms conversion, shared by requests and the uplink), ${o.sockets} sockets x 1 request in flight, ${o.seconds}-s runs after a 1-s warm-up, a fresh gateway process per run, ${o.rounds} interleaved rounds (order rotating); on: a local Mosquitto 2.0 on loopback, QoS 1, retained, discovery on; unreachable: mqtt.url names a closed loopback port`,
   };
-}
-
-function round2(x: number): number {
-  return Math.round(x * 100) / 100;
 }
