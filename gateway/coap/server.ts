@@ -198,16 +198,16 @@ export class GatewayServer {
     return this.#router.statsSnapshot();
   }
 
-  /**
-   * A request that reached the gateway another way than CoAP (the HTTP view, an RFC 8075
-   * HTTP-to-CoAP mapping): the same access policy and write limits, then the same resources.
-   * Never throws: a refusal or a failure is a Reply with its catalogue code.
-   */
   /** The access policy's answer alone, without serving anything: undefined when allowed. */
   refuses(method: string, path: string, who: Requester): GatewayError | undefined {
     return this.#access.check(method, path, who);
   }
 
+  /**
+   * A request that reached the gateway another way than CoAP (the HTTP view, an RFC 8075
+   * HTTP-to-CoAP mapping): the same access policy and write limits, then the same resources.
+   * Never throws: a refusal or a failure is a Reply with its catalogue code.
+   */
   proxied(view: RequestView, who: Requester): Reply | Promise<Reply> {
     const refused = this.#access.check(view.method, view.path, who) ?? (READS.has(view.method) ? undefined : this.#writes.take(who));
     if (refused !== undefined) {
