@@ -1,5 +1,5 @@
 /**
- * Echo as address verification (RFC 9175 section 2.4, echo-address.ts): a response that the
+ * Echo as address verification (RFC 9175 section 2.4, echo-values.ts): a response that the
  * amplification budget cut short for an unverified address carries an Echo option; a request
  * that repeats it verifies the address, and from then on that address gets full-size
  * responses. A forged value, or one issued to another address, verifies nothing.

@@ -21,7 +21,7 @@ import { after, before, describe, test, type TestContext } from 'node:test';
 import { MessageType, Option, codeByte, encodeMessage, readUint, uintOption, type WireMessage } from '../gateway/coap/coap-wire.ts';
 import type { OscoreClientSettings, OscoreCredential } from '../gateway/service/oscore-credentials.ts';
 import { OscoreClient } from '../gateway/coap/oscore/oscore-client.ts';
-import { ECHO_LENGTH } from '../gateway/coap/oscore/echo-freshness.ts';
+import { ECHO_LENGTH } from '../gateway/coap/echo-values.ts';
 import { OscoreServer } from '../gateway/coap/oscore/oscore-server.ts';
 import { MemorySequence } from '../gateway/coap/oscore/sequence-store.ts';
 import { runProcess, skipOrFail } from './helpers/peers.ts';

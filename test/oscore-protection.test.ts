@@ -15,11 +15,11 @@ import { GatewayError } from '../gateway/errors.ts';
 import { MessageType, Option, codeByte, encodeMessage, readUint, uintOption, type WireMessage } from '../gateway/coap/coap-wire.ts';
 import { aeadNonce, encStructure, externalAad, partialIv, sequenceNumber } from '../gateway/coap/oscore/cose-encrypt0.ts';
 import { loadOscoreCredentials, parseClientSettings, parseOscoreCredentials, type OscoreClientSettings, type OscoreCredential } from '../gateway/service/oscore-credentials.ts';
-import { ECHO_LENGTH, ECHO_VALID_MS, EchoFreshness } from '../gateway/coap/oscore/echo-freshness.ts';
+import { ECHO_LENGTH, EchoValues } from '../gateway/coap/echo-values.ts';
 import { decodePlaintext, encodePlaintext } from '../gateway/coap/oscore/message-protection.ts';
 import { OscoreClient } from '../gateway/coap/oscore/oscore-client.ts';
 import { OSCORE_OPTION, decodeOscoreOption, encodeOscoreOption } from '../gateway/coap/oscore/oscore-option.ts';
-import { OscoreServer, type Unprotected } from '../gateway/coap/oscore/oscore-server.ts';
+import { ECHO_VALID_MS, OscoreServer, type Unprotected } from '../gateway/coap/oscore/oscore-server.ts';
 import { deriveSecurityContext, kdfInfo } from '../gateway/coap/oscore/security-context.ts';
 import { MemorySequence } from '../gateway/coap/oscore/sequence-store.ts';
 import { b, hex, parse } from './helpers/hex-messages.ts';
@@ -333,13 +333,12 @@ describe('Echo freshness after a start (Appendix B.1.2, RFC 9175)', () => {
 
   test('Echo values are stateless (a MAC, no memory): the oldest of 50 challenges still passes, each value is fresh for its context only', async () => {
     const clock = { ms: 5_000_000 };
-    const issuer = new EchoFreshness('alice', () => clock.ms, (n) => new Uint8Array(n).fill(3));
-    const values = Array.from({ length: 50 }, () => issuer.issue());
-    assert.ok(values.every((x) => issuer.isFresh(x)), 'all 50 are fresh');
-    const bob = new EchoFreshness('bob', () => clock.ms, (n) => new Uint8Array(n).fill(3));
-    assert.ok(!bob.isFresh(values[0]!), "alice's value is not bob's, even under the same key");
+    const issuer = new EchoValues(ECHO_VALID_MS, () => clock.ms, (n) => new Uint8Array(n).fill(3));
+    const values = Array.from({ length: 50 }, () => issuer.issue('alice'));
+    assert.ok(values.every((x) => issuer.verifies('alice', x)), 'all 50 are fresh');
+    assert.ok(!issuer.verifies('bob', values[0]!), "alice's value is not bob's, even under the same key");
     clock.ms += ECHO_VALID_MS;
-    assert.ok(!issuer.isFresh(values[0]!), 'expired after ECHO_VALID_MS');
+    assert.ok(!issuer.verifies('alice', values[0]!), 'expired after ECHO_VALID_MS');
 
     const { server } = await serverFor([credential('alice', v)]);
     const client = new OscoreClient(settingsOf(v, 'client'), new MemorySequence(1));

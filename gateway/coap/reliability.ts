@@ -164,7 +164,7 @@ export class Reliability {
     } else owner.rejected(messageId);
   }
 
-  /** The address repeated an Echo value it was sent (echo-address.ts, RFC 9175 section 2.4). */
+  /** The address repeated an Echo value it was sent (echo-values.ts, RFC 9175 section 2.4). */
   verifiedByEcho(address: string): void {
     this.#markVerified(address);
   }

@@ -44,7 +44,7 @@ export interface WriteContext {
   /** The representation already being served in blocks to this client, if any. */
   held?: HeldRepresentation | undefined;
   /**
-   * An Echo value for the client (echo-address.ts): sent on a response the budget cut short,
+   * An Echo value for the client (echo-values.ts): sent on a response the budget cut short,
    * so that the client can verify its address by repeating it (RFC 9175 section 2.4).
    */
   echo?: (() => Uint8Array) | undefined;

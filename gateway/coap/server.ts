@@ -47,7 +47,7 @@ import { ResponseCounter } from './response-counter.ts';
 import { Router } from './router.ts';
 import { AccessPolicy, type Requester } from './access-policy.ts';
 import { WriteLimiter } from './write-limiter.ts';
-import { EchoAddressCheck } from './echo-address.ts';
+import { EchoValues } from './echo-values.ts';
 import { type FrontReply, type Protection, OscoreFront } from './oscore-front.ts';
 import type { OscoreServer } from './oscore/oscore-server.ts';
 import { type AccessConfig, DEFAULT_ACCESS } from '../service/config.ts';
@@ -112,6 +112,12 @@ interface Pending extends LoggedRequest {
   protection?: Protection | undefined;
 }
 
+/**
+ * How long an Echo value verifies its address (echo-values.ts): a client follows the blocks of
+ * a response within seconds.
+ */
+const ADDRESS_ECHO_VALID_MS = 120_000;
+
 /** Methods that read (RFC 7252 section 5.1 safe methods, and FETCH, RFC 8132): every other one is a write. */
 const READS = new Set(['0.01', '0.05']);
 
@@ -127,7 +133,8 @@ export class GatewayServer {
   readonly #oscore: OscoreFront;
   readonly #access: AccessPolicy;
   readonly #writes: WriteLimiter;
-  readonly #echo: EchoAddressCheck;
+  /** Echo values bound to client addresses (RFC 9175 section 2.4): a repeat verifies the address. */
+  readonly #echo: EchoValues;
   /** Set only at debug level: one line per request (request-log.ts). */
   readonly #requests: RequestLog | undefined;
   readonly #piggybackTimers = new Set<NodeJS.Timeout>();
@@ -147,7 +154,7 @@ export class GatewayServer {
     this.#exchanges = new ExchangeStore(now, options.exchanges);
     this.#held = new HeldRepresentations(now, options.held);
     this.#oscore = new OscoreFront(options.oscore, now);
-    this.#echo = new EchoAddressCheck(now);
+    this.#echo = new EchoValues(ADDRESS_ECHO_VALID_MS, now);
     const access = options.access ?? DEFAULT_ACCESS;
     this.#access = new AccessPolicy(access);
     this.#writes = new WriteLimiter(access.writesPerClient, now);
@@ -434,7 +441,7 @@ export class GatewayServer {
     this.#requests?.write(p, reply.code, o.via, reason);
   }
 
-  /** A plain request repeating an Echo value we sent to its address verifies that address (echo-address.ts). */
+  /** A plain request repeating an Echo value we sent to its address verifies that address (echo-values.ts). */
   #checkEcho(m: WireMessage, peer: Peer): void {
     for (const o of m.options) {
       if (o.number !== Option.ECHO) continue;

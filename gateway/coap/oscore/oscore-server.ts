@@ -16,7 +16,7 @@ import { GatewayError, type ErrorCode } from '../../errors.ts';
 import { MessageType, Option, codeByte, type WireMessage, type WireOption } from '../coap-wire.ts';
 import { type RequestBinding, aeadNonce, encStructure, open as openCiphertext, partialIv, seal, sequenceNumber } from './cose-encrypt0.ts';
 import type { OscoreCredential } from '../../service/oscore-credentials.ts';
-import { EchoFreshness } from './echo-freshness.ts';
+import { EchoValues } from '../echo-values.ts';
 import { CODE_CHANGED, CODE_CONTENT, ECHO_OPTION, assembleOuter, decodePlaintext, isClassE, sortOptions, splitResponse, type Plaintext } from './message-protection.ts';
 import { OSCORE_OPTION, decodeOscoreOption, encodeOscoreOption, type OscoreOptionValue } from './oscore-option.ts';
 import { ReplayWindow } from './replay-window.ts';
@@ -64,7 +64,6 @@ interface ServerContext {
   readonly keys: SecurityContext;
   readonly window: ReplayWindow;
   readonly sequence: Sequence;
-  readonly echo: EchoFreshness;
 }
 
 /** What a response needs from its request (section 8: the association Token -> context, request kid and Partial IV). */
@@ -88,14 +87,19 @@ type Step<T> = { ok: true; value: T } | Failure;
 /** Class U-only options a verified request keeps from the outer message (section 8.2 steps 1 and 7). */
 const KEPT_OUTER: ReadonlySet<number> = new Set([Option.URI_HOST, Option.URI_PORT, Option.PROXY_URI, Option.PROXY_SCHEME]);
 const UNAUTHORIZED = codeByte('4.01');
+/** RFC 9175 section 2.3: a short validity keeps a delayed (held-back) request from passing as fresh. */
+export const ECHO_VALID_MS = 30_000;
 
 export class OscoreServer {
   readonly #contexts: ServerContext[];
   readonly #byKid = new Map<string, ServerContext>();
   readonly #exchanges = new WeakMap<RequestSecurity, Exchange>();
+  /** Echo values bound to a context's name (appendix B.1.2): one context's value proves nothing for another. */
+  readonly #echo: EchoValues;
 
-  private constructor(contexts: ServerContext[]) {
+  private constructor(contexts: ServerContext[], echo: EchoValues) {
     this.#contexts = contexts;
+    this.#echo = echo;
     for (const c of contexts) this.#byKid.set(lookupKey(c.keys.recipientId, c.keys.idContext), c);
   }
 
@@ -106,13 +110,13 @@ export class OscoreServer {
       for (const c of options.credentials) {
         const keys = deriveSecurityContext({ senderId: c.senderId, recipientId: c.recipientId, masterSecret: c.masterSecret, masterSalt: c.masterSalt, idContext: c.idContext });
         const sequence = await openSequence(options, c.name, keys);
-        contexts.push({ name: c.name, keys, window: new ReplayWindow(c.replayWindow), sequence, echo: new EchoFreshness(c.name, options.now, random) });
+        contexts.push({ name: c.name, keys, window: new ReplayWindow(c.replayWindow), sequence });
       }
     } catch (err) {
       await Promise.allSettled(contexts.map((c) => c.sequence.close?.()));
       throw err;
     }
-    return new OscoreServer(contexts);
+    return new OscoreServer(contexts, new EchoValues(ECHO_VALID_MS, options.now, random));
   }
 
   get clients(): readonly string[] {
@@ -139,7 +143,7 @@ export class OscoreServer {
     const plaintext = decoded.value;
     if (check === 'uninitialized') {
       const echo = findEcho(plaintext.options);
-      if (echo === undefined || !context.echo.isFresh(echo.value)) return this.#challenge(outer, context, request);
+      if (echo === undefined || !this.#echo.verifies(context.name, echo.value)) return this.#challenge(outer, context, request);
       // Appendix B.1.2: the Partial IV of the request proven fresh is the window's lower limit.
       context.window.initializeAt(seq);
       plaintext.options = plaintext.options.filter((o) => o !== echo);
@@ -196,7 +200,7 @@ export class OscoreServer {
 
   /** Appendix B.1.2: a protected 4.01 with only an Echo, under the server's own Partial IV. */
   #challenge(outer: WireMessage, context: ServerContext, request: RequestBinding): Unprotected {
-    const echo = context.echo.issue();
+    const echo = this.#echo.issue(context.name);
     const type = outer.type === MessageType.CON ? MessageType.ACK : MessageType.NON;
     const inner: WireMessage = { type, code: UNAUTHORIZED, messageId: outer.messageId, token: outer.token, options: [{ number: ECHO_OPTION, value: echo }], payload: new Uint8Array(0) };
     try {
