@@ -15,6 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { type Socket, createSocket } from 'node:dgram';
 import { readFile } from 'node:fs/promises';
 import { type WireMessage, MessageType, Option, codeByte, codeString, encodeMessage, parseMessage, readUint, uintOption } from '../coap/coap-wire.ts';
+import { readBlock2 } from '../coap/block2.ts';
 import { parseClientSettings } from '../service/oscore-credentials.ts';
 import { OscoreClient, type PendingRequest } from '../coap/oscore/oscore-client.ts';
 import { PersistedSequence } from '../coap/oscore/sequence-store.ts';
@@ -80,7 +81,7 @@ export class OscoreExchange {
     let res = (await this.#exchange(this.#inner(spec, undefined, undefined), spec.confirmable, deadline, timeoutMs)).response;
     const parts: Uint8Array[] = [res.payload];
     let total = res.payload.length;
-    for (let block = blockOf(res); block?.more; block = blockOf(res)) {
+    for (let block = readBlock2(res.options); block?.more; block = readBlock2(res.options)) {
       if (total > MAX_BODY_BYTES) break;
       res = (await this.#exchange(this.#inner(spec, undefined, undefined, { num: block.num + 1, szx: block.szx }), spec.confirmable, deadline, timeoutMs)).response;
       parts.push(res.payload);
@@ -248,13 +249,6 @@ export class OscoreExchange {
 
 function hex(b: Uint8Array): string {
   return Buffer.from(b).toString('hex');
-}
-
-function blockOf(m: WireMessage): { num: number; more: boolean; szx: number } | undefined {
-  const o = m.options.find((x) => x.number === Option.BLOCK2);
-  if (o === undefined) return undefined;
-  const v = readUint(o.value);
-  return { num: v >>> 4, more: (v & 8) !== 0, szx: v & 7 };
 }
 
 function snapshot(m: WireMessage, address: ResolvedAddress, port: number): ClientResponse {

@@ -19,6 +19,7 @@
  *   Bad Option; a server-chosen block size is never larger than asked.
  */
 import { createHash } from 'node:crypto';
+import { type WireOption, Option } from './coap-wire.ts';
 import { flat, stringBytes } from './flat-string.ts';
 import type { Block2Request, InboundRequest } from './inbound-request.ts';
 import type { Reply } from './reply.ts';
@@ -67,6 +68,18 @@ export function blockSize(szx: number): number {
 /** The Block2 option value: NUM, M and SZX (RFC 7959 section 2.2), in the fewest bytes. */
 export function block2Value(num: number, more: boolean, szx: number): number {
   return (num << 4) | (more ? 0x08 : 0) | szx;
+}
+
+/**
+ * The Block2 option among a message's options (RFC 7959 section 2.2): NUM, M and SZX, or
+ * undefined when there is none or its value is longer than the 3 bytes the option may have.
+ */
+export function readBlock2(options: readonly WireOption[]): { num: number; more: boolean; szx: number } | undefined {
+  const o = options.find((x) => x.number === Option.BLOCK2);
+  if (o === undefined || o.value.length > 3) return undefined;
+  let v = 0;
+  for (const b of o.value) v = v * 256 + b;
+  return { num: v >>> 4, more: (v & 8) !== 0, szx: v & 7 };
 }
 
 /** A 4-byte entity tag of a representation: its format and bytes, hashed. */

@@ -16,7 +16,7 @@
 import { GatewayError } from '../errors.ts';
 import { type WireMessage, Option, codeByte, encodeMessage, parseMessage, uintOption } from './coap-wire.ts';
 import { COAP_CODE_FOR } from './error-response.ts';
-import { MAX_SZX, block2Value, blockSize } from './block2.ts';
+import { MAX_SZX, block2Value, blockSize, readBlock2 } from './block2.ts';
 import type { Block2Request } from './inbound-request.ts';
 import type { OscoreServer, RequestSecurity } from './oscore/oscore-server.ts';
 
@@ -82,8 +82,9 @@ export class OscoreFront {
   unwrap(m: WireMessage, peerKey: string, address: string): Unwrapped {
     if (this.#server === undefined || !OscoreFront.isProtected(m)) return { kind: 'plain' };
     const key = holdKeyOf(peerKey, m);
-    const outerBlock = outerBlock2Of(m);
-    if (outerBlock !== undefined && outerBlock.num > 0) {
+    const outerBlock = readBlock2(m.options);
+    // SZX 7 is reserved (RFC 7959 section 2.2): no held block is served for it.
+    if (outerBlock !== undefined && outerBlock.num > 0 && outerBlock.szx !== 7) {
       const held = this.#takeHeld(key, address, m.payload);
       if (held !== undefined) return { kind: 'reply', reply: { build: (type, messageId, token) => encodeMessage(cutOuter({ ...held.message, type, messageId, token }, outerBlock)), code: '2.04', reason: 'outer block', refusal: false } };
     }
@@ -164,15 +165,6 @@ export class OscoreFront {
 function holdKeyOf(peerKey: string, m: WireMessage): string {
   const oscore = m.options.find((o) => o.number === Option.OSCORE)!;
   return `${peerKey}|${Buffer.from(oscore.value).toString('hex')}`;
-}
-
-function outerBlock2Of(m: WireMessage): Block2Request | undefined {
-  const o = m.options.find((x) => x.number === Option.BLOCK2);
-  if (o === undefined || o.value.length > 3) return undefined;
-  let v = 0;
-  for (const b of o.value) v = v * 256 + b;
-  if ((v & 7) === 7) return undefined;
-  return { num: v >>> 4, szx: v & 7 };
 }
 
 /** Block `want.num` of a protected message's payload, with an outer Block2 and, on block 0, Size2. */

@@ -16,6 +16,7 @@ import { GatewayError, type ErrorCode } from '../../errors.ts';
 import { MessageType, Option, codeByte, type WireMessage, type WireOption } from '../coap-wire.ts';
 import { type RequestBinding, aeadNonce, encStructure, open as openCiphertext, partialIv, seal, sequenceNumber } from './cose-encrypt0.ts';
 import type { OscoreCredential } from '../../service/oscore-credentials.ts';
+import { readBlock2 } from '../block2.ts';
 import { EchoValues } from '../echo-values.ts';
 import { CODE_CHANGED, CODE_CONTENT, ECHO_OPTION, assembleOuter, decodePlaintext, isClassE, sortOptions, splitResponse, type Plaintext } from './message-protection.ts';
 import { OSCORE_OPTION, decodeOscoreOption, encodeOscoreOption, type OscoreOptionValue } from './oscore-option.ts';
@@ -192,10 +193,9 @@ export class OscoreServer {
     this.#exchanges.set(security, { context, request, nonceUsed: false });
     const kept = outer.options.filter((o) => KEPT_OUTER.has(o.number));
     const inner: WireMessage = { type: outer.type, code: plaintext.code, messageId: outer.messageId, token: outer.token, options: sortOptions([...plaintext.options, ...kept]), payload: plaintext.payload };
-    const outerBlock2 = outer.options.find((o) => o.number === Option.BLOCK2);
+    const outerBlock2 = readBlock2(outer.options);
     if (outerBlock2 === undefined) return { ok: true, inner, security };
-    const v = readBlockValue(outerBlock2.value);
-    return { ok: true, inner, security, outerBlock2: { num: Math.floor(v / 16), szx: v & 0x07 } };
+    return { ok: true, inner, security, outerBlock2: { num: outerBlock2.num, szx: outerBlock2.szx } };
   }
 
   /** Appendix B.1.2: a protected 4.01 with only an Echo, under the server's own Partial IV. */
@@ -268,13 +268,6 @@ async function openSequence(options: OscoreServerOptions, name: string, keys: Se
 
 function findEcho(options: readonly WireOption[]): WireOption | undefined {
   return options.find((o) => o.number === ECHO_OPTION);
-}
-
-/** A Block2 value is a uint of at most 3 bytes (RFC 7959 section 2.2); longer is read as its last 3. */
-function readBlockValue(value: Uint8Array): number {
-  let n = 0;
-  for (const b of value.subarray(Math.max(0, value.length - 3))) n = n * 256 + b;
-  return n;
 }
 
 function failure(code: ErrorCode, diagnostic: string, detail: string): Failure {
