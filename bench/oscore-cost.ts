@@ -32,8 +32,8 @@ import { OscoreClient } from '../gateway/coap/oscore/oscore-client.ts';
 import { MemorySequence } from '../gateway/coap/oscore/sequence-store.ts';
 import { parseClientSettings } from '../gateway/service/oscore-credentials.ts';
 import { RawClient } from '../test/helpers/coap-datagram.ts';
-import { type LoadResult, describeRequest, runLoad } from './lib/loadgen.ts';
-import { type RoundsSummary, round2, rpsRatios, summarizeRounds } from './lib/side-by-side.ts';
+import { type LoadResult, runLoad } from './lib/loadgen.ts';
+import { type RoundsSummary, round2, roundLine, rpsRatios, summarizeRounds } from './lib/side-by-side.ts';
 import { MemorySampler } from './lib/process-memory.ts';
 import { type ServerSpec, gateway, startServer } from './lib/servers.ts';
 
@@ -100,8 +100,7 @@ export async function measureOscoreCost(o: { rounds: number; seconds: number; so
       }
       runs[kind].rounds.push(r);
       runs[kind].peak.push(memory.peakMb);
-      const errors = Object.entries(r.errors).filter(([, n]) => n > 0);
-      o.log(`oscore round ${round}/${o.rounds} ${kind} [${describeRequest(r)}]: ${Math.round(r.rps)} req/s, p50 ${(r.latency_us.p50 / 1000).toFixed(2)} ms, p99 ${(r.latency_us.p99 / 1000).toFixed(2)} ms, errors ${errors.length ? JSON.stringify(Object.fromEntries(errors)) : 0}, timeouts ${r.timeouts}${r.oscore ? `, Echo challenges ${r.oscore.echo_challenges}` : ''}, peak RSS ${memory.peakMb} MB`);
+      o.log(`oscore round ${round}/${o.rounds} ${kind} ${roundLine(r)}${r.oscore ? `, Echo challenges ${r.oscore.echo_challenges}` : ''}, peak RSS ${memory.peakMb} MB`);
     }
   }
   const summary = (kind: OscoreKind): OscoreRuns => ({

@@ -20,8 +20,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import mqtt from 'mqtt';
 import { Mosquitto, mosquittoPath } from '../test/helpers/mosquitto.ts';
-import { type LoadResult, describeRequest, runLoad } from './lib/loadgen.ts';
-import { type RoundsSummary, round2, rpsRatios, summarizeRounds } from './lib/side-by-side.ts';
+import { type LoadResult, runLoad } from './lib/loadgen.ts';
+import { type RoundsSummary, round2, roundLine, rpsRatios, summarizeRounds } from './lib/side-by-side.ts';
 import { MemorySampler } from './lib/process-memory.ts';
 import { type ServerSpec, startCommand, startServer } from './lib/servers.ts';
 
@@ -111,8 +111,7 @@ export async function measureUplinkCost(o: { rounds: number; seconds: number; so
         runs[kind].rounds.push(r);
         runs[kind].peak.push(memory.peakMb);
         runs[kind].published.push(published);
-        const errors = Object.entries(r.errors).filter(([, n]) => n > 0);
-        o.log(`uplink round ${round}/${o.rounds} ${kind} [${describeRequest(r)}]: ${Math.round(r.rps)} req/s, p50 ${(r.latency_us.p50 / 1000).toFixed(2)} ms, p99 ${(r.latency_us.p99 / 1000).toFixed(2)} ms, errors ${errors.length ? JSON.stringify(Object.fromEntries(errors)) : 0}, timeouts ${r.timeouts}, peak RSS ${memory.peakMb} MB${kind === 'on' ? `, ${published} readings published` : ''}`);
+        o.log(`uplink round ${round}/${o.rounds} ${kind} ${roundLine(r)}, peak RSS ${memory.peakMb} MB${kind === 'on' ? `, ${published} readings published` : ''}`);
       }
     }
   } finally {

@@ -32,6 +32,12 @@ export function summarizeRounds(rounds: LoadResult[], peakRssMbByRound: number[]
   };
 }
 
+/** One run as the progress log shows it: rate, latency, errors, timeouts. */
+export function roundLine(r: LoadResult): string {
+  const errors = Object.entries(r.errors).filter(([, n]) => n > 0);
+  return `[${describeRequest(r)}]: ${Math.round(r.rps)} req/s, p50 ${(r.latency_us.p50 / 1000).toFixed(2)} ms, p99 ${(r.latency_us.p99 / 1000).toFixed(2)} ms, errors ${errors.length ? JSON.stringify(Object.fromEntries(errors)) : 0}, timeouts ${r.timeouts}`;
+}
+
 /** Median rps of `a` over `b`, and the same within each round (rounds run side by side). */
 export function rpsRatios(a: RoundsSummary, b: RoundsSummary): { ratio: number; byRound: number[] } {
   return { ratio: round2(a.rps / b.rps), byRound: a.rounds.map((r, i) => round2(r.rps / b.rounds[i]!.rps)) };

@@ -216,12 +216,8 @@ export class GatewayServer {
    * Never throws: a refusal or a failure is a Reply with its catalogue code.
    */
   proxied(view: RequestView, who: Requester): Reply | Promise<Reply> {
-    const refused = this.#access.check(view.method, view.path, who) ?? (READS.has(view.method) ? undefined : this.#writes.take(who));
-    if (refused !== undefined) {
-      logThrottled(this.#errors, this.#log, 'warn', `refused ${refused.code}`, 'request refused by the access policy', { peer: who.address, via: 'http', method: view.method, path: view.path, code: refused.code, detail: refused.details.detail });
-      return fromError(errorReply(refused));
-    }
-    return this.#router.dispatch(view);
+    const refused = this.#admit(view.method, view.path, who, { peer: who.address, via: 'http', method: view.method });
+    return refused !== undefined ? fromError(errorReply(refused)) : this.#router.dispatch(view);
   }
 
   /** Registered observers (RFC 7641), in all or of one sensor. */
@@ -339,9 +335,8 @@ export class GatewayServer {
     }
     const req = read.request;
     const who: Requester = protection === undefined ? { address: peer.address } : { address: peer.address, oscoreClient: protection.security.client };
-    const refused = this.#access.check(req.view.method, req.view.path, who) ?? (READS.has(req.view.method) ? undefined : this.#writes.take(who));
+    const refused = this.#admit(req.view.method, req.view.path, who, { peer: `${peer.address}:${peer.port}`, ...(who.oscoreClient !== undefined ? { client: who.oscoreClient } : {}), method: p.method });
     if (refused !== undefined) {
-      logThrottled(this.#errors, this.#log, 'warn', `refused ${refused.code}`, 'request refused by the access policy', { peer: `${peer.address}:${peer.port}`, ...(who.oscoreClient !== undefined ? { client: who.oscoreClient } : {}), method: p.method, path: req.view.path, code: refused.code, detail: refused.details.detail });
       this.#respond(p, { reply: fromError(errorReply(refused)), via: 'refused' }, refused.details.detail);
       return;
     }
@@ -439,6 +434,18 @@ export class GatewayServer {
     }
     this.#counter.count('requests', reply.code);
     this.#requests?.write(p, reply.code, o.via, reason);
+  }
+
+  /**
+   * The access policy, then for a write the client's write rate (docs/security.md), for every
+   * way a request reaches the resources; a refusal is logged (throttled, with the peer).
+   */
+  #admit(method: string, path: string, who: Requester, logFields: Record<string, string>): GatewayError | undefined {
+    const refused = this.#access.check(method, path, who) ?? (READS.has(method) ? undefined : this.#writes.take(who));
+    if (refused !== undefined) {
+      logThrottled(this.#errors, this.#log, 'warn', `refused ${refused.code}`, 'request refused by the access policy', { ...logFields, path, code: refused.code, detail: refused.details.detail });
+    }
+    return refused;
   }
 
   /** A plain request repeating an Echo value we sent to its address verifies that address (echo-values.ts). */

@@ -211,7 +211,7 @@ export class HttpView {
   #hostProblem(req: IncomingMessage): string | undefined {
     const host = req.headers.host;
     if (host === undefined) return 'no Host header';
-    const name = (host.startsWith('[') ? host.slice(1, host.indexOf(']')) : host.replace(/:\d+$/, '')).toLowerCase();
+    const name = hostNameOf(host);
     if (isIP(name) !== 0 || this.#hosts.has(name)) return undefined;
     return `Host ${JSON.stringify(host)} is not a name of this gateway (add it to http.allowedHosts)`;
   }
@@ -266,11 +266,17 @@ async function readBody(req: IncomingMessage): Promise<Uint8Array | undefined> {
 /** This machine's own names, which a browser on the LAN uses to reach the view. */
 const OWN_NAMES = new Set(['localhost', hostname().toLowerCase(), `${hostname().toLowerCase()}.local`]);
 
+/** The name or address of a Host header, without the port or an IPv6 literal's brackets, lower case. */
+function hostNameOf(host: string): string {
+  return (host.startsWith('[') ? host.slice(1, host.indexOf(']')) : host.replace(/:\d+$/, '')).toLowerCase();
+}
+
+/** Writes only, after #hostProblem: a write needs the address or localhost, and no other site's Origin. */
 function crossSite(req: IncomingMessage): string | undefined {
   const host = req.headers.host;
   if (host === undefined) return 'no Host header';
-  const name = host.startsWith('[') ? host.slice(1, host.indexOf(']')) : host.replace(/:\d+$/, '');
-  if (name.toLowerCase() !== 'localhost' && isIP(name) === 0) return `Host ${JSON.stringify(host)} is a name: writes over HTTP need the address or localhost`;
+  const name = hostNameOf(host);
+  if (name !== 'localhost' && isIP(name) === 0) return `Host ${JSON.stringify(host)} is a name: writes over HTTP need the address or localhost`;
   const origin = req.headers.origin;
   if (origin !== undefined && origin !== `http://${host}`) return `Origin ${JSON.stringify(origin)} is not this host`;
   return undefined;
