@@ -13,12 +13,13 @@ export const BUNDLE_ENTRIES = Object.freeze({
   read: 'gateway/cli/read.ts',
   doctor: 'gateway/cli/doctor.ts',
   client: 'gateway/cli/client.ts',
+  sim: 'gateway/cli/sim.ts',
   'module-worker': 'gateway/host/worker/module-worker.ts',
   'bus-worker': 'gateway/host/worker/bus-worker.ts',
 });
 
 /** The commands the launcher runs (the rest are worker entries). */
-export const COMMANDS = Object.freeze(['start', 'read', 'doctor', 'client']);
+export const COMMANDS = Object.freeze(['start', 'read', 'doctor', 'client', 'sim']);
 
 /** Where the launcher leaves the checked manifest for spawn.ts (same process, no file read). */
 export const INSTALLED_BUNDLES = Symbol.for('coap-sensor-gateway.installed-bundles');

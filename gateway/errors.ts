@@ -49,6 +49,12 @@ export const ERROR_CODES = {
   GW_ERR_LISTEN_PERMISSION: 'Not allowed to listen on this port',
   /** Thrown by drivers/sim/temperature-trace.ts for a bad recorded trace. */
   GW_ERR_SIM_TRACE_FILE: 'The simulated temperature trace file is invalid',
+  /** A scenario file (docs/simulation.md) that does not validate; the detail names the field. The gateway does not start. */
+  GW_ERR_SCENARIO_INVALID: 'The simulation scenario file is invalid',
+
+  // Live control of a simulated gateway (POST /gw/sim, npm run sim; docs/simulation.md).
+  GW_ERR_SIM_COMMAND_INVALID: 'The simulation command is malformed or has an out-of-range value',
+  GW_ERR_SIM_UNKNOWN_SENSOR: 'The simulation command names a sensor that is not simulated',
 
   // CoAP requests the gateway refuses (gateway/coap/error-response.ts maps each to a response code).
   GW_ERR_REQUEST_BAD_CBOR: 'The request body is not valid CBOR',

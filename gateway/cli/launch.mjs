@@ -5,7 +5,7 @@
 // instead, the gateway would keep tsx's loader thread for its whole life: about 35 MB of RSS
 // (docs/threading.md).
 //
-//   node gateway/cli/launch.mjs <start|read|doctor|client> [options of that command]
+//   node gateway/cli/launch.mjs <start|read|doctor|client|sim> [options of that command]
 //
 // Exit status 1 with one coded line when Node is too old (GW_ERR_NODE_VERSION) or the bundles
 // are missing or older than the sources (GW_ERR_BUILD_MISSING, GW_ERR_BUILD_STALE); 2 for an

@@ -21,7 +21,7 @@ export function runCli(main: () => Promise<number>, usage: string): void {
       } else if (err instanceof GatewayError) {
         console.error(`${journalPrefix('error')}error ${err.code}: ${err.message}`);
         // An invalid configuration or credentials file: retrying cannot fix it (the unit's RestartPreventExitStatus=2).
-        process.exitCode = err.code === 'GW_ERR_CONFIG_INVALID' || err.code === 'GW_ERR_OSCORE_CREDENTIALS' ? 2 : 1;
+        process.exitCode = err.code === 'GW_ERR_CONFIG_INVALID' || err.code === 'GW_ERR_OSCORE_CREDENTIALS' || err.code === 'GW_ERR_SCENARIO_INVALID' ? 2 : 1;
       } else {
         // A bug, not an operator's mistake: the stack is what a report needs.
         console.error(`${journalPrefix('error')}${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
