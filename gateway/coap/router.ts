@@ -9,6 +9,7 @@ import { monotonicMs } from '../../drivers/clock.ts';
 import type { Logger } from '../log.ts';
 import { LogThrottle, logThrottled } from '../log-throttle.ts';
 import type { SensorService } from '../service/sensor-service.ts';
+import type { SimulationControl } from '../service/simulation-control.ts';
 import { AlertResource } from './alert-resource.ts';
 import { ContentFormat, negotiate } from './content-formats.ts';
 import { errorReply } from './error-response.ts';
@@ -32,6 +33,8 @@ export interface RouterOptions {
   service: SensorService;
   logger: Logger;
   stats: StatsSources;
+  /** Live control of the simulated sensors, served at /gw/sim when present. */
+  simulation?: SimulationControl;
 }
 
 export class Router {

@@ -51,6 +51,7 @@ import { EchoValues } from './echo-values.ts';
 import { type FrontReply, type Protection, OscoreFront } from './oscore-front.ts';
 import type { OscoreServer } from './oscore/oscore-server.ts';
 import { type AccessConfig, DEFAULT_ACCESS } from '../service/config.ts';
+import type { SimulationControl } from '../service/simulation-control.ts';
 
 export interface GatewayServerOptions {
   service: SensorService;
@@ -83,6 +84,8 @@ export interface GatewayServerOptions {
   access?: AccessConfig;
   /** The MQTT uplink's state for /gw/stats (docs/uplink.md), when there is one. */
   uplinkStats?: () => CborMap;
+  /** Live control of the simulated sensors (docs/simulation.md), served at /gw/sim; absent on real hardware. */
+  simulation?: SimulationControl;
 }
 
 export const DEFAULT_COAP_PORT = 5683;
@@ -176,6 +179,7 @@ export class GatewayServer {
       service,
       logger: log,
       stats: { service, counter: this.#counter, observers: (sensor) => this.#observe.observers(sensor), exchanges: () => this.#exchanges.stats, clock, startedAtMs: now(), uplink: options.uplinkStats },
+      ...(options.simulation ? { simulation: options.simulation } : {}),
     });
     this.#router = router;
     // Real elapsed time, whatever clock the gateway runs on (a test's ManualClock would say 0 ms).
