@@ -83,3 +83,33 @@ export const I2C_ERROR_STATUS: Record<string, StatusValue> = {
   GW_ERR_I2C_NO_ADAPTER: Status.I2C_UNAVAILABLE,
   GW_ERR_I2C_BUSY: Status.I2C_UNAVAILABLE,
 };
+
+/**
+ * The `"code"` of a failure's output as `wasm-src/gwabi` writes it: the status's name in lower
+ * case with dashes (`"not-ready"`). It restates the status, which decides the error.
+ */
+export const STATUS_CODE_NAMES: ReadonlySet<string> = new Set([
+  'not-ready', 'i2c-nack', 'i2c-bus', 'i2c-timeout', 'denied', 'bad-argument', 'wrong-device',
+  'bad-config', 'bad-request', 'not-initialized', 'internal', 'i2c-unavailable', 'rate-limited',
+]);
+
+/**
+ * The catalogue codes a module may name as a failure's `"code"` in place of its status's code
+ * (docs/module-abi.md, "Output on failure"): the states of the sensor itself, which only the
+ * module can tell. A Sensirion SHT3x, for one, NACKs the read header after Fetch Data while it
+ * has no measurement yet (SHT3x-DIS datasheet v5, section 4.6 "Readout of Measurement Results
+ * for Periodic Mode"): the host sees GW_ERR_I2C_NACK, the module knows it means
+ * GW_ERR_SENSOR_NOT_READY.
+ *
+ * Not the others. The I2C codes and GW_ERR_CAPABILITY_DENIED are facts the host observed itself,
+ * with its own precise message (GW_ERR_I2C_PERMISSION's advice to join group `i2c` would be
+ * false from a module). The GW_ERR_MODULE_* codes judge the module (traps, bad output), and at
+ * start-up stop the gateway: a module that wants that returns BAD_CONFIG or INTERNAL. The
+ * supervision states (GW_ERR_SENSOR_TIMEOUT, _RESTARTING, _QUARANTINED) are the host's, with
+ * retry times it keeps. Request codes (GW_ERR_REQUEST_*) blame the CoAP client (4.xx), and the
+ * rest (configuration, OSCORE, uplink, GW_ERR_INTERNAL) belong to other parts of the gateway.
+ */
+export const MODULE_REPORTABLE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'GW_ERR_SENSOR_NOT_READY',
+  'GW_ERR_SENSOR_WRONG_DEVICE',
+]);

@@ -232,15 +232,17 @@ export class ModuleInstance {
     if (err instanceof SliceExceeded) {
       return new GatewayError('GW_ERR_MODULE_DEADLINE', { sensor, detail: `${what} ran past its ${sliceMs} ms slice of the shared worker` }, { cause: err });
     }
-    const stderr = this.#wasi.stderrThisCall.trim().split('\n')[0] ?? '';
+    // The panic banner from either compiler's stream (wasi-preview1.ts, AT_LINE_START).
+    const panic = this.#wasi.panicReport;
     if (err instanceof ProcExit) {
-      if (this.#wasi.sawPanic) return new GatewayError('GW_ERR_MODULE_PANIC', { sensor, detail: `${what}: ${stderr} (exit ${err.exitCode})` }, { cause: err });
+      if (panic !== undefined) return new GatewayError('GW_ERR_MODULE_PANIC', { sensor, detail: `${what}: ${panic} (exit ${err.exitCode})` }, { cause: err });
       return new GatewayError('GW_ERR_MODULE_EXIT', { sensor, detail: `${what}: proc_exit(${err.exitCode})` }, { cause: err });
     }
     if (this.#atMemoryCeiling()) {
+      const said = panic ?? this.#wasi.stderrThisCall.trim().split('\n')[0] ?? '';
       return new GatewayError('GW_ERR_MODULE_MEMORY_LIMIT', {
         sensor,
-        detail: `${what}: memory ${this.#memory.byteLength} bytes, ceiling ${this.#memoryLimitBytes} bytes${stderr ? ` (${stderr})` : ''}`,
+        detail: `${what}: memory ${this.#memory.byteLength} bytes, ceiling ${this.#memoryLimitBytes} bytes${said ? ` (${said})` : ''}`,
       }, { cause: err });
     }
     if (err instanceof SleepBudgetExceeded) {
@@ -249,9 +251,12 @@ export class ModuleInstance {
       const cause = this.#sliceMs !== undefined && this.#sliceMs < this.#sleepBudgetMs ? new SliceExceeded(what, sliceMs ?? this.#sliceMs) : err;
       return new GatewayError('GW_ERR_MODULE_DEADLINE', { sensor, detail: `${what}: ${err.message}` }, { cause });
     }
-    // TinyGo reports a panic on stderr and then traps (unreachable) instead of exiting.
-    if (this.#wasi.sawPanic) {
-      return new GatewayError('GW_ERR_MODULE_PANIC', { sensor, detail: `${what}: ${stderr}` }, { cause: err });
+    // Neither compiler's panic reaches proc_exit in a reactor: Go's c-shared runtime prints the
+    // report to fd 2 and TinyGo's to fd 1 (its putchar writes to stdout), then both execute
+    // `unreachable`. The banner, on either stream, is what makes the trap a panic, so one
+    // panic is GW_ERR_MODULE_PANIC whichever compiler built the module.
+    if (panic !== undefined) {
+      return new GatewayError('GW_ERR_MODULE_PANIC', { sensor, detail: `${what}: ${panic}` }, { cause: err });
     }
     // WebAssembly.RuntimeError for traps; RangeError for a guest stack overflow in V8.
     const message = err instanceof Error ? `${err.constructor.name}: ${err.message}` : String(err);
@@ -260,13 +265,13 @@ export class ModuleInstance {
 
   /**
    * A fault is the memory ceiling's doing when a ceiling was set and the guest either said it
-   * ran out of memory (Go: "fatal error: out of memory" after memory.grow returned -1; TinyGo:
-   * "panic: ... out of memory") or stands less than a page below the maximum. Go asks for its
-   * heap in 4 MiB arenas, so the first test is the one that usually decides.
+   * ran out of memory (Go: "fatal error: out of memory" on fd 2 after memory.grow returned -1;
+   * TinyGo: "panic: runtime error: out of memory" on fd 1) or stands less than a page below the
+   * maximum. Go asks for its heap in 4 MiB arenas, so the first test is the one that usually decides.
    */
   #atMemoryCeiling(): boolean {
     const limit = this.#memoryLimitBytes;
     if (limit === undefined) return false;
-    return /out of memory/i.test(this.#wasi.stderrThisCall) || this.#memory.byteLength + PAGE_BYTES > limit;
+    return /out of memory/i.test(this.#wasi.outputThisCall) || this.#memory.byteLength + PAGE_BYTES > limit;
   }
 }

@@ -7,7 +7,8 @@
  * failure's output is only a hint, and is clamped instead.
  */
 import { decode } from 'cbor-x';
-import { GatewayError } from '../errors.ts';
+import { GatewayError, isErrorCode, type ErrorCode } from '../errors.ts';
+import { MODULE_REPORTABLE_CODES, STATUS_CODE_NAMES } from './abi.ts';
 
 /**
  * The shortest conversion period a module may announce. A read needs at least one bus transfer,
@@ -35,6 +36,8 @@ export const MIN_RETRY_AFTER_MS = MIN_PERIOD_MS;
 export const MAX_RETRY_AFTER_MS = MAX_PERIOD_MS;
 /** Longest `detail` of a failure kept for the operator (it never reaches a client). */
 const MAX_DETAIL_CHARS = 200;
+/** Longest `code` of a failure quoted back in the debug line that ignores it (catalogue codes are shorter). */
+const MAX_CODE_CHARS = 64;
 
 /** What `gw_init` announced (docs/module-abi.md, "gw_init output on success"). */
 export interface ModuleInfo {
@@ -73,10 +76,14 @@ export interface ReadOutput {
   bits: number;
 }
 
-/** What a failure's output adds: a retry hint within bounds, and a short detail. */
+/** What a failure's output adds: a retry hint within bounds, a short detail, a code the module chose. */
 export interface ErrorOutput {
   retryAfterMs?: number;
   detail?: string;
+  /** A catalogue code the module may report (MODULE_REPORTABLE_CODES): it replaces the status's code. */
+  code?: ErrorCode;
+  /** A `code` that is not honoured, with why (the host logs it at debug level, and goes by the status). */
+  ignoredCode?: { code: string; reason: string };
 }
 
 function badOutput(sensor: string, detail: string, cause?: unknown): GatewayError {
@@ -173,5 +180,22 @@ export function parseErrorOutput(output: Uint8Array | undefined, sensor: string)
   }
   const detail = map['detail'];
   if (typeof detail === 'string') result.detail = detail.slice(0, MAX_DETAIL_CHARS);
+  Object.assign(result, checkChosenCode(map['code']));
   return result;
+}
+
+/**
+ * A failure's `"code"`: honoured when it is a catalogue code a module may report
+ * (MODULE_REPORTABLE_CODES, abi.ts, says which and why); silently passed over when it is the
+ * status's own name as `wasm-src/gwabi` writes it (`"not-ready"`), which says nothing the
+ * status does not; otherwise ignored, with the reason for the operator's debug log.
+ */
+function checkChosenCode(code: unknown): Pick<ErrorOutput, 'code' | 'ignoredCode'> {
+  if (code === undefined) return {};
+  if (typeof code !== 'string') return { ignoredCode: { code: String(code).slice(0, MAX_CODE_CHARS), reason: 'not a text string' } };
+  if (STATUS_CODE_NAMES.has(code)) return {};
+  if (isErrorCode(code) && MODULE_REPORTABLE_CODES.has(code)) return { code };
+  const quoted = code.slice(0, MAX_CODE_CHARS);
+  if (isErrorCode(code)) return { ignoredCode: { code: quoted, reason: 'a code only the gateway reports; a module may report ' + [...MODULE_REPORTABLE_CODES].join(', ') } };
+  return { ignoredCode: { code: quoted, reason: 'not a code of the error catalogue (docs/errors.md)' } };
 }

@@ -10,7 +10,7 @@
 import { encode } from 'cbor-x';
 import { type Clock, monotonicMs } from '../../drivers/clock.ts';
 import type { I2CBus } from '../../drivers/i2c-bus.ts';
-import { GatewayError, fromI2CError } from '../errors.ts';
+import { GatewayError } from '../errors.ts';
 import { LogThrottle, logThrottled } from '../log-throttle.ts';
 import type { Logger } from '../log.ts';
 import { STATUS_ERROR_CODES, Status } from './abi.ts';
@@ -237,26 +237,48 @@ export class SensorModule {
     }
   }
 
-  /** Maps a negative status to the catalogue, keeping the precise driver error where there is one. */
+  /**
+   * Maps a negative status to the catalogue, keeping the precise driver error where there is
+   * one, and the module's own `detail` beside it: the driver says what failed on the bus, the
+   * module what it was doing (docs/module-abi.md, "Output on failure"). A `code` the module may
+   * report replaces the status's; facts the host saw itself (a refused transfer, a denied
+   * access) and a status outside the ABI are not the module's to rename.
+   */
   #statusError(result: CallResult): GatewayError {
     const sensor = this.name;
-    const detail = parseErrorOutput(result.output, sensor);
+    const out = parseErrorOutput(result.output, sensor);
+    const moduleDetail = out.detail ? { detail: out.detail } : {};
     // A refused transfer explains the failure whatever status the module made of it (a module
     // built before RATE_LIMITED existed reports an unknown import status as INTERNAL).
     if (result.rateLimitedRetryMs !== undefined && result.status !== Status.DENIED) {
-      return new GatewayError('GW_ERR_I2C_RATE_LIMITED', { sensor, retryAfterMs: result.rateLimitedRetryMs, ...(detail.detail ? { detail: detail.detail } : {}) });
+      return new GatewayError('GW_ERR_I2C_RATE_LIMITED', { sensor, retryAfterMs: result.rateLimitedRetryMs, ...moduleDetail });
     }
-    const isI2C = result.status <= Status.I2C_NACK && result.status >= Status.I2C_TIMEOUT;
-    if ((isI2C || result.status === Status.I2C_UNAVAILABLE) && result.i2cError) {
-      return fromI2CError(result.i2cError, { sensor });
+    const statusCode = STATUS_ERROR_CODES[result.status];
+    if (!statusCode) {
+      return new GatewayError('GW_ERR_MODULE_BAD_OUTPUT', { sensor, detail: `unknown status ${result.status}${out.detail ? ` (module: ${out.detail})` : ''}` });
     }
     if (result.status === Status.DENIED) {
-      return new GatewayError('GW_ERR_CAPABILITY_DENIED', { sensor, detail: result.denial ?? detail.detail });
+      const detail = result.denial && out.detail ? `${result.denial} (module: ${out.detail})` : (result.denial ?? out.detail);
+      return new GatewayError('GW_ERR_CAPABILITY_DENIED', { sensor, ...(detail ? { detail } : {}) });
     }
-    const code = STATUS_ERROR_CODES[result.status];
-    if (!code) {
-      return new GatewayError('GW_ERR_MODULE_BAD_OUTPUT', { sensor, detail: `unknown status ${result.status}` });
+    if (out.ignoredCode) {
+      // A module can fail on every call: one line per sensor and 10 s, with the count.
+      logThrottled(this.#logThrottle, this.#log, 'debug', 'module failure code ignored; the status decides', { status: result.status, code: out.ignoredCode.code, reason: out.ignoredCode.reason });
     }
-    return new GatewayError(code, { sensor, ...detail });
+    const isI2C = (result.status <= Status.I2C_NACK && result.status >= Status.I2C_TIMEOUT) || result.status === Status.I2C_UNAVAILABLE;
+    // The driver's error of this call, when the module's status says an I2C call failed or the
+    // module named the sensor's state instead (and so took the failed transfer into account).
+    const driver = isI2C || out.code ? result.i2cError : undefined;
+    const retry = out.retryAfterMs === undefined ? {} : { retryAfterMs: out.retryAfterMs };
+    if (out.code) {
+      const detail = [out.detail, driver && `driver: ${driver.message}`].filter(Boolean).join('; ');
+      return new GatewayError(out.code, { sensor, ...retry, ...(detail ? { detail } : {}) }, driver ? { cause: driver } : {});
+    }
+    if (driver) {
+      // The driver's message leads (it is the actionable one: GW_ERR_I2C_PERMISSION says to
+      // join group i2c), the module's detail follows, into every line that logs the error.
+      return new GatewayError(driver.code, { sensor, ...moduleDetail }, { cause: driver, message: out.detail ? `${driver.message} (module: ${out.detail})` : driver.message });
+    }
+    return new GatewayError(statusCode, { sensor, ...retry, ...moduleDetail });
   }
 }

@@ -37,8 +37,46 @@ const RIGHT_FD_WRITE = 1n << 6n;
 
 /** Longest log line kept from a module; longer lines are cut. */
 const MAX_LINE = 1024;
-/** The start of stderr kept per call to recognise a panic report. */
+/**
+ * What is kept of each of stdout and stderr per call to recognise a panic report: its first
+ * 2 KiB (Go prints the banner first, then a goroutine trace that can be long) and its last 2 KiB
+ * (TinyGo prints one banner line as the last thing before it traps, after whatever the module
+ * printed before). At most 8 KiB per call, however much a module writes.
+ */
 const PANIC_TEXT = 2048;
+const NEWLINE = 0x0a;
+
+/**
+ * The banners that open a panic report, per stream. Go (GOOS=wasip1) prints `panic: ...`, and
+ * `fatal error: ...` for runtime failures, to fd 2 (runtime/print.go writes to stderr). TinyGo
+ * prints `panic: ...` for panic(), and `panic: runtime error: ...` (or `panic: runtime error at
+ * 0x...: ...`) for runtime checks, to fd 1: its wasip1 `putchar` writes to stdout (tinygo
+ * src/runtime/panic.go `_panic`, `runtimePanicAt`; runtime_wasip1.go `putchar`). TinyGo has no
+ * `fatal error:` on stdout, and Go never writes a banner there, so only `panic: ` counts on fd 1.
+ * A banner counts at the start of a line only: `log: no panic: fine` is not a panic.
+ */
+const AT_LINE_START: Record<1 | 2, RegExp> = {
+  1: /(?:^|\n)(panic: [^\n]*)/,
+  2: /(?:^|\n)((?:panic: |fatal error: )[^\n]*)/,
+};
+/** For a tail that starts mid-line: a banner counts only after a newline. */
+const AFTER_NEWLINE: Record<1 | 2, RegExp> = {
+  1: /\n(panic: [^\n]*)/,
+  2: /\n((?:panic: |fatal error: )[^\n]*)/,
+};
+
+/** What is kept of one stream during a call for the panic check (PANIC_TEXT). */
+interface StreamCapture {
+  /** The first PANIC_TEXT bytes written, decoded. */
+  head: string;
+  headBytes: number;
+  /** About the last PANIC_TEXT bytes written, decoded. */
+  tail: string;
+  /** Whether `tail` starts at the start of a line (a newline, or the call's first byte, before it). */
+  tailAtLineStart: boolean;
+}
+
+const emptyCapture = (): StreamCapture => ({ head: '', headBytes: 0, tail: '', tailAtLineStart: true });
 
 /** Thrown by proc_exit to unwind the guest's stack; the host turns it into a coded error. */
 export class ProcExit extends Error {
@@ -91,8 +129,7 @@ export class WasiPreview1 {
   readonly #logBudget: LogBudget;
   readonly #logThrottle: LogThrottle;
   #sleptThisCallNs = 0n;
-  #sawPanic = false;
-  #stderrThisCall = '';
+  #captures: Record<1 | 2, StreamCapture> = { 1: emptyCapture(), 2: emptyCapture() };
 
   constructor(options: WasiOptions) {
     this.#clock = options.clock;
@@ -110,8 +147,7 @@ export class WasiPreview1 {
   beginCall(): void {
     this.#logBudget.reset();
     this.#sleptThisCallNs = 0n;
-    this.#sawPanic = false;
-    this.#stderrThisCall = '';
+    this.#captures = { 1: emptyCapture(), 2: emptyCapture() };
   }
 
   /** Flushes partial lines; call after each export call (and after a fault, to keep the panic text). */
@@ -125,12 +161,34 @@ export class WasiPreview1 {
 
   /** The first 2 KiB the guest wrote to stderr during the current call (panic reports). */
   get stderrThisCall(): string {
-    return this.#stderrThisCall;
+    return this.#captures[2].head;
   }
 
-  /** Whether the guest printed a Go/TinyGo panic banner during the current call. */
+  /**
+   * What is kept of stdout and stderr for the current call (first and last 2 KiB of each), for
+   * a look for a runtime's words such as "out of memory".
+   */
+  get outputThisCall(): string {
+    const c = this.#captures;
+    return [c[2].head, c[2].tail, c[1].head, c[1].tail].join('\n');
+  }
+
+  /** Whether the guest printed a Go or TinyGo panic banner during the current call, on fd 1 or 2. */
   get sawPanic(): boolean {
-    return this.#sawPanic;
+    return this.panicReport !== undefined;
+  }
+
+  /**
+   * The banner line of the current call's panic report (`panic: sensor exploded`), from stderr
+   * (Go) or else stdout (TinyGo); undefined when the call printed none (AT_LINE_START).
+   */
+  get panicReport(): string | undefined {
+    for (const fd of [2, 1] as const) {
+      const c = this.#captures[fd];
+      const line = AT_LINE_START[fd].exec(c.head)?.[1] ?? (c.tailAtLineStart ? AT_LINE_START : AFTER_NEWLINE)[fd].exec(c.tail)?.[1];
+      if (line !== undefined) return line;
+    }
+    return undefined;
   }
 
   imports(): Record<string, (...args: never[]) => unknown> {
@@ -212,29 +270,69 @@ export class WasiPreview1 {
     const table = mem.view(iovs, count * 8);
     const out = mem.view(nwrittenPtr, 4);
     if (!table || !out) return ERRNO_FAULT;
+    const iov = (i: number) => ({ ptr: table.getUint32(i * 8, true), len: table.getUint32(i * 8 + 4, true) });
     let written = 0;
-    const kept: Uint8Array[] = [];
     for (let i = 0; i < count; i++) {
-      const ptr = table.getUint32(i * 8, true);
-      const len = table.getUint32(i * 8 + 4, true);
+      const { ptr, len } = iov(i);
       if (!mem.inBounds(ptr, len)) return ERRNO_FAULT;
       written += len;
-      // Only what the log budget and the panic check can use is copied out: a 1 GiB write
-      // costs the host no more than a small one.
-      const panicRoom = fd === 2 ? PANIC_TEXT - this.#stderrThisCall.length : 0;
-      const keep = Math.max(this.#logBudget.takeBytes(len), Math.min(len, Math.max(0, panicRoom)));
-      if (keep > 0) kept.push(mem.read(ptr, keep)!);
-      if (keep < len && this.#logBudget.firstDrop()) this.#dropWarning();
     }
     out.setUint32(0, written >>> 0, true);
-    const text = new TextDecoder('utf-8', { fatal: false }).decode(concat(kept));
-    if (fd === 2) {
-      // Go's runtime prints "panic: " (and "fatal error: " for runtime failures) before it traps.
-      if (this.#stderrThisCall.length < PANIC_TEXT) this.#stderrThisCall += text.slice(0, PANIC_TEXT - this.#stderrThisCall.length);
-      if (/(^|\n)(panic: |fatal error: )/.test(this.#stderrThisCall)) this.#sawPanic = true;
+
+    // Only what the log budget and the panic check can use is copied out: a 1 GiB write, or
+    // a million iovecs naming the same bytes, makes the host copy no more than a small one.
+    const capture = this.#captures[fd];
+    const logged: Uint8Array[] = [];
+    const head: Uint8Array[] = [];
+    for (let i = 0; i < count; i++) {
+      const { ptr, len } = iov(i);
+      const headKeep = Math.min(len, PANIC_TEXT - capture.headBytes);
+      capture.headBytes += headKeep;
+      // The start of stderr is logged even past the byte budget (within the budget of lines),
+      // so Go's panic report with its trace reaches the operator. Stdout is logged within the
+      // budget only, as before: TinyGo's report is one line, and the fault's log line carries
+      // the banner whichever stream it came from (module-instance.ts).
+      const keep = Math.max(this.#logBudget.takeBytes(len), fd === 2 ? headKeep : 0);
+      const copy = Math.max(keep, headKeep);
+      if (copy > 0) {
+        const bytes = mem.read(ptr, copy)!;
+        if (keep > 0) logged.push(bytes.subarray(0, keep));
+        if (headKeep > 0) head.push(bytes.subarray(0, headKeep));
+      }
+      if (keep < len && this.#logBudget.firstDrop()) this.#dropWarning();
     }
-    this.#append(fd, text);
+    if (head.length > 0) capture.head += decode(head);
+    this.#keepTail(capture, count, iov);
+    this.#append(fd, decode(logged));
     return ERRNO_SUCCESS;
+  }
+
+  /**
+   * Moves the stream's tail on by this write: its last PANIC_TEXT bytes, read from its last
+   * iovecs backwards, plus one byte to tell whether the tail then starts a line.
+   */
+  #keepTail(capture: StreamCapture, count: number, iov: (i: number) => { ptr: number; len: number }): void {
+    const parts: Uint8Array[] = [];
+    let need = PANIC_TEXT + 1;
+    for (let i = count - 1; i >= 0 && need > 0; i--) {
+      const { ptr, len } = iov(i);
+      const take = Math.min(len, need);
+      if (take > 0) parts.unshift(this.#mem().read(ptr + len - take, take)!);
+      need -= take;
+    }
+    const bytes = concat(parts);
+    if (bytes.length > PANIC_TEXT) {
+      capture.tailAtLineStart = bytes[0] === NEWLINE;
+      capture.tail = decode([bytes.subarray(1)]);
+      return;
+    }
+    const joined = capture.tail + decode([bytes]);
+    if (joined.length > PANIC_TEXT) {
+      capture.tailAtLineStart = joined[joined.length - PANIC_TEXT - 1] === '\n';
+      capture.tail = joined.slice(-PANIC_TEXT);
+    } else {
+      capture.tail = joined;
+    }
   }
 
   #append(fd: number, text: string): void {
@@ -359,6 +457,10 @@ export class WasiPreview1 {
     nevents.setUint32(0, fired.length, true);
     return ERRNO_SUCCESS;
   }
+}
+
+function decode(parts: Uint8Array[]): string {
+  return new TextDecoder('utf-8', { fatal: false }).decode(concat(parts));
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {
