@@ -31,6 +31,27 @@ export interface SimulatedTmp102Options {
   conversionTimeMs?: number;
 }
 
+/**
+ * A timed script the chip follows (drivers/sim/scenario-runner.ts implements it): the die
+ * temperature and the faults as functions of the chip's clock (monotonic ms), plus the instants
+ * where faults change or the chip is reset. The chip asks it during its lazy catch-up, so a
+ * scripted change takes effect at its exact time however late the chip is next touched: each
+ * transition is applied after replaying the conversions that ended at or before it.
+ *
+ * Convention for one instant `t`: a conversion that ends exactly at `t` still sees the state
+ * before a transition at `t`; every bus transaction at `t` sees the state after it.
+ */
+export interface Tmp102Script {
+  /** The die temperature at `atMs` (a conversion's end), or undefined to use the chip's own profile. */
+  celsiusAt(atMs: number): number | undefined;
+  /** The fault in effect from `atMs` on (the script's state just after any transition at `atMs`). */
+  faultAt(atMs: number): Tmp102Fault | undefined;
+  /** Whether the script resets the chip (general call reset behind the module's back) exactly at `atMs`. */
+  resetAt(atMs: number): boolean;
+  /** The earliest instant in (afterMs, untilMs] at which the fault may change or a reset happens, or undefined. */
+  nextTransition(afterMs: number, untilMs: number): number | undefined;
+}
+
 export interface Tmp102Registers {
   pointer: number;
   temperature: number;
@@ -45,14 +66,22 @@ export interface Tmp102Registers {
  *
  * Time is lazy: every access first replays each conversion that ended since the last one,
  * sampling the profile at that conversion's end, so the fault queue and ALERT see every result
- * as on the real chip, however rarely the driver polls.
+ * as on the real chip, however rarely the driver polls. A Tmp102Script (a scenario, live
+ * control) can drive the temperature, faults and resets; its changes join the same replay.
  */
 export class SimulatedTmp102 implements SimI2CDevice {
   #clock: Clock;
   #chip: Tmp102Chip;
   #profile: TemperatureProfile;
   #profileOriginMs: number;
+  /** The fault in effect: the injected one if any, else the script's. */
   #fault: Tmp102Fault | undefined;
+  #injectedFault: Tmp102Fault | undefined;
+  #script: Tmp102Script | undefined;
+  #scriptFault: Tmp102Fault | undefined;
+  /** Monotonic ms up to which the script's transitions have been applied. */
+  #scriptedUntilMs = 0;
+  #resets = 0;
   #stats = { transactions: 0, reads: 0, writes: 0, refused: 0, generalCalls: 0, alertResponses: 0 };
 
   constructor(options: SimulatedTmp102Options) {
@@ -76,6 +105,7 @@ export class SimulatedTmp102 implements SimI2CDevice {
   get conversionTimeMs(): number {
     return this.#chip.conversionTimeMs;
   }
+  /** The fault the chip shows now: an injected one, else its script's. */
   get fault(): Tmp102Fault | undefined {
     return this.#fault;
   }
@@ -113,13 +143,68 @@ export class SimulatedTmp102 implements SimI2CDevice {
     this.setProfile(constantProfile(celsius));
   }
 
-  inject(fault: Tmp102Fault): void {
-    this.#access((now) => this.#setFault(fault, now));
+  /** The temperature the die feels now: what a conversion ending now would measure (unless stuck). */
+  get dieCelsius(): number {
+    return this.#access((now) => this.#celsiusAt(now));
   }
 
-  /** Back to normal. A chip that was unplugged comes back in its power-up state, as after a power cycle. */
+  /** Show `fault` until clearFault(); it takes precedence over a script's fault. */
+  inject(fault: Tmp102Fault): void {
+    this.#access((now) => {
+      this.#injectedFault = fault;
+      this.#refreshFault(now);
+    });
+  }
+
+  /**
+   * Back to normal (or to the script's fault, if one is installed). A chip that was unplugged
+   * comes back in its power-up state, as after a power cycle.
+   */
   clearFault(): void {
-    this.#access((now) => this.#setFault(undefined, now));
+    this.#access((now) => {
+      this.#injectedFault = undefined;
+      this.#refreshFault(now);
+    });
+  }
+
+  /**
+   * Reset behind the module's back, as a general call reset from another master would
+   * (SBOS397 "General Call"): power-up register values, a fresh conversion from now. An
+   * unplugged chip has no power to reset: nothing happens.
+   */
+  resetChip(): void {
+    this.#access((now) => this.#reset(now));
+  }
+
+  /** Resets made by resetChip() or a script (not the module's own general calls). */
+  get resets(): number {
+    return this.#access(() => this.#resets);
+  }
+
+  /**
+   * Follow `script` from now on (undefined: stop following one). Its fault applies at once; its
+   * later transitions apply at their own times (see Tmp102Script).
+   */
+  setScript(script: Tmp102Script | undefined): void {
+    this.#access((now) => {
+      this.#script = script;
+      this.#scriptedUntilMs = now;
+      this.#scriptFault = script?.faultAt(now);
+      this.#refreshFault(now);
+    });
+  }
+
+  /**
+   * The script changed its mind from now on (a live command: a jump, a pause, an override).
+   * Call it right after the change, having touched the chip (update()) right before it, so
+   * that the time before the change was replayed with the script as it was. Only the fault is
+   * re-read: a reset at this instant is the caller's to make (resetChip()).
+   */
+  scriptChanged(): void {
+    this.#access((now) => {
+      this.#scriptFault = this.#script?.faultAt(now);
+      this.#refreshFault(now);
+    });
   }
 
   /** Register words as the chip holds them now, without a bus transaction (no interrupt clear, not counted). */
@@ -175,9 +260,46 @@ export class SimulatedTmp102 implements SimI2CDevice {
 
   #sample(endMs: number): number | undefined {
     if (this.#fault === 'stuck') return undefined;
-    const celsius = this.#profile.celsiusAt(endMs - this.#profileOriginMs);
+    return this.#celsiusAt(endMs);
+  }
+
+  #celsiusAt(atMs: number): number {
+    const scripted = this.#script?.celsiusAt(atMs);
+    if (scripted !== undefined) {
+      if (!Number.isFinite(scripted)) throw new RangeError(`temperature script returned ${scripted}`);
+      return scripted;
+    }
+    const celsius = this.#profile.celsiusAt(atMs - this.#profileOriginMs);
     if (!Number.isFinite(celsius)) throw new RangeError(`temperature profile "${this.#profile.description}" returned ${celsius}`);
     return celsius;
+  }
+
+  // Replays time up to `now`: each script transition in order, after the conversions that ended
+  // at or before it, so the result does not depend on when the chip is touched.
+  #catchUp(now: number): void {
+    const script = this.#script;
+    if (script) {
+      for (;;) {
+        const t = script.nextTransition(this.#scriptedUntilMs, now);
+        if (t === undefined) break;
+        if (!(t > this.#scriptedUntilMs && t <= now)) {
+          throw new RangeError(`script transition at ${t} ms is outside (${this.#scriptedUntilMs}, ${now}]`);
+        }
+        this.#chip.catchUp(t);
+        this.#scriptedUntilMs = t;
+        this.#scriptFault = script.faultAt(t);
+        this.#refreshFault(t);
+        if (script.resetAt(t)) this.#reset(t);
+      }
+      if (now > this.#scriptedUntilMs) this.#scriptedUntilMs = now;
+    }
+    this.#chip.catchUp(now);
+  }
+
+  #reset(now: number): void {
+    if (!this.#chip.powered) return;
+    this.#resets++;
+    this.#chip.powerUp(now);
   }
 
   #answers(): boolean {
@@ -188,7 +310,7 @@ export class SimulatedTmp102 implements SimI2CDevice {
   #access<T>(body: (nowMs: number) => T): T {
     const now = monotonicMs(this.#clock);
     try {
-      this.#chip.catchUp(now);
+      this.#catchUp(now);
       return body(now);
     } finally {
       this.#chip.alert.flush();
@@ -209,7 +331,8 @@ export class SimulatedTmp102 implements SimI2CDevice {
     });
   }
 
-  #setFault(fault: Tmp102Fault | undefined, now: number): void {
+  #refreshFault(now: number): void {
+    const fault = this.#injectedFault ?? this.#scriptFault;
     const wasUnplugged = this.#fault === 'unplugged';
     this.#fault = fault;
     if (fault === 'unplugged' && !wasUnplugged) this.#chip.powerOff(now);
