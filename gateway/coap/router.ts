@@ -2,7 +2,8 @@
  * Dispatches requests to the resources. The resources
  * are built once from the configuration: one reading resource per sensor (sensors[].path,
  * observable), its thermostat settings at `<path>/alert` when the module has them, the
- * gateway's statistics at /gw/stats, and /.well-known/core listing them all.
+ * gateway's statistics at /gw/stats, live control of the simulation at /gw/sim when the gateway
+ * runs on simulated sensors (sim-control-resource.ts), and /.well-known/core listing them all.
  */
 import { GatewayError } from '../errors.ts';
 import { monotonicMs } from '../../drivers/clock.ts';
@@ -16,6 +17,8 @@ import { errorReply } from './error-response.ts';
 import { READING_FORMATS } from './reading-formats.ts';
 import { ReadingResource } from './reading-resource.ts';
 import { type Reply, type RequestView, Method, fromError } from './reply.ts';
+import type { Requester } from './access-policy.ts';
+import { SIM_PATH, SimControlResource } from './sim-control-resource.ts';
 import { STATS_PATH, type StatsSources, StatsResource } from './stats-resource.ts';
 import type { CborMap } from './cbor-preferred.ts';
 import { type LinkTarget, filterLinks, linkFormat, parseFilters, readingLink } from './well-known-core.ts';
@@ -26,7 +29,8 @@ export const WELL_KNOWN_CORE = '/.well-known/core';
 const DISCOVERY_MAX_AGE_S = 3600;
 
 interface Resource {
-  handle(req: RequestView): Reply | Promise<Reply>;
+  /** `who`: the requester the server admitted (only /gw/sim names it, in its log and changes). */
+  handle(req: RequestView, who?: Requester): Reply | Promise<Reply>;
 }
 
 export interface RouterOptions {
@@ -72,9 +76,14 @@ export class Router {
       this.#resources.set(alertPath, new AlertResource(service, name));
       this.#links.push({ href: alertPath, attributes: { rt: 'gw.alert', if: 'core.p', ct: '60 50' } });
     }
-    this.#stats = new StatsResource(options.stats);
+    this.#stats = new StatsResource(options.simulation ? { ...options.stats, simulation: options.simulation } : options.stats);
     this.#resources.set(STATS_PATH, this.#stats);
     this.#links.push({ href: STATS_PATH, attributes: { rt: 'gw.stats', ct: '60 50' } });
+    // Only on a simulation: on real hardware there is nothing to control, and no resource to find.
+    if (options.simulation) {
+      this.#resources.set(SIM_PATH, new SimControlResource(options.simulation));
+      this.#links.push({ href: SIM_PATH, attributes: { rt: 'gw.sim', ct: '60 50' } });
+    }
   }
 
   /** What /gw/stats shows, as a value (the HTTP view's /metrics reads it). */
@@ -94,15 +103,15 @@ export class Router {
   /**
    * The reply to a request: at once when the resource can answer without waiting (a reading
    * with a fresh value, discovery, stats), a promise otherwise. Never throws or rejects: a
-   * failure is a 5.00 with its catalogue code.
+   * failure is a 5.00 with its catalogue code. `who` is the requester the access policy admitted.
    */
-  dispatch(req: RequestView): Reply | Promise<Reply> {
+  dispatch(req: RequestView, who?: Requester): Reply | Promise<Reply> {
     if (req.path === WELL_KNOWN_CORE) return this.#discovery(req);
     const resource = this.#resources.get(req.path);
     if (!resource) return fromError(errorReply(new GatewayError('GW_ERR_REQUEST_NOT_FOUND')));
     let reply: Reply | Promise<Reply>;
     try {
-      reply = resource.handle(req);
+      reply = resource.handle(req, who);
     } catch (err) {
       return this.#failed(req, err);
     }

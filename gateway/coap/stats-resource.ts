@@ -15,11 +15,14 @@
  * `exchanges` is duplicate detection (exchange-store.ts): exchanges held, the bytes they are
  * charged against the store's byte budget, exchanges forgotten early because a bound (entries
  * or bytes) was reached, and duplicates recognised (RFC 7252 section 4.5).
+ * `simulation`, on a gateway running on simulated sensors only: what GET /gw/sim answers (the
+ * scenario's position, each simulated sensor's state, the recent live and scenario changes).
  * The request being answered is not yet in `requests`. Max-Age 0: the numbers move constantly.
  */
 import { type Clock, monotonicMs } from '../../drivers/clock.ts';
 import { GatewayError } from '../errors.ts';
 import type { SensorService } from '../service/sensor-service.ts';
+import type { SimulationControl } from '../service/simulation-control.ts';
 import { type CborMap, encodeCbor } from './cbor-preferred.ts';
 import { ContentFormat, negotiate } from './content-formats.ts';
 import { errorReply } from './error-response.ts';
@@ -41,6 +44,8 @@ export interface StatsSources {
   startedAtMs: number;
   /** The MQTT uplink's state, buffer and counts, when there is one (docs/uplink.md). */
   uplink?: (() => CborMap) | undefined;
+  /** Live control of the simulated sensors, when the gateway runs on them (docs/simulation.md). */
+  simulation?: SimulationControl | undefined;
 }
 
 export class StatsResource {
@@ -84,6 +89,7 @@ export class StatsResource {
       exchanges: { ...s.exchanges() },
       uptimeSeconds: Math.floor((monotonicMs(s.clock) - s.startedAtMs) / 1000),
       ...(s.uplink ? { uplink: s.uplink() } : {}),
+      ...(s.simulation ? { simulation: s.simulation.snapshot() } : {}),
       sensors,
     };
   }

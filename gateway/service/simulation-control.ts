@@ -1,15 +1,281 @@
 /**
- * Live control of a simulated gateway (issue 16): skeleton written by the integrator so the
- * CoAP front can be wired while the control itself is being built; replaced by its helper.
+ * Live control of a simulated gateway (issue 16, docs/simulation.md "Live control"): applies
+ * the commands of POST /gw/sim and `npm run sim` to the scenario runner, and keeps what
+ * GET /gw/sim answers and /gw/stats shows under `simulation`: the scenario's position, each
+ * simulated sensor's state, and the recent changes, whoever made them.
+ *
+ *   POST /gw/sim, npm run sim ── command() ── parseSimCommand ── runner (drivers/sim/scenario-runner.ts)
+ *                                    │
+ *   runner's onEvent ─ recordEvent() ┤   (scenario steps, a live fault running out)
+ *                                    └── log line "simulation changed", ring of recent changes
+ *
+ * Every change is logged at info and kept in a bounded ring, so a tester can see afterwards why
+ * a device got a 5.03 at 10:02: the scenario unplugged the chip, or a colleague did.
  */
+import type { Clock } from '../../drivers/clock.ts';
+import { formatDuration } from '../../drivers/sim/duration.ts';
+import { GatewayError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { SimEvent, SimFault, SimSensorState } from '../../drivers/sim/scenario-runner.ts';
+import { type SimCommand, parseSimCommand } from './sim-command.ts';
+
+export type { SimEvent, SimSensorState };
+
+/**
+ * What this control needs of the scenario runner: exactly the members it uses, so that the
+ * runner satisfies it structurally and tests can stand a fake in its place.
+ */
+export interface SimulationDriver {
+  readonly ended: Promise<void>;
+  readonly sensors: readonly string[];
+  readonly scenario: { name: string; seed: number } | undefined;
+  readonly timeMs: number;
+  readonly durationMs: number | undefined;
+  readonly paused: boolean;
+  pause(): void;
+  resume(): void;
+  jump(toMs: number): void;
+  setTemperature(sensor: string, celsius: number): void;
+  releaseTemperature(sensor: string): void;
+  injectFault(sensor: string, fault: SimFault, forMs?: number): void;
+  clearFault(sensor: string): void;
+  resetChip(sensor: string): void;
+  sensorState(sensor: string): SimSensorState;
+}
+
+export interface SimulationControlOptions {
+  driver: SimulationDriver;
+  logger: Logger;
+  /** The simulated world's clock: a change's `time` is its realtime (simulated wall-clock time). */
+  clock: Clock;
+  /** How much faster than real time the simulated clock runs (--time-scale); default 1. */
+  timeScale?: number;
+  /** The scenario file as given on the command line (--scenario), when there is one. */
+  scenarioFile?: string;
+  /** How many recent changes are kept (default {@link RECENT_CHANGES}). */
+  maxChanges?: number;
+}
+
+/** Enough to see what happened over a test run, small enough for /gw/stats to stay a few KiB. */
+export const RECENT_CHANGES = 32;
+
+// Type aliases, not interfaces: they are plain data the CoAP front encodes as CBOR or JSON.
+export type SimChange = {
+  /** ISO 8601, from the simulated clock's realtime (what a device's timestamps say too). */
+  time: string;
+  scenarioMs: number;
+  /** 'scenario', 'control' (a live command's timed end), or who sent the command: an address or oscore:<name>. */
+  source: string;
+  sensor: string | null;
+  what: string;
+};
+
+export type SimSensorStatus = {
+  celsius: number;
+  fault: SimFault | null;
+  temperatureOverride: number | null;
+  faultOverride: { fault: SimFault; untilScenarioMs: number | null } | null;
+  resets: number;
+};
+
+export type SimScenarioStatus = {
+  name: string;
+  file: string | null;
+  seed: number;
+  timeMs: number;
+  durationMs: number | null;
+  paused: boolean;
+  ended: boolean;
+};
+
+export type SimulationState = {
+  timeScale: number;
+  scenario: SimScenarioStatus | null;
+  sensors: Record<string, SimSensorStatus>;
+};
+
+/** GET /gw/sim and /gw/stats `simulation`. */
+export type SimulationSnapshot = SimulationState & { changes: SimChange[] };
+
+/** The 2.04 answer to a command: what it changed and the state after it (without the ring: one datagram). */
+export type SimulationCommandResult = SimulationState & { change: SimChange };
+
 export class SimulationControl {
-  /** What GET /gw/sim answers and /gw/stats shows under `simulation`. */
-  snapshot(): Record<string, unknown> {
-    return {};
+  readonly #driver: SimulationDriver;
+  readonly #log: Logger;
+  readonly #clock: Clock;
+  readonly #timeScale: number;
+  readonly #scenarioFile: string | undefined;
+  readonly #max: number;
+  readonly #changes: SimChange[] = [];
+  #ended = false;
+  /** Events the runner emits while a command is being applied (a jump landing): recorded after the command. */
+  #during: SimEvent[] | undefined;
+
+  constructor(options: SimulationControlOptions) {
+    this.#driver = options.driver;
+    this.#log = options.logger;
+    this.#clock = options.clock;
+    this.#timeScale = options.timeScale ?? 1;
+    this.#scenarioFile = options.scenarioFile;
+    this.#max = Math.max(1, options.maxChanges ?? RECENT_CHANGES);
+    options.driver.ended.then(
+      () => (this.#ended = true),
+      () => {},
+    );
   }
 
-  /** Applies one decoded command body from `source` (a client address or OSCORE name); returns the state after it. Throws GatewayError. */
-  command(_body: unknown, _source: string): Record<string, unknown> {
-    return {};
+  /** The simulated sensors' names, as a command names them. */
+  get sensors(): readonly string[] {
+    return this.#driver.sensors;
   }
+
+  /** What GET /gw/sim answers and /gw/stats shows under `simulation`. */
+  snapshot(): SimulationSnapshot {
+    return { ...this.#state(), changes: [...this.#changes] };
+  }
+
+  /**
+   * Applies one decoded command body (a CBOR map or JSON object) from `source` (a client
+   * address or oscore:<name>) and returns what changed with the state after it. Throws
+   * GatewayError GW_ERR_SIM_COMMAND_INVALID or GW_ERR_SIM_UNKNOWN_SENSOR, changing nothing.
+   */
+  command(body: unknown, source: string): SimulationCommandResult {
+    const cmd = parseSimCommand(body, this.#driver.sensors);
+    this.#during = [];
+    let what: string;
+    let events: SimEvent[];
+    try {
+      what = this.#apply(cmd);
+    } finally {
+      events = this.#during;
+      this.#during = undefined;
+    }
+    const change = this.#record(source, 'sensor' in cmd ? cmd.sensor : undefined, what);
+    // The runner reports what a command sets off (a jump landing on a reset), never the
+    // command itself: that is the change just recorded, and what it set off follows it.
+    for (const e of events) this.recordEvent(e);
+    return { ...this.#state(), change };
+  }
+
+  /** A runner event (its onEvent): logged and kept like a command. */
+  recordEvent(e: SimEvent): void {
+    if (this.#during !== undefined) {
+      this.#during.push(e);
+      return;
+    }
+    this.#record(e.source, e.sensor, e.what, e.scenarioMs);
+  }
+
+  #apply(cmd: SimCommand): string {
+    const d = this.#driver;
+    switch (cmd.op) {
+      case 'set':
+        d.setTemperature(cmd.sensor, cmd.celsius);
+        return `temperature held at ${cmd.celsius} °C`;
+      case 'release':
+        d.releaseTemperature(cmd.sensor);
+        return `temperature released to the ${d.scenario ? 'scenario' : 'configured profile'}`;
+      case 'fault':
+        d.injectFault(cmd.sensor, cmd.fault, cmd.forMs);
+        return `fault ${cmd.fault} injected ${cmd.forMs === undefined ? 'until cleared' : `for ${formatDuration(cmd.forMs)}`}`;
+      case 'clear':
+        d.clearFault(cmd.sensor);
+        return 'injected fault cleared';
+      case 'reset':
+        d.resetChip(cmd.sensor);
+        return 'chip reset (power-on register values)';
+      case 'pause':
+        this.#needScenario('pause');
+        d.pause();
+        return `scenario paused at ${at(d.timeMs)}`;
+      case 'resume':
+        this.#needScenario('resume');
+        d.resume();
+        return `scenario resumed at ${at(d.timeMs)}`;
+      case 'jump': {
+        this.#needScenario('jump');
+        const duration = d.durationMs;
+        if (duration !== undefined && cmd.toMs > duration) {
+          throw new GatewayError('GW_ERR_SIM_COMMAND_INVALID', { detail: `to: must be at most ${formatDuration(duration)}, the scenario's duration` });
+        }
+        const from = d.timeMs;
+        try {
+          d.jump(cmd.toMs);
+        } catch (err) {
+          if (err instanceof RangeError) throw new GatewayError('GW_ERR_SIM_COMMAND_INVALID', { detail: `to: ${err.message}` }, { cause: err });
+          throw err;
+        }
+        return `scenario jumped from ${at(from)} to ${at(cmd.toMs)}`;
+      }
+    }
+  }
+
+  /** Pause, resume and jump move a scenario's time; a gateway without one has none to move. */
+  #needScenario(op: string): void {
+    if (this.#driver.scenario === undefined) {
+      throw new GatewayError('GW_ERR_SIM_COMMAND_INVALID', { detail: `op: "${op}" needs a scenario (the gateway was started without --scenario)` });
+    }
+  }
+
+  #record(source: string, sensor: string | undefined, what: string, scenarioMs = this.#driver.timeMs): SimChange {
+    const change: SimChange = { time: this.#now(), scenarioMs: Math.round(scenarioMs), source, sensor: sensor ?? null, what };
+    this.#changes.push(change);
+    if (this.#changes.length > this.#max) this.#changes.splice(0, this.#changes.length - this.#max);
+    this.#log.info('simulation changed', { source, ...(sensor !== undefined ? { sensor } : {}), what, scenarioTime: at(change.scenarioMs) });
+    return change;
+  }
+
+  #now(): string {
+    return new Date(Number(this.#clock.realtimeNs() / 1_000_000n)).toISOString();
+  }
+
+  #state(): SimulationState {
+    const d = this.#driver;
+    const sensors: Record<string, SimSensorStatus> = {};
+    for (const name of d.sensors) sensors[name] = sensorStatus(d.sensorState(name));
+    const s = d.scenario;
+    const duration = d.durationMs;
+    const scenario: SimScenarioStatus | null =
+      s === undefined
+        ? null
+        : {
+            name: s.name,
+            file: this.#scenarioFile ?? null,
+            seed: s.seed,
+            timeMs: Math.round(d.timeMs),
+            durationMs: duration ?? null,
+            paused: d.paused,
+            ended: this.#ended || (duration !== undefined && d.timeMs >= duration),
+          };
+    return { timeScale: this.#timeScale, scenario, sensors };
+  }
+}
+
+function sensorStatus(s: SimSensorState): SimSensorStatus {
+  return {
+    celsius: s.celsius,
+    fault: s.fault ?? null,
+    temperatureOverride: s.temperatureOverride ?? null,
+    faultOverride: s.faultOverride === undefined ? null : { fault: s.faultOverride.fault, untilScenarioMs: s.faultOverride.untilScenarioMs === undefined ? null : Math.round(s.faultOverride.untilScenarioMs) },
+    resets: s.resets,
+  };
+}
+
+function at(ms: number): string {
+  return formatScenarioTime(ms);
+}
+
+/**
+ * Scenario time for people, to a tenth of a second: 90000 -> "1m30s", 12561 -> "12.6s",
+ * 600000 -> "10m". Changes keep the exact `scenarioMs` beside it.
+ */
+export function formatScenarioTime(ms: number): string {
+  let tenths = Math.round(ms / 100);
+  if (tenths <= 0) return '0s';
+  const h = Math.floor(tenths / 36_000);
+  tenths -= h * 36_000;
+  const m = Math.floor(tenths / 600);
+  const s = (tenths - m * 600) / 10;
+  return `${h > 0 ? `${h}h` : ''}${m > 0 ? `${m}m` : ''}${s > 0 ? `${s}s` : ''}`;
 }
