@@ -1,3 +1,3 @@
-module coapgw/wasm-src
+module coapgw.example/wasm-src
 
 go 1.24

@@ -1,13 +1,3 @@
-// Package cbor is a small CBOR (RFC 8949) encoder and decoder for the sensor modules.
-//
-// It covers what the module ABI exchanges (docs/module-abi.md): maps with text keys,
-// integers, floats, text, booleans, null and arrays. It uses no reflection and no
-// fmt, so TinyGo builds it, and it never allocates on its own: the encoder appends
-// to a caller-provided []byte and the decoder fills a caller-provided []Value.
-//
-// Encoding is RFC 8949 section 4.2.1 "preferred serialization": every head uses the
-// shortest argument, and every float the shortest of float16/32/64 that holds the
-// value exactly (21.5 -> f9 4d 60). Lengths are always definite.
 package cbor
 
 import "math"

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"unsafe"
 
-	"coapgw/wasm-src/cbor"
+	"coapgw.example/wasm-src/cbor"
 )
 
 // Log levels of the `log` import.
@@ -183,4 +183,15 @@ func AppendSensorInfoExtra(dst []byte, extra int, name, version, quantity, unit 
 	dst = cbor.AppendText(cbor.AppendText(dst, "unit"), unit)
 	dst = cbor.AppendInt(cbor.AppendText(dst, "periodMs"), periodMs)
 	return cbor.AppendFloat(cbor.AppendText(dst, "resolution"), resolution)
+}
+
+// AppendReading appends the gw_read success output of docs/module-abi.md:
+// {"value", "raw", "bits"}: value in the unit gw_init announced (finite), raw the register
+// value as read from the chip (at most 53 bits, for diagnostics), bits the resolution that
+// produced it (0 to 64).
+func AppendReading(dst []byte, value float64, raw int64, bits int) []byte {
+	dst = cbor.AppendMapHeader(dst, 3)
+	dst = cbor.AppendFloat(cbor.AppendText(dst, "value"), value)
+	dst = cbor.AppendInt(cbor.AppendText(dst, "raw"), raw)
+	return cbor.AppendInt(cbor.AppendText(dst, "bits"), int64(bits))
 }

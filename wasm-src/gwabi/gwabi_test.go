@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"coapgw/wasm-src/cbor"
+	"coapgw.example/wasm-src/cbor"
 )
 
 // fakeHost records what the guest wrappers pass to the imports.

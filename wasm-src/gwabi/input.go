@@ -3,7 +3,7 @@ package gwabi
 import (
 	"unicode/utf8"
 
-	"coapgw/wasm-src/cbor"
+	"coapgw.example/wasm-src/cbor"
 )
 
 // InitInput is a validated gw_init input {"bus", "address", "settings"}.

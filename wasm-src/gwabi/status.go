@@ -1,18 +1,6 @@
-// Package gwabi is the guest side of the sensor module ABI, version 1
-// (docs/module-abi.md in the repository root).
-//
-// The raw `gw` imports are declared only in imports_wasip1.go (built for
-// GOOS=wasip1, by Go and by TinyGo). On any other GOOS, imports_native.go stands in
-// for the host with a replaceable Host value, so `go test ./...` builds and tests
-// everything here, and driver logic written against the Bus interface, natively.
-//
-// Nothing here uses fmt, reflect or goroutines: TinyGo with -scheduler=none builds it.
 package gwabi
 
-import "coapgw/wasm-src/cbor"
-
-// ABIVersion is what gw_abi_version must return.
-const ABIVersion = 1
+import "coapgw.example/wasm-src/cbor"
 
 // MaxOutput is the largest output output_write accepts (docs/module-abi.md, "Imports").
 const MaxOutput = 4096

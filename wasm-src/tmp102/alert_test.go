@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"coapgw/wasm-src/cbor"
-	"coapgw/wasm-src/gwabi"
+	"coapgw.example/wasm-src/cbor"
+	"coapgw.example/wasm-src/gwabi"
 )
 
 // Limit registers use the temperature register's layout without the D0 format flag

@@ -3,7 +3,7 @@ package tmp102
 import (
 	"time"
 
-	"coapgw/wasm-src/gwabi"
+	"coapgw.example/wasm-src/gwabi"
 )
 
 // Driver talks to one TMP102. It is not safe for concurrent use (the ABI makes one

@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"coapgw/wasm-src/gwabi"
+	"coapgw.example/wasm-src/gwabi"
 )
 
 // FuzzInit: gw_init's input is whatever the gateway's configuration holds for the sensor

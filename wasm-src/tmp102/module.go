@@ -1,8 +1,8 @@
 package tmp102
 
 import (
-	"coapgw/wasm-src/cbor"
-	"coapgw/wasm-src/gwabi"
+	"coapgw.example/wasm-src/cbor"
+	"coapgw.example/wasm-src/gwabi"
 )
 
 // Identity reported by gw_init.

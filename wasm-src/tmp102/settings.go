@@ -3,8 +3,8 @@ package tmp102
 import (
 	"math"
 
-	"coapgw/wasm-src/cbor"
-	"coapgw/wasm-src/gwabi"
+	"coapgw.example/wasm-src/cbor"
+	"coapgw.example/wasm-src/gwabi"
 )
 
 // Settings are the module-specific gw_init settings of docs/module-abi.md.

@@ -3,7 +3,7 @@ package tmp102
 import (
 	"time"
 
-	"coapgw/wasm-src/gwabi"
+	"coapgw.example/wasm-src/gwabi"
 )
 
 // chip is a register-level TMP102 model for the tests: configuration register with

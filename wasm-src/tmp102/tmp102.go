@@ -10,7 +10,7 @@ package tmp102
 import (
 	"time"
 
-	"coapgw/wasm-src/gwabi"
+	"coapgw.example/wasm-src/gwabi"
 )
 
 // Bus is one I2C device's registers. Bytes are in wire order (the TMP102 sends and

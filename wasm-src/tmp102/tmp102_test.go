@@ -4,8 +4,8 @@ import (
 	"testing"
 	"time"
 
-	"coapgw/wasm-src/cbor"
-	"coapgw/wasm-src/gwabi"
+	"coapgw.example/wasm-src/cbor"
+	"coapgw.example/wasm-src/gwabi"
 )
 
 // SBOS397 "Temperature Register", 12-bit data format table: value, 12-bit code.

@@ -9,8 +9,8 @@ package main
 import (
 	"time"
 
-	"coapgw/wasm-src/gwabi"
-	"coapgw/wasm-src/tmp102"
+	"coapgw.example/wasm-src/gwabi"
+	"coapgw.example/wasm-src/tmp102"
 )
 
 var (

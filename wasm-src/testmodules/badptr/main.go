@@ -9,8 +9,8 @@
 package main
 
 import (
-	"coapgw/wasm-src/cbor"
-	"coapgw/wasm-src/gwabi"
+	"coapgw.example/wasm-src/cbor"
+	"coapgw.example/wasm-src/gwabi"
 )
 
 // Raw declarations with integer pointers (the gwabi ones take unsafe.Pointer, and

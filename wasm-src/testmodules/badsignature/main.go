@@ -6,7 +6,7 @@
 // GW_ERR_MODULE_MISSING_EXPORT rather than call it with a missing argument.
 package main
 
-import "coapgw/wasm-src/gwabi"
+import "coapgw.example/wasm-src/gwabi"
 
 //go:wasmexport gw_abi_version
 func gwABIVersion() int32 { return gwabi.ABIVersion }

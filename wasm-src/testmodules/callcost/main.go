@@ -25,7 +25,7 @@ package main
 import (
 	"unsafe"
 
-	"coapgw/wasm-src/gwabi"
+	"coapgw.example/wasm-src/gwabi"
 )
 
 //go:wasmimport gw i2c_write

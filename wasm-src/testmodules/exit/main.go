@@ -6,7 +6,7 @@ package main
 import (
 	"os"
 
-	"coapgw/wasm-src/gwabi"
+	"coapgw.example/wasm-src/gwabi"
 )
 
 //go:wasmexport gw_abi_version

@@ -14,8 +14,8 @@ package main
 import (
 	"unsafe"
 
-	"coapgw/wasm-src/cbor"
-	"coapgw/wasm-src/gwabi"
+	"coapgw.example/wasm-src/cbor"
+	"coapgw.example/wasm-src/gwabi"
 )
 
 //go:wasmimport gw i2c_read_reg

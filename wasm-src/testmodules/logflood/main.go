@@ -9,8 +9,8 @@ package main
 import (
 	"os"
 
-	"coapgw/wasm-src/cbor"
-	"coapgw/wasm-src/gwabi"
+	"coapgw.example/wasm-src/cbor"
+	"coapgw.example/wasm-src/gwabi"
 )
 
 var (

@@ -4,7 +4,7 @@
 // with GW_ERR_MODULE_MISSING_EXPORT).
 package main
 
-import "coapgw/wasm-src/gwabi"
+import "coapgw.example/wasm-src/gwabi"
 
 //go:wasmexport gw_abi_version
 func gwABIVersion() int32 { return gwabi.ABIVersion }

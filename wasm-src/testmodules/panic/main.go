@@ -4,7 +4,7 @@
 // "panic: sensor exploded" (with a goroutine trace) to fd 2 and calls proc_exit(2).
 package main
 
-import "coapgw/wasm-src/gwabi"
+import "coapgw.example/wasm-src/gwabi"
 
 //go:wasmexport gw_abi_version
 func gwABIVersion() int32 { return gwabi.ABIVersion }

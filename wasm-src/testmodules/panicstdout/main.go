@@ -22,8 +22,8 @@ import (
 	"runtime"
 	"unsafe"
 
-	"coapgw/wasm-src/cbor"
-	"coapgw/wasm-src/gwabi"
+	"coapgw.example/wasm-src/cbor"
+	"coapgw.example/wasm-src/gwabi"
 )
 
 // iovec is WASI preview1's ciovec: two u32 (legacy/preview1/witx/typenames.witx). Go's

@@ -19,8 +19,8 @@
 package main
 
 import (
-	"coapgw/wasm-src/cbor"
-	"coapgw/wasm-src/gwabi"
+	"coapgw.example/wasm-src/cbor"
+	"coapgw.example/wasm-src/gwabi"
 )
 
 var (
@@ -28,7 +28,7 @@ var (
 	bus      uint8
 	failInit bool
 	status   int32 = int32(gwabi.Internal)
-	probe    = -1
+	probe          = -1
 	// The output keys as CBOR items copied out of the input (the input buffer is reused).
 	code, detail, retry []byte
 )

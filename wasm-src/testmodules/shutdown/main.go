@@ -8,8 +8,8 @@
 package main
 
 import (
-	"coapgw/wasm-src/cbor"
-	"coapgw/wasm-src/gwabi"
+	"coapgw.example/wasm-src/cbor"
+	"coapgw.example/wasm-src/gwabi"
 )
 
 var vals [32]cbor.Value

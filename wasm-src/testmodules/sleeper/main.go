@@ -8,7 +8,7 @@ package main
 import (
 	"time"
 
-	"coapgw/wasm-src/gwabi"
+	"coapgw.example/wasm-src/gwabi"
 )
 
 //go:wasmexport gw_abi_version

@@ -26,8 +26,8 @@ package main
 import (
 	"unsafe"
 
-	"coapgw/wasm-src/cbor"
-	"coapgw/wasm-src/gwabi"
+	"coapgw.example/wasm-src/cbor"
+	"coapgw.example/wasm-src/gwabi"
 )
 
 // outOfBounds is 16 bytes below 4 GiB, 8-byte aligned: past the end of any linear memory.

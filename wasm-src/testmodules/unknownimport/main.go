@@ -5,7 +5,7 @@
 // gw_read calls it so the compiler keeps the import.
 package main
 
-import "coapgw/wasm-src/gwabi"
+import "coapgw.example/wasm-src/gwabi"
 
 //go:wasmimport gw i2c_teleport
 func i2cTeleport(bus, addr uint32) int32

@@ -4,7 +4,7 @@
 // it with GW_ERR_MODULE_ABI_VERSION). Otherwise a complete module.
 package main
 
-import "coapgw/wasm-src/gwabi"
+import "coapgw.example/wasm-src/gwabi"
 
 //go:wasmexport gw_abi_version
 func gwABIVersion() int32 { return 99 }
