@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# npm run test:go: the Go unit tests (wasm-src: cbor, gwabi, gwabi/gwtest, tmp102; bench/loadgen). Go is needed
+# npm run test:go: the Go unit tests (wasm-src: cbor, gwabi, gwabi/gwtest, tmp102, sht3x; bench/loadgen). Go is needed
 # only to change a module, so without Go on the PATH this says so and exits 0, unless
 # GW_GO_REQUIRED=1 (CI), which makes a missing Go a failure.
 set -euo pipefail

@@ -6,7 +6,7 @@
 
 /** The kit's module path and version: wasm-src/go.mod and gwabi.Version. */
 export const KIT_PATH = 'coapgw.example/wasm-src';
-export const KIT_VERSION = 'v1.0.0';
+export const KIT_VERSION = 'v1.1.0';
 
 const hex = (n) => `0x${n.toString(16).padStart(2, '0')}`;
 

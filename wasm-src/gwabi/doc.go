@@ -1,4 +1,4 @@
-// Package gwabi is the guest side of the gateway's sensor module ABI, version 1
+// Package gwabi is the guest side of the gateway's sensor module ABI, version 1.1
 // (docs/module-abi.md in the gateway's repository): what a sensor module written in Go
 // calls to talk to the gateway's WebAssembly host.
 //
@@ -9,9 +9,14 @@
 //   - Input: ReadInput copies the call's input out of the host; ReadInit and ParseInit read
 //     and check gw_init's {"bus", "address", "settings"}; CheckReadInput checks gw_read's.
 //   - Output: OutputBuffer, WriteOutput; AppendSensorInfo (gw_init's answer), AppendReading
-//     (gw_read's answer), AppendError and WriteError (a failure with its detail).
-//   - I2C: I2CWrite, I2CRead, I2CReadReg, I2CWriteReg, and Device, the register bus of one
-//     granted chip. Bytes are in wire order; a transfer is at most MaxTransfer bytes.
+//     (gw_read's answer), AppendError and WriteError (a failure with its detail), AppendErrorCode
+//     (a failure whose "code" states the sensor's state: CodeSensorNotReady, CodeSensorWrongDevice).
+//   - Several quantities (ABI 1.1, ABIMinorVersion): AppendQuantities (gw_init's answer with
+//     "quantities", each a Quantity) and AppendMeasurements (gw_read's answer with "values" and
+//     "raws", each a Measurement); the first quantity is the one a 1.0 host serves.
+//   - I2C: I2CWrite, I2CRead, I2CReadReg, I2CWriteReg, and Device, one granted chip: its
+//     register bus (ReadReg, WriteReg) and plain transfers for command chips (Write, Read).
+//     Bytes are in wire order; a transfer is at most MaxTransfer bytes.
 //   - Logging: Log with LogDebug..LogError.
 //   - Statuses: the Status table of the ABI (OK, NotReady, I2CNack ... RateLimited) with
 //     Name, Code and FromImport.

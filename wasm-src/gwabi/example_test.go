@@ -148,3 +148,43 @@ func ExampleStatus() {
 	// -13 RATE_LIMITED rate-limited
 	// OK INTERNAL
 }
+
+// ABI 1.1: a module that measures several quantities declares them in gw_init's output; the
+// 1.0 keys describe the first (a 1.0 host serves that one alone).
+func ExampleAppendQuantities() {
+	qs := []gwabi.Quantity{
+		{Name: "temperature", Unit: "Cel", Resolution: 0.01},
+		{Name: "humidity", Unit: "%RH", Resolution: 0.01},
+	}
+	out := gwabi.AppendQuantities(gwabi.OutputBuffer(), 0, "mychip", "0.1.0", 1000, qs)
+	doc, _ := cbor.Parse(out, make([]cbor.Value, 0, 32))
+	q := doc.Lookup(0, "quantities")
+	second := doc.Items(q, nil)[1]
+	fmt.Println(string(doc.Values[doc.Lookup(0, "unit")].Bytes), doc.Values[q].N, string(doc.Values[doc.Lookup(second, "unit")].Bytes))
+	// Output:
+	// Cel 2 %RH
+}
+
+// ABI 1.1: gw_read's answer with every quantity: "value", "raw" and "bits" of the first, and
+// "values" and "raws" by quantity name.
+func ExampleAppendMeasurements() {
+	h := gwtest.NewHost()
+	defer h.Install()()
+
+	gwRead := func(int32) int32 {
+		ms := []gwabi.Measurement{
+			{Quantity: "temperature", Value: 25, Raw: 0x6666},
+			{Quantity: "humidity", Value: 40, Raw: 0x6666},
+		}
+		gwabi.WriteOutput(gwabi.AppendMeasurements(gwabi.OutputBuffer(), 16, ms))
+		return int32(gwabi.OK)
+	}
+	r := h.Call(gwRead, nil)
+	value, _ := r.Float("value")
+	doc, _ := r.Doc()
+	values := doc.Lookup(0, "values")
+	rh, _ := doc.Values[doc.Lookup(values, "humidity")].Float64()
+	fmt.Println(value, rh)
+	// Output:
+	// 25 40
+}

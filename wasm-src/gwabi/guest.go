@@ -153,10 +153,17 @@ func I2CWriteReg(bus, addr, reg uint8, buf []byte) Status {
 }
 
 // Device is one granted I2C device; it implements the register Bus that drivers
-// (package tmp102) are written against.
+// (package tmp102) are written against, and the command bus of chips without registers
+// (package sht3x: a 16-bit command written, then a plain read).
 type Device struct {
 	Bus, Addr uint8
 }
+
+// Write sends data to the device in one transfer: START, addr+W, data, STOP (I2CWrite).
+func (d Device) Write(data []byte) Status { return I2CWrite(d.Bus, d.Addr, data) }
+
+// Read reads len(buf) bytes from the device in one transfer: START, addr+R, buf, STOP (I2CRead).
+func (d Device) Read(buf []byte) Status { return I2CRead(d.Bus, d.Addr, buf) }
 
 // ReadReg reads len(buf) bytes of register reg in wire order.
 func (d Device) ReadReg(reg uint8, buf []byte) Status { return I2CReadReg(d.Bus, d.Addr, reg, buf) }

@@ -78,9 +78,30 @@ func FromImport(r int32) Status {
 	return Status(r)
 }
 
+// Catalogue codes a module may report in a failure's "code" (docs/module-abi.md, "Output on
+// failure"): states of the sensor that only the module can tell. The host lets such a code
+// replace the status's; it ignores any other.
+const (
+	CodeSensorNotReady    = "GW_ERR_SENSOR_NOT_READY"
+	CodeSensorWrongDevice = "GW_ERR_SENSOR_WRONG_DEVICE"
+)
+
 // AppendError appends the failure output map {"code", "retryAfterMs", "detail"}.
 // retryAfterMs is left out when <= 0 and detail when empty.
 func AppendError(dst []byte, s Status, retryAfterMs int32, detail string) []byte {
+	return AppendErrorCode(dst, s, "", retryAfterMs, detail)
+}
+
+// AppendErrorCode is AppendError with a "code" the module chooses (CodeSensorNotReady,
+// CodeSensorWrongDevice) in place of the status's own name; an empty code writes s.Code().
+// The case it is for: a Sensirion SHT3x NACKs the read header while its measurement runs
+// (SHT3x-DIS datasheet, section 4.4), so the transfer fails with I2CNack, yet the module knows
+// the sensor is only not ready: it returns I2CNack with CodeSensorNotReady, and the host
+// reports GW_ERR_SENSOR_NOT_READY with retryAfterMs and the driver's message beside the detail.
+func AppendErrorCode(dst []byte, s Status, code string, retryAfterMs int32, detail string) []byte {
+	if code == "" {
+		code = s.Code()
+	}
 	n := 1
 	if retryAfterMs > 0 {
 		n++
@@ -89,7 +110,7 @@ func AppendError(dst []byte, s Status, retryAfterMs int32, detail string) []byte
 		n++
 	}
 	dst = cbor.AppendMapHeader(dst, n)
-	dst = cbor.AppendText(cbor.AppendText(dst, "code"), s.Code())
+	dst = cbor.AppendText(cbor.AppendText(dst, "code"), code)
 	if retryAfterMs > 0 {
 		dst = cbor.AppendInt(cbor.AppendText(dst, "retryAfterMs"), int64(retryAfterMs))
 	}
