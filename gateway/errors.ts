@@ -31,6 +31,7 @@ export const ERROR_CODES = {
   GW_ERR_MODULE_EXIT: 'The module exited during a call',
   GW_ERR_MODULE_BAD_ARGUMENT: 'The module passed an out-of-range pointer, length or address to the host',
   GW_ERR_MODULE_BAD_OUTPUT: 'The module returned output that does not follow the ABI',
+  GW_ERR_MODULE_BAD_UNIT: 'The module reports a unit outside the SenML units registry (RFC 8428 section 12.1, RFC 8798)',
   GW_ERR_MODULE_BAD_REQUEST: 'The module refused the request parameters',
   GW_ERR_MODULE_NOT_INITIALIZED: 'The module was called before it was initialised',
   GW_ERR_MODULE_INTERNAL: 'The module reported an internal error',

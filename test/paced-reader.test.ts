@@ -7,7 +7,7 @@ import { PacedReader } from '../gateway/service/paced-reader.ts';
 import { makeChain } from './helpers/chain.ts';
 
 function reading(value: number): Reading {
-  return { sensor: 's', value, unit: 'Cel', timeMs: 0, raw: 0, bits: 12 };
+  return { sensor: 's', value, unit: 'Cel', timeMs: 0, raw: 0, bits: 12, measurements: [{ quantity: 'temperature', unit: 'Cel', value, raw: 0 }] };
 }
 
 async function rejection(p: Promise<unknown>): Promise<GatewayError> {

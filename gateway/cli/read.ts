@@ -1,5 +1,6 @@
 /**
- * `npm run read`: read the sensor once through its WASM module and print the reading.
+ * `npm run read`: read the sensor once through its WASM module and print the reading, every
+ * quantity of it (an ABI 1.1 module may measure several: docs/module-abi.md).
  *
  *   npm run read                              # TMP102 on bus 1 at 0x48, or the simulation
  *   npm run read -- --sim-temp -12.25 --json  # the simulated TMP102 at -12.25 °C, as JSON
@@ -10,7 +11,7 @@
  */
 import { SystemClock } from '../../drivers/clock.ts';
 import { GatewayError } from '../errors.ts';
-import type { Reading } from '../host/sensor-module.ts';
+import type { Measurement, Reading } from '../host/sensor-module.ts';
 import { readWhenReady } from '../service/read-when-ready.ts';
 import { SensorService } from '../service/sensor-service.ts';
 import { UsageError, parseCommandLine } from './args.ts';
@@ -28,7 +29,7 @@ const USAGE = `usage: npm run read -- [options]
   --config <file>     gateway configuration file (reads its first sensor, or --sensor);
                       not with --bus, --address or --module
   --sensor <name>     which configured sensor to read
-  --json              print the reading as JSON
+  --json              print the reading as JSON (every quantity under "measurements")
 ${logOptionsUsage({ level: 'error' })}`;
 
 
@@ -77,18 +78,38 @@ function toJson(r: Reading, source: string, simulated: boolean) {
     unit: r.unit,
     simulated,
     time: new Date(r.timeMs).toISOString(),
-    raw: '0x' + r.raw.toString(16).padStart(4, '0'),
+    raw: register(r.raw),
     bits: r.bits,
     source,
+    measurements: r.measurements.map((m) => ({ quantity: m.quantity, value: m.value, unit: m.unit, ...(m.raw === undefined ? {} : { raw: register(m.raw) }) })),
   };
 }
 
+/**
+ * One line whatever the number of quantities: `tmp102: 21.5 °C  (...)` for one, as before
+ * ABI 1.1, and `env: temperature 21.5 °C, humidity 45.2 %RH  (...)` for several.
+ */
 function formatReading(r: Reading, simulated: boolean): string {
-  // Register values are multiples of 0.0625 °C, so String() prints them exactly and briefly.
-  const value = String(r.value);
   // On stdout, the one line a script keeps: a simulated value says so in it, not only on stderr.
   const what = simulated ? 'SIMULATED, not a measurement; ' : '';
-  return `${r.sensor}: ${value} °C  (${what}${r.bits}-bit, register 0x${r.raw.toString(16).padStart(4, '0')}, ${new Date(r.timeMs).toISOString()})`;
+  const time = new Date(r.timeMs).toISOString();
+  if (r.measurements.length <= 1) return `${r.sensor}: ${formatValue(r.value, r.unit)}  (${what}${r.bits}-bit, register ${register(r.raw)}, ${time})`;
+  const values = r.measurements.map((m) => `${m.quantity} ${formatValue(m.value, m.unit)}`).join(', ');
+  const registers = r.measurements.filter((m): m is Measurement & { raw: number } => m.raw !== undefined).map((m) => `${m.quantity} ${register(m.raw)}`).join(', ');
+  return `${r.sensor}: ${values}  (${what}${r.bits}-bit, registers ${registers}, ${time})`;
+}
+
+/**
+ * String() prints a register value exactly and briefly (TMP102 values are multiples of
+ * 0.0625 °C). The SenML symbol is printed as it is, but for "Cel" (RFC 8428 section 12.1), which
+ * a person reads as °C.
+ */
+function formatValue(value: number, unit: string): string {
+  return `${String(value)} ${unit === 'Cel' ? '°C' : unit}`;
+}
+
+function register(raw: number): string {
+  return '0x' + raw.toString(16).padStart(4, '0');
 }
 
 function pick(d: GatewayError['details']) {

@@ -1,6 +1,7 @@
 /**
  * Module ABI version 1: the constants of docs/module-abi.md. Change them only together with
- * that page and the Go side (wasm-src/gwabi).
+ * that page and the Go side (wasm-src/gwabi). Minor version 1.1 (several quantities per
+ * reading) adds output keys only, checked in module-output.ts: nothing here changes for it.
  */
 import type { ErrorCode } from '../errors.ts';
 
@@ -103,8 +104,9 @@ export const STATUS_CODE_NAMES: ReadonlySet<string> = new Set([
  *
  * Not the others. The I2C codes and GW_ERR_CAPABILITY_DENIED are facts the host observed itself,
  * with its own precise message (GW_ERR_I2C_PERMISSION's advice to join group `i2c` would be
- * false from a module). The GW_ERR_MODULE_* codes judge the module (traps, bad output), and at
- * start-up stop the gateway: a module that wants that returns BAD_CONFIG or INTERNAL. The
+ * false from a module). The GW_ERR_MODULE_* codes judge the module (traps, bad output, a unit
+ * outside the SenML registry), and most stop the gateway at start-up (sensor-service.ts,
+ * isLoadError): a module that wants that returns BAD_CONFIG or INTERNAL. The
  * supervision states (GW_ERR_SENSOR_TIMEOUT, _RESTARTING, _QUARANTINED) are the host's, with
  * retry times it keeps. Request codes (GW_ERR_REQUEST_*) blame the CoAP client (4.xx), and the
  * rest (configuration, OSCORE, uplink, GW_ERR_INTERNAL) belong to other parts of the gateway.

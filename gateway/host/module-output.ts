@@ -38,6 +38,29 @@ export const MAX_RETRY_AFTER_MS = MAX_PERIOD_MS;
 const MAX_DETAIL_CHARS = 200;
 /** Longest `code` of a failure quoted back in the debug line that ignores it (catalogue codes are shorter). */
 const MAX_CODE_CHARS = 64;
+/**
+ * ABI 1.1: the most quantities one module may declare. A SenML pack carries one record per
+ * quantity, and every one of them is a discovery entry (`P/<quantity>`) and an observable
+ * resource; 8 covers the combined environmental sensors (a BME680 has four, an SEN66 nine
+ * values with three derived) while keeping a pack and a discovery answer small.
+ */
+export const MAX_QUANTITIES = 8;
+/**
+ * ABI 1.1: a quantity's name becomes a URI path segment (`/env/humidity`), the SenML `n` of
+ * its record (RFC 8428 section 4.5.1: name characters) and a JSON/CBOR map key: lower-case
+ * letters, digits and `_`, starting with a letter, at most 32 characters.
+ */
+export const QUANTITY_NAME = /^[a-z][a-z0-9_]{0,31}$/;
+/** Names a quantity may not have: `/temp/alert` is the thermostat's sub-resource. */
+const RESERVED_QUANTITY_NAMES: ReadonlySet<string> = new Set(['alert']);
+/**
+ * How long a gw_init whose output cannot be used is reported before a read tries a fresh
+ * instance again (docs/module-abi.md, "Statuses at gw_init"). Until a gw_init succeeds no
+ * period is known, so without this every request would instantiate the module again (a Go
+ * module's cold start is tens of milliseconds); once a second keeps a broken module's cost
+ * small and still picks up a fixed one quickly.
+ */
+export const INIT_OUTPUT_RETRY_MS = 1000;
 
 /** What `gw_init` announced (docs/module-abi.md, "gw_init output on success"). */
 export interface ModuleInfo {
@@ -50,10 +73,31 @@ export interface ModuleInfo {
   /** The value of one LSB in `unit` (positive). */
   resolution: number;
   /**
+   * Every quantity the module measures, the primary (`quantity`, `unit`, `resolution` above)
+   * first: what an ABI 1.1 module declared as `quantities`, or the primary alone (ABI 1.0).
+   */
+  quantities: QuantityInfo[];
+  /**
    * The sensor's alert (thermostat) configuration as the module read it back from the chip,
    * when the module reports one (the TMP102 does: docs/module-abi.md, "gw_init output on success").
    */
   alert?: AlertInfo;
+}
+
+/** One quantity a module measures (ABI 1.1 `quantities`, docs/module-abi.md). */
+export interface QuantityInfo {
+  name: string;
+  /** A SenML unit symbol, as the module announced it (senml-units.ts says whether it is one). */
+  unit: string;
+  resolution: number;
+}
+
+/** One value of a reading: a quantity, its unit and value, and the register it came from. */
+export interface Measurement {
+  quantity: string;
+  unit: string;
+  value: number;
+  raw?: number;
 }
 
 export type AlertMode = 'comparator' | 'interrupt';
@@ -74,6 +118,10 @@ export interface ReadOutput {
   value: number;
   raw: number;
   bits: number;
+  /** ABI 1.1, for a module that declared `quantities`: every declared quantity's value. */
+  values?: Record<string, number>;
+  /** ABI 1.1: the registers some of them came from. */
+  raws?: Record<string, number>;
 }
 
 /** What a failure's output adds: a retry hint within bounds, a short detail, a code the module chose. */
@@ -125,20 +173,56 @@ export function parseInitOutput(out: Record<string, unknown>, sensor: string): M
   }
   if (!(info.resolution! > 0)) throw badOutput(sensor, 'gw_init output "resolution" must be positive');
   // These strings reach clients: as the link-format rt= value (RFC 6690 section 2), the SenML
-  // name and unit (RFC 8428 section 4.5.1). A module does not get to inject quotes or commas.
-  for (const key of ['name', 'version', 'quantity', 'unit'] as const) {
+  // name (RFC 8428 section 4.5.1). A module does not get to inject quotes or commas. The unit
+  // is not checked here: a unit outside the SenML registry is not the module's refusal but
+  // GW_ERR_MODULE_BAD_UNIT on every read (senml-units.ts, unknownUnit), and no registered
+  // symbol holds a quote or a comma.
+  for (const key of ['name', 'version', 'quantity'] as const) {
     if (!/^[A-Za-z0-9][A-Za-z0-9:._+-]{0,31}$/.test(info[key]!)) {
       throw badOutput(sensor, `gw_init output "${key}" must be 1-32 of A-Z a-z 0-9 : . _ + -`);
     }
   }
-  if (out['alert'] === undefined) return info as ModuleInfo;
-  return { ...(info as ModuleInfo), alert: parseAlert(out['alert'], sensor) };
+  const primary: QuantityInfo = { name: info.quantity!, unit: info.unit!, resolution: info.resolution! };
+  const quantities = out['quantities'] === undefined ? [primary] : parseQuantities(out['quantities'], primary, sensor);
+  const checked = { ...(info as Omit<ModuleInfo, 'quantities' | 'alert'>), quantities };
+  if (out['alert'] === undefined) return checked;
+  return { ...checked, alert: parseAlert(out['alert'], sensor) };
+}
+
+/** ABI 1.1 `quantities` (docs/module-abi.md, "ABI 1.1: several quantities"). */
+function parseQuantities(value: unknown, primary: QuantityInfo, sensor: string): QuantityInfo[] {
+  const bad = (why: string) => badOutput(sensor, `gw_init output "quantities" ${why}`);
+  if (!Array.isArray(value) || value.length < 1 || value.length > MAX_QUANTITIES) throw bad(`must be an array of 1..${MAX_QUANTITIES} entries`);
+  const quantities: QuantityInfo[] = [];
+  const seen = new Set<string>();
+  for (const [i, entry] of value.entries()) {
+    if (!isPlainMap(entry)) throw bad(`[${i}] is not a map`);
+    const { name, unit, resolution } = entry;
+    if (typeof name !== 'string' || !QUANTITY_NAME.test(name)) throw bad(`[${i}] "name" must match ${QUANTITY_NAME}`);
+    if (RESERVED_QUANTITY_NAMES.has(name)) throw bad(`[${i}] "name" ${name} is reserved`);
+    if (seen.has(name)) throw bad(`[${i}] "name" ${name} is declared twice`);
+    seen.add(name);
+    if (typeof unit !== 'string') throw bad(`[${i}] needs a text "unit"`);
+    if (typeof resolution !== 'number' || !Number.isFinite(resolution) || !(resolution > 0)) throw bad(`[${i}] needs a positive "resolution"`);
+    quantities.push({ name, unit, resolution });
+  }
+  // The top-level keys stay the primary quantity's, so a 1.0 host serves it unchanged: the two
+  // must not disagree.
+  const first = quantities[0]!;
+  if (first.name !== primary.name || first.unit !== primary.unit || first.resolution !== primary.resolution) {
+    throw bad('[0] must equal the top-level "quantity", "unit" and "resolution"');
+  }
+  return quantities;
+}
+
+function isPlainMap(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) && !(value instanceof Map);
 }
 
 function parseAlert(value: unknown, sensor: string): AlertInfo {
   const bad = (why: string) => badOutput(sensor, `gw_init output "alert" ${why}`);
-  if (value === null || typeof value !== 'object' || Array.isArray(value) || value instanceof Map) throw bad('is not a map');
-  const a = value as Record<string, unknown>;
+  if (!isPlainMap(value)) throw bad('is not a map');
+  const a = value;
   const { high, low, mode, polarity, faults } = a;
   // The alert values reach only the /temp/alert payload (Max-Age 0) and the module's own
   // settings on a PUT, never a header or a timer: their shape is checked, not a device's range.
@@ -149,15 +233,58 @@ function parseAlert(value: unknown, sensor: string): AlertInfo {
   return { high, low, mode, polarity, faults };
 }
 
-/** The `gw_read` output, checked. */
-export function parseReadOutput(out: Record<string, unknown>, sensor: string): ReadOutput {
+/**
+ * The `gw_read` output, checked. `declared`: the quantities an ABI 1.1 module declared in its
+ * `gw_init` output (undefined for a 1.0 module, whose `values` and `raws` are ignored like any
+ * key the host does not know).
+ */
+export function parseReadOutput(out: Record<string, unknown>, sensor: string, declared?: readonly QuantityInfo[]): ReadOutput {
   const { value, raw, bits } = out;
   // raw and bits go to the operator's tools (`npm run read`, the doctor) as a register dump:
   // an exact integer, from a register of at most 64 bits (0: the module read no register).
   if (typeof value !== 'number' || !Number.isFinite(value) || !Number.isSafeInteger(raw) || !Number.isInteger(bits) || (bits as number) < 0 || (bits as number) > 64) {
     throw badOutput(sensor, 'gw_read output needs a finite "value", an integer "raw" and "bits" 0..64');
   }
-  return { value, raw: raw as number, bits: bits as number };
+  const base = { value, raw: raw as number, bits: bits as number };
+  if (!declared) return base;
+  const names = declared.map((q) => q.name);
+  const values = out['values'];
+  if (!isPlainMap(values)) throw badOutput(sensor, `gw_read output needs "values", a map of ${names.join(', ')}`);
+  const keys = Object.keys(values);
+  const extra = keys.filter((k) => !names.includes(k));
+  const absent = names.filter((n) => !Object.hasOwn(values, n));
+  if (extra.length > 0 || absent.length > 0) {
+    const why = [absent.length > 0 && `lacks ${absent.join(', ')}`, extra.length > 0 && `has undeclared ${extra.slice(0, 3).map((k) => JSON.stringify(k.slice(0, 32))).join(', ')}`].filter(Boolean).join(' and ');
+    throw badOutput(sensor, `gw_read output "values" ${why}`);
+  }
+  for (const n of names) {
+    const v = values[n];
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw badOutput(sensor, `gw_read output "values" ${n} is not a finite number`);
+  }
+  if (values[names[0]!] !== value) throw badOutput(sensor, `gw_read output "values" ${names[0]} differs from "value"`);
+  const result: ReadOutput = { ...base, values: values as Record<string, number> };
+  const raws = out['raws'];
+  if (raws === undefined) return result;
+  if (!isPlainMap(raws)) throw badOutput(sensor, 'gw_read output "raws" is not a map');
+  for (const [k, r] of Object.entries(raws)) {
+    if (!names.includes(k)) throw badOutput(sensor, `gw_read output "raws" has undeclared ${JSON.stringify(k.slice(0, 32))}`);
+    // The same rule as `raw`: an exact integer of at most 53 bits.
+    if (!Number.isSafeInteger(r)) throw badOutput(sensor, `gw_read output "raws" ${k} is not an integer of at most 53 bits`);
+  }
+  return { ...result, raws: raws as Record<string, number> };
+}
+
+/**
+ * A reading's measurements, the primary first, in the order the module declared them. A 1.0
+ * module's one measurement is its `value` and `raw`; a 1.1 module's primary takes `raw` when
+ * `raws` does not name it (the two describe the same register).
+ */
+export function measurementsOf(quantities: readonly QuantityInfo[], out: ReadOutput): Measurement[] {
+  return quantities.map((q, i) => {
+    const value = out.values?.[q.name] ?? (i === 0 ? out.value : Number.NaN);
+    const raw = out.raws?.[q.name] ?? (i === 0 ? out.raw : undefined);
+    return raw === undefined ? { quantity: q.name, unit: q.unit, value } : { quantity: q.name, unit: q.unit, value, raw };
+  });
 }
 
 /**

@@ -17,7 +17,18 @@ import { STATUS_ERROR_CODES, Status } from './abi.ts';
 import type { Capabilities } from './capabilities.ts';
 import { type CallResult, ModuleInstance, SliceExceeded } from './module-instance.ts';
 import { readModuleBytes } from './module-file.ts';
-import { type ModuleInfo, decodeOutput, parseErrorOutput, parseInitOutput, parseReadOutput } from './module-output.ts';
+import {
+  INIT_OUTPUT_RETRY_MS,
+  type Measurement,
+  type ModuleInfo,
+  type QuantityInfo,
+  decodeOutput,
+  measurementsOf,
+  parseErrorOutput,
+  parseInitOutput,
+  parseReadOutput,
+} from './module-output.ts';
+import { isSenmlUnit } from './senml-units.ts';
 import { compileModule, validateModule } from './module-validator.ts';
 import { type RateLimit, TokenBucket } from './token-bucket.ts';
 
@@ -52,8 +63,9 @@ export interface SensorModuleOptions {
   sliceMs?: number | undefined;
 }
 
-export type { AlertInfo, AlertMode, AlertPolarity, ModuleInfo } from './module-output.ts';
+export type { AlertInfo, AlertMode, AlertPolarity, Measurement, ModuleInfo, QuantityInfo } from './module-output.ts';
 
+/** `value`, `unit`, `raw` and `bits` are the primary quantity's, as in ABI 1.0. */
 export interface Reading {
   sensor: string;
   value: number;
@@ -63,6 +75,8 @@ export interface Reading {
   /** The register value as read, for diagnostics. */
   raw: number;
   bits: number;
+  /** Every quantity measured, the primary first; one entry for a 1.0 module. */
+  measurements: Measurement[];
 }
 
 export interface SensorModuleStats {
@@ -82,6 +96,8 @@ export class SensorModule {
   readonly #log: Logger;
   #instance: ModuleInstance | undefined;
   #info: ModuleInfo | undefined;
+  /** The ABI 1.1 `quantities` the module declared (its reads must carry `values`); undefined for 1.0. */
+  #declared: QuantityInfo[] | undefined;
   #stats = { calls: 0, faults: 0, instancesCreated: 0, i2cTransactions: 0 };
   readonly #rateLimiter: TokenBucket | undefined;
   readonly #logThrottle: LogThrottle;
@@ -150,17 +166,43 @@ export class SensorModule {
   /** One reading through the module. Throws GatewayError; never returns a stale or placeholder value. */
   read(): Reading {
     const instance = this.#ensureInstance();
+    const info = this.#info!;
+    // Checked before the module runs: no read of it can be served, so none costs a bus transfer.
+    const unknown = info.quantities.find((q) => !isSenmlUnit(q.unit));
+    if (unknown) throw this.#unknownUnit(unknown);
     const result = this.#call(instance, 'gw_read', EMPTY);
     if (result.status !== Status.OK) throw this.#statusError(result);
-    const { value, raw, bits } = parseReadOutput(decodeOutput(result.output, 'gw_read', this.name), this.name);
+    const out = parseReadOutput(decodeOutput(result.output, 'gw_read', this.name), this.name, this.#declared);
     return {
       sensor: this.name,
-      value,
-      unit: this.#info!.unit,
+      value: out.value,
+      unit: info.unit,
       timeMs: Number(this.#options.clock.realtimeNs() / 1_000_000n),
-      raw,
-      bits,
+      raw: out.raw,
+      bits: out.bits,
+      measurements: measurementsOf(info.quantities, out),
     };
+  }
+
+  /**
+   * A unit outside the SenML registry (RFC 8428 section 12.1, RFC 8798; senml-units.ts) cannot
+   * go into a SenML record's `u`, and a client could not tell what the value means: every read
+   * fails with GW_ERR_MODULE_BAD_UNIT. It is not a refusal of the module, which loads and
+   * initialises (docs/module-abi.md, "Units"): the other sensors, and this one's settings, are
+   * unaffected. One line per sensor and 10 s, with the count.
+   */
+  #unknownUnit(q: QuantityInfo): GatewayError {
+    const detail = `quantity ${q.name} has unit ${JSON.stringify(q.unit.slice(0, 32))}, not a symbol of the SenML units registry (RFC 8428 section 12.1, RFC 8798)`;
+    logThrottled(this.#logThrottle, this.#log, 'error', 'module unit outside the SenML registry; every read fails', { quantity: q.name, unit: q.unit.slice(0, 32) }, { key: 'module bad unit' });
+    return new GatewayError('GW_ERR_MODULE_BAD_UNIT', { sensor: this.name, detail });
+  }
+
+  /** `gw_init`'s output, checked; the quantities a 1.1 module declared are kept for its reads. */
+  #parseInit(output: Uint8Array | undefined): ModuleInfo {
+    const out = decodeOutput(output, 'gw_init', this.name);
+    const info = parseInitOutput(out, this.name);
+    this.#declared = out['quantities'] === undefined ? undefined : info.quantities;
+    return info;
   }
 
   /**
@@ -179,7 +221,7 @@ export class SensorModule {
     } else {
       const result = this.#call(live, 'gw_init', input);
       if (result.status !== Status.OK) throw this.#statusError(result);
-      this.#info = parseInitOutput(decodeOutput(result.output, 'gw_init', this.name), this.name);
+      this.#info = this.#parseInit(result.output);
     }
     this.#initInput = input;
     // A client's PUT of alert settings ends here: a flood of them must not flood the log.
@@ -207,11 +249,31 @@ export class SensorModule {
       sliceMs: o.sliceMs,
     }));
     const result = this.#call(instance, 'gw_init', initInput);
-    if (result.status !== Status.OK) throw this.#statusError(result);
-    this.#info = parseInitOutput(decodeOutput(result.output, 'gw_init', this.name), this.name);
+    try {
+      if (result.status !== Status.OK) throw this.#statusError(result);
+      this.#info = this.#parseInit(result.output);
+    } catch (err) {
+      throw this.#unusableInit(err);
+    }
     this.#instance = instance;
     if (this.#stats.instancesCreated > 1) logThrottled(this.#logThrottle, this.#log, 'info', 'module instance replaced', { instances: this.#stats.instancesCreated });
     return instance;
+  }
+
+  /**
+   * A fresh instance's gw_init that ended in GW_ERR_MODULE_BAD_OUTPUT (output malformed, out of
+   * bounds or missing, which is what an output over MAX_OUTPUT_BYTES becomes; or a status
+   * outside the ABI) leaves no instance to use. It counts as a fault, like a trap: in a worker
+   * that moves the module off a shared thread and, after 5 in a row, into quarantine
+   * (worker-module.ts). Until a gw_init succeeds no period is known to pace reads by, so the
+   * error carries INIT_OUTPUT_RETRY_MS: the failure is answered that long before a read makes
+   * another instance (service/paced-reader.ts). Any other error passes unchanged.
+   */
+  #unusableInit(err: unknown): unknown {
+    if (!(err instanceof GatewayError) || err.code !== 'GW_ERR_MODULE_BAD_OUTPUT') return err;
+    this.#stats.faults++;
+    logThrottled(this.#logThrottle, this.#log, 'error', 'module fault; the instance will be replaced', { code: err.code, detail: err.details.detail }, { key: `module fault ${err.code}` });
+    return err.details.retryAfterMs === undefined ? err.withRetryAfter(INIT_OUTPUT_RETRY_MS) : err;
   }
 
   #call(instance: ModuleInstance, name: 'gw_init' | 'gw_read', input: Uint8Array): CallResult {

@@ -10,6 +10,7 @@ import { LogThrottle, logThrottled } from '../log-throttle.ts';
 import { type RateLimit, TokenBucket } from '../host/token-bucket.ts';
 import type { Logger } from '../log.ts';
 import type { AlertInfo as AlertSettings, ModuleInfo } from '../host/sensor-module.ts';
+import { isSenmlUnit } from '../host/senml-units.ts';
 import type { GatewayConfig } from './config.ts';
 import { openAlertInputs } from './alert-inputs.ts';
 import { type Hardware, openHardware } from './hardware.ts';
@@ -132,8 +133,9 @@ export class SensorService {
 
   /**
    * Opens the buses, loads and validates every module, and initialises each sensor. A module
-   * that cannot load stops start-up (a configuration problem); a sensor that does not answer
-   * yet is logged and retried on its first read.
+   * that cannot load stops start-up (a configuration problem, isLoadError); a sensor that does
+   * not answer yet, or whose module's gw_init output cannot be used, is logged and retried on
+   * read while the other sensors serve.
    */
   static async start(config: GatewayConfig, options: ServiceOptions): Promise<SensorService> {
     const { clock, logger } = options;
@@ -161,10 +163,17 @@ export class SensorService {
         sensors.set(sensor.name, entry);
         try {
           const info = await module.start();
-          logger.info('sensor ready', { sensor: sensor.name, module: `${info.name} ${info.version}`, periodMs: info.periodMs });
+          logger.info('sensor ready', { sensor: sensor.name, module: `${info.name} ${info.version}`, periodMs: info.periodMs, quantities: info.quantities.map((q) => `${q.name} (${q.unit})`).join(', ') });
+          // Said once here, where the operator looks; every read says it again (throttled).
+          const unknown = info.quantities.filter((q) => !isSenmlUnit(q.unit));
+          if (unknown.length > 0) logger.error('sensor unit outside the SenML registry; every read fails with GW_ERR_MODULE_BAD_UNIT', { sensor: sensor.name, units: unknown.map((q) => `${q.name}: ${JSON.stringify(q.unit.slice(0, 32))}`).join(', ') });
         } catch (err) {
           if (!(err instanceof GatewayError) || isLoadError(err)) throw err;
-          logger.warn('sensor not answering at start-up; will retry on read', { sensor: sensor.name, code: err.code, detail: err.message });
+          if (err.code === 'GW_ERR_MODULE_BAD_OUTPUT') {
+            logger.error('sensor not answering at start-up: its module output is unusable; served as failing, retried on read', { sensor: sensor.name, code: err.code, detail: err.message });
+          } else {
+            logger.warn('sensor not answering at start-up; will retry on read', { sensor: sensor.name, code: err.code, detail: err.message });
+          }
         }
       }
     } catch (err) {
@@ -325,7 +334,21 @@ export class SensorService {
   }
 }
 
-/** Errors that mean the module itself is unusable, not that the sensor is absent. */
+/**
+ * Errors at start-up that stop the gateway: the module itself is unusable as configured (not
+ * found, checksum, invalid WebAssembly, wrong ABI version, refused imports or exports,
+ * BAD_CONFIG and the other module statuses, a trap in `_initialize` or `gw_init`). The operator
+ * must see those at once, and nothing a read could do would fix them.
+ *
+ * Not GW_ERR_MODULE_BAD_OUTPUT (issue 14): a gw_init output that is malformed, out of bounds
+ * or over the output limit (a module's `gwabi.WriteOutput` refuses it and the call ends with
+ * no output), or a status outside the ABI. That is one module's defect in what it says, not a
+ * configuration the operator got wrong; stopping every other sensor for it turned one broken
+ * module into a dead gateway. The sensor is served as failing with that code instead (its
+ * reads answer it, sensor-module.ts `#unusableInit` says how often a fresh instance is tried),
+ * logged at error level. Nor GW_ERR_MODULE_DEADLINE: a sleep past its budget is a slow sensor.
+ * The "Statuses at gw_init" table of docs/module-abi.md lists every case.
+ */
 function isLoadError(err: GatewayError): boolean {
-  return err.code.startsWith('GW_ERR_MODULE_') && err.code !== 'GW_ERR_MODULE_DEADLINE';
+  return err.code.startsWith('GW_ERR_MODULE_') && err.code !== 'GW_ERR_MODULE_DEADLINE' && err.code !== 'GW_ERR_MODULE_BAD_OUTPUT';
 }
