@@ -192,7 +192,7 @@ describe('/metrics', () => {
     const temp = families['coapgw_sensor_temperature_celsius'];
     assert.ok(temp, Object.keys(families).join(' '));
     assert.equal(temp.type, 'gauge');
-    assert.deepEqual(temp.samples, [['coapgw_sensor_temperature_celsius', { sensor: 'tmp102', unit: 'Cel', simulated: 'true' }, 23.4375]]);
+    assert.deepEqual(temp.samples, [['coapgw_sensor_temperature_celsius', { sensor: 'tmp102', quantity: 'temperature', unit: 'Cel', simulated: 'true' }, 23.4375]]);
     // prometheus_client names a counter family without its _total.
     for (const name of ['coapgw_i2c_transactions', 'coapgw_module_calls', 'coapgw_http_responses']) assert.equal(families[name]?.type, 'counter', name);
     assert.ok(families['coapgw_i2c_transactions']!.samples[0]![2] > 0);

@@ -11,6 +11,10 @@
  * Bounds: at most `maxClients` streams (past it the caller answers 503 with Retry-After); a
  * stream whose socket does not drain (more than MAX_BUFFERED_BYTES queued) is closed; the
  * history keeps at most one point per second per sensor for one hour.
+ *
+ * Several quantities (ABI 1.1): `hello` lists each sensor's quantities, a history point is
+ * [time, value of each quantity in that order], and a `reading` of a multi-quantity sensor adds
+ * "values": { "<quantity>": { "value", "unit" } }, the shape of the CoAP front's JSON map.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../log.ts';
@@ -30,13 +34,16 @@ const RETRY_MS = 2000;
 export interface SensorSummary {
   name: string;
   path: string;
+  /** The primary quantity and its unit, as before ABI 1.1. */
   quantity: string;
   unit: string;
+  /** Every quantity, the primary first (one for a single-quantity sensor). */
+  quantities: Array<{ name: string; unit: string }>;
   simulated: boolean;
 }
 
-/** A point of the chart: [time ms since the epoch, value]. */
-type Point = [number, number];
+/** A point of the charts: [time ms since the epoch, value of each quantity, the primary first]. */
+type Point = [number, ...number[]];
 
 export class EventStreams {
   readonly #service: SensorService;
@@ -64,7 +71,10 @@ export class EventStreams {
   sensors(): SensorSummary[] {
     return this.#service.list().map((e) => {
       const info = this.#service.info(e.config.name);
-      return { name: e.config.name, path: e.config.path, quantity: info?.quantity ?? 'temperature', unit: info?.unit ?? '', simulated: e.simulated };
+      const quantity = info?.quantity ?? 'temperature';
+      const unit = info?.unit ?? '';
+      const quantities = info?.quantities.map((q) => ({ name: q.name, unit: q.unit })) ?? [{ name: quantity, unit }];
+      return { name: e.config.name, path: e.config.path, quantity, unit, quantities, simulated: e.simulated };
     });
   }
 
@@ -117,8 +127,10 @@ export class EventStreams {
       return;
     }
     const r = u.reading.reading;
-    this.#remember(u.sensor, [r.timeMs, r.value]);
-    this.#broadcast(frame('reading', { sensor: u.sensor, value: r.value, unit: r.unit, time: r.timeMs, simulated: r.simulated }));
+    const ms = r.measurements;
+    this.#remember(u.sensor, ms.length > 1 ? [r.timeMs, ...ms.map((m) => m.value)] : [r.timeMs, r.value]);
+    const values = ms.length > 1 ? { values: Object.fromEntries(ms.map((m) => [m.quantity, { value: m.value, unit: m.unit }])) } : {};
+    this.#broadcast(frame('reading', { sensor: u.sensor, value: r.value, unit: r.unit, ...values, time: r.timeMs, simulated: r.simulated }));
   }
 
   #remember(sensor: string, p: Point): void {

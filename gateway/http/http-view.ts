@@ -178,7 +178,8 @@ export class HttpView {
         try {
           // A reading still fresh costs nothing; otherwise one paced read, shared with CoAP requests.
           const { reading } = this.#service.peekFresh(name) ?? (await this.#service.readFresh(name));
-          readings.push({ sensor: name, quantity: this.#service.info(name)?.quantity ?? 'temperature', value: reading.value, unit: reading.unit, simulated: reading.simulated, timeMs: reading.timeMs });
+          const measurements = reading.measurements.length > 0 ? reading.measurements : [{ quantity: this.#service.info(name)?.quantity ?? 'temperature', unit: reading.unit, value: reading.value }];
+          readings.push({ sensor: name, simulated: reading.simulated, timeMs: reading.timeMs, measurements });
         } catch (err) {
           failures.push({ sensor: name, code: err instanceof GatewayError ? err.code : 'GW_ERR_INTERNAL' });
         }

@@ -8,6 +8,11 @@
  * the script), fed by the event stream (event-streams.ts). A simulated sensor carries a
  * SIMULATED badge next to its value, and every chart of one is labelled the same way. The page
  * keeps at most one point per second and one hour per sensor, like the server's history.
+ *
+ * A multi-quantity sensor (ABI 1.1) shows each quantity under the sensor's name: its value and
+ * its own chart (one y axis per unit: a temperature and a humidity do not share a scale), fed by
+ * the `values` of each reading and the per-quantity columns of the history (event-streams.ts).
+ * A single-quantity sensor's card is as it was.
  */
 import { createHash } from 'node:crypto';
 
@@ -23,6 +28,9 @@ h1 { font-size: 1.2rem; font-weight: 600; }
 .time { font-size: .85rem; opacity: .75; }
 .sim { background: #c60; color: #fff; font-weight: 700; letter-spacing: .05em; padding: .1rem .5rem; border-radius: .25rem; }
 .fault { color: #c00; font-size: .9rem; }
+.quantity { margin-top: .5rem; }
+.quantity .qname { font-weight: 600; min-width: 7rem; }
+.quantity .value { font-size: 1.8rem; }
 svg { width: 100%; height: 10rem; display: block; }
 svg .line { fill: none; stroke: #06c; stroke-width: 1.5; vector-effect: non-scaling-stroke; }
 svg .sim-line { stroke: #c60; stroke-dasharray: 4 3; }
@@ -46,13 +54,25 @@ function el(tag, cls, text) {
   return e;
 }
 
+function chart(label, simulated) {
+  const svg = document.createElementNS(SVGNS, 'svg');
+  svg.setAttribute('viewBox', '0 0 600 160');
+  svg.setAttribute('preserveAspectRatio', 'none');
+  svg.setAttribute('role', 'img');
+  svg.setAttribute('aria-label', label + ', last hour' + (simulated ? ' (SIMULATED)' : ''));
+  return svg;
+}
+
+// One series per quantity; a single-quantity sensor keeps its value in the head line, as before.
 function card(s) {
+  const qs = s.quantities && s.quantities.length > 0 ? s.quantities : [{ name: s.quantity, unit: s.unit }];
+  const multi = qs.length > 1;
   const box = el('section', 'sensor');
   box.dataset.sensor = s.name;
   const head = el('div', 'head');
   head.append(el('span', 'name', s.name + ' (' + s.path + ')'));
-  const value = el('span', 'value', '\\u2013');
-  head.append(value);
+  const series = qs.map((q) => ({ name: q.name, points: [], value: el('span', 'value', '\u2013'), svg: chart(s.name + (multi ? ' ' + q.name : ''), s.simulated), dirty: true }));
+  if (!multi) head.append(series[0].value);
   const sim = el('span', 'sim', 'SIMULATED');
   sim.title = 'A simulated chip answers for this sensor: not a measurement';
   sim.hidden = !s.simulated;
@@ -60,19 +80,24 @@ function card(s) {
   const time = el('span', 'time', '');
   head.append(time);
   const fault = el('div', 'fault', '');
-  const svg = document.createElementNS(SVGNS, 'svg');
-  svg.setAttribute('viewBox', '0 0 600 160');
-  svg.setAttribute('preserveAspectRatio', 'none');
-  svg.setAttribute('role', 'img');
-  svg.setAttribute('aria-label', s.name + ', last hour' + (s.simulated ? ' (SIMULATED)' : ''));
-  box.append(head, fault, svg);
+  box.append(head, fault);
+  if (!multi) box.append(series[0].svg);
+  else for (const x of series) {
+    const row = el('div', 'quantity');
+    row.dataset.quantity = x.name;
+    const line = el('div', 'head');
+    line.append(el('span', 'qname', x.name), x.value);
+    row.append(line, x.svg);
+    box.append(row);
+  }
   list.append(box);
-  return { meta: s, points: [], value, sim, time, fault, svg, dirty: true };
+  return { meta: s, series, sim, time, fault };
 }
 
 function unitOf(u) { return UNITS[u] || u; }
 
 function add(entry, t, v) {
+  if (typeof v !== 'number') return;
   const pts = entry.points;
   const last = pts[pts.length - 1];
   if (!last || t - last[0] >= STEP) pts.push([t, v]);
@@ -85,7 +110,7 @@ function add(entry, t, v) {
   entry.dirty = true;
 }
 
-function draw(entry) {
+function draw(sensor, entry) {
   entry.dirty = false;
   const svg = entry.svg, pts = entry.points;
   while (svg.firstChild) svg.removeChild(svg.firstChild);
@@ -105,23 +130,29 @@ function draw(entry) {
     svg.append(g, label);
   }
   const line = document.createElementNS(SVGNS, 'polyline');
-  line.setAttribute('class', entry.meta.simulated ? 'line sim-line' : 'line');
+  line.setAttribute('class', sensor.meta.simulated ? 'line sim-line' : 'line');
   line.setAttribute('points', pts.map((p) => x(p[0]).toFixed(1) + ',' + y(p[1]).toFixed(1)).join(' '));
   svg.append(line);
   const caption = document.createElementNS(SVGNS, 'text');
   caption.setAttribute('x', '45'); caption.setAttribute('y', '158');
-  caption.textContent = '\u221260 min' + (entry.meta.simulated ? ' (SIMULATED)' : '');
+  caption.textContent = '\u221260 min' + (sensor.meta.simulated ? ' (SIMULATED)' : '');
   const now = document.createElementNS(SVGNS, 'text');
   now.setAttribute('x', '575'); now.setAttribute('y', '158');
   now.textContent = 'now';
   svg.append(caption, now);
 }
 
-function show(entry, value, unit, time, simulated) {
-  entry.value.textContent = value + ' ' + unitOf(unit);
-  entry.sim.hidden = !simulated;
-  entry.time.textContent = new Date(time).toLocaleTimeString();
-  entry.fault.textContent = '';
+function show(sensor, r) {
+  for (let i = 0; i < sensor.series.length; i++) {
+    const x = sensor.series[i];
+    const q = r.values ? r.values[x.name] : (i === 0 ? { value: r.value, unit: r.unit } : undefined);
+    if (!q) continue;
+    x.value.textContent = q.value + ' ' + unitOf(q.unit);
+    add(x, r.time, q.value);
+  }
+  sensor.sim.hidden = !r.simulated;
+  sensor.time.textContent = new Date(r.time).toLocaleTimeString();
+  sensor.fault.textContent = '';
 }
 
 const source = new EventSource('/events');
@@ -131,7 +162,8 @@ source.addEventListener('hello', (ev) => {
     if (sensors.has(s.name)) continue;
     const entry = card(s);
     sensors.set(s.name, entry);
-    for (const p of hello.history[s.name] || []) add(entry, p[0], p[1]);
+    // A history point is [time, value of each quantity in the order of s.quantities].
+    for (const p of hello.history[s.name] || []) entry.series.forEach((x, i) => add(x, p[0], p[i + 1]));
   }
   statusEl.textContent = 'live';
 });
@@ -140,8 +172,7 @@ source.addEventListener('reading', (ev) => {
   const entry = sensors.get(r.sensor);
   if (!entry) return;
   entry.meta.simulated = r.simulated;
-  show(entry, r.value, r.unit, r.time, r.simulated);
-  add(entry, r.time, r.value);
+  show(entry, r);
 });
 source.addEventListener('fault', (ev) => {
   const f = JSON.parse(ev.data);
@@ -150,7 +181,7 @@ source.addEventListener('fault', (ev) => {
 });
 source.onopen = () => { statusEl.textContent = 'live'; };
 source.onerror = () => { statusEl.textContent = 'reconnecting\\u2026'; };
-setInterval(() => { for (const e of sensors.values()) if (e.dirty) draw(e); }, 1000);
+setInterval(() => { for (const e of sensors.values()) for (const x of e.series) if (x.dirty) draw(e, x); }, 1000);
 `;
 
 const sha256 = (s: string): string => `'sha256-${createHash('sha256').update(s, 'utf8').digest('base64')}'`;

@@ -4,9 +4,17 @@
  * `coapgw_` prefix, counters end in `_total`, and units are in the names in base units
  * (`_seconds`, `_bytes`, `_celsius`), as Prometheus' naming conventions ask.
  *
- * A reading's family is named after its quantity and unit: a TMP102 gives
- * coapgw_sensor_temperature_celsius{sensor="tmp102",unit="Cel",simulated="true"}. A unit the
- * table below does not know goes into coapgw_sensor_value with the unit as a label only.
+ * One sample per quantity of a reading (a multi-quantity sensor, ABI 1.1, has several), in a
+ * family named after the quantity and its Prometheus base unit: a TMP102 gives
+ * coapgw_sensor_temperature_celsius{sensor="tmp102",quantity="temperature",unit="Cel",simulated="true"},
+ * an SHT3x also coapgw_sensor_humidity_ratio{sensor="env",quantity="humidity",unit="%RH",...} 0.4521.
+ * Why a family per quantity and base unit, not one family with a unit label: a metric name
+ * "MUST refer to a single unit and a single quantity" and "SHOULD use base units" with a unit
+ * suffix (https://prometheus.io/docs/practices/naming/): sum() or avg() over one family must
+ * mean something, which a temperature averaged with a humidity does not. The base units are
+ * that page's table: celsius for temperature, and for a percentage a ratio, "values are 0-1
+ * (rather than 0-100)", so %RH is divided by 100 (`unit` keeps the SenML unit the module reported).
+ * A unit the table below does not know goes into coapgw_sensor_value with the unit as a label only.
  * `simulated="true"` is never dropped: a dashboard must be able to tell a simulated chip from a
  * measurement, as every CoAP payload can.
  */
@@ -14,16 +22,56 @@ import type { CborMap, CborValue } from '../coap/cbor-preferred.ts';
 
 export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
-/** SenML unit symbols (RFC 8428 section 12.1) -> Prometheus base-unit suffixes. */
-const UNIT_SUFFIX: Readonly<Record<string, string>> = { Cel: 'celsius', K: 'kelvin', Pa: 'pascals', '%RH': 'percent', V: 'volts', A: 'amperes', W: 'watts', lx: 'lux', m: 'meters', s: 'seconds' };
+/**
+ * SenML unit symbols (RFC 8428 section 12.1; RFC 8798 sections 2 and 3 for the secondary units
+ * and their scales) -> the Prometheus base unit's suffix and the factor to it. Kelvin stays
+ * kelvin: the naming page's "celsius" is for practical temperatures, and a module reporting K
+ * means an absolute one.
+ */
+const BASE_UNITS: Readonly<Record<string, { suffix: string; scale: number }>> = {
+  Cel: { suffix: 'celsius', scale: 1 },
+  K: { suffix: 'kelvin', scale: 1 },
+  Pa: { suffix: 'pascals', scale: 1 },
+  hPa: { suffix: 'pascals', scale: 100 },
+  '%RH': { suffix: 'ratio', scale: 0.01 },
+  '%EL': { suffix: 'ratio', scale: 0.01 },
+  '%': { suffix: 'ratio', scale: 0.01 },
+  '/100': { suffix: 'ratio', scale: 0.01 },
+  '/': { suffix: 'ratio', scale: 1 },
+  V: { suffix: 'volts', scale: 1 },
+  mV: { suffix: 'volts', scale: 0.001 },
+  A: { suffix: 'amperes', scale: 1 },
+  mA: { suffix: 'amperes', scale: 0.001 },
+  W: { suffix: 'watts', scale: 1 },
+  kW: { suffix: 'watts', scale: 1000 },
+  J: { suffix: 'joules', scale: 1 },
+  Wh: { suffix: 'joules', scale: 3600 },
+  kWh: { suffix: 'joules', scale: 3_600_000 },
+  lx: { suffix: 'lux', scale: 1 },
+  m: { suffix: 'meters', scale: 1 },
+  mm: { suffix: 'meters', scale: 0.001 },
+  cm: { suffix: 'meters', scale: 0.01 },
+  km: { suffix: 'meters', scale: 1000 },
+  s: { suffix: 'seconds', scale: 1 },
+  ms: { suffix: 'seconds', scale: 0.001 },
+  Hz: { suffix: 'hertz', scale: 1 },
+  B: { suffix: 'bytes', scale: 1 },
+};
 
+/** A value in its base unit; 15 significant digits drop what binary floating point adds (45.21 * 0.01). */
+function toBase(value: number, scale: number): number {
+  return scale === 1 ? value : Number((value * scale).toPrecision(15));
+}
+
+/** Families of the gateway's own that a quantity's name could spell (a "reading_timestamp" in s): such a quantity goes to coapgw_sensor_value. */
+const OWN_SENSOR_FAMILIES: ReadonlySet<string> = new Set(['coapgw_sensor_reading_timestamp_seconds', 'coapgw_sensor_module_memory_bytes']);
+
+/** A sensor's latest reading: every quantity measured, the primary first. */
 export interface ReadingSample {
   sensor: string;
-  quantity: string;
-  value: number;
-  unit: string;
   simulated: boolean;
   timeMs: number;
+  measurements: ReadonlyArray<{ quantity: string; unit: string; value: number }>;
 }
 
 type Labels = Record<string, string>;
@@ -106,10 +154,15 @@ export function renderMetrics(input: MetricsInput): string {
   const { stats } = input;
 
   for (const r of input.readings) {
-    const suffix = UNIT_SUFFIX[r.unit];
-    const labels = { sensor: r.sensor, unit: r.unit, simulated: String(r.simulated) };
-    if (suffix !== undefined) w.add(`coapgw_sensor_${snake(r.quantity)}_${suffix}`, 'gauge', `The sensor's latest ${r.quantity} reading, in ${suffix}; simulated="true": a simulated chip, not a measurement.`, r.value, labels);
-    else w.add('coapgw_sensor_value', 'gauge', "The sensor's latest reading, in the unit its label names; simulated=\"true\": not a measurement.", r.value, { ...labels, quantity: r.quantity });
+    for (const m of r.measurements) {
+      const base = Object.hasOwn(BASE_UNITS, m.unit) ? BASE_UNITS[m.unit] : undefined;
+      const labels = { sensor: r.sensor, quantity: m.quantity, unit: m.unit, simulated: String(r.simulated) };
+      const family = base === undefined ? undefined : `coapgw_sensor_${snake(m.quantity)}_${base.suffix}`;
+      if (base !== undefined && family !== undefined && !OWN_SENSOR_FAMILIES.has(family)) {
+        const help = `The sensor's latest ${m.quantity} reading, in ${base.suffix === 'ratio' ? 'a ratio 0..1' : base.suffix} (the unit label: the SenML unit the module reported); simulated="true": a simulated chip, not a measurement.`;
+        w.add(family, 'gauge', help, toBase(m.value, base.scale), labels);
+      } else w.add('coapgw_sensor_value', 'gauge', "The sensor's latest reading, in the unit its label names; simulated=\"true\": not a measurement.", m.value, labels);
+    }
   }
   w.declare('coapgw_sensor_reading_timestamp_seconds', 'gauge', 'When the latest reading was taken, seconds since the Unix epoch.');
   for (const r of input.readings) w.add('coapgw_sensor_reading_timestamp_seconds', 'gauge', '', r.timeMs / 1000, { sensor: r.sensor });

@@ -13,6 +13,10 @@
  * behind the buffer's back (connection.ts): at most MAX_IN_FLIGHT readings are handed to it,
  * and those not acknowledged when the connection drops go back to the front of the buffer, so
  * readings leave in the order they were made, each with its own timestamp.
+ *
+ * A multi-quantity sensor (ABI 1.1) is one Home Assistant entity and one state topic per
+ * quantity (topics.ts); each quantity's payload is one buffer entry, so `bufferSize` counts
+ * state messages, two per reading of a temperature-and-humidity sensor.
  */
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { type Clock, monotonicMs } from '../../drivers/clock.ts';
@@ -26,8 +30,9 @@ import type { MqttConfig } from '../service/uplink-config.ts';
 import { BoundedBuffer } from './bounded-buffer.ts';
 import { type UplinkState, brokerName, classifyError, clientOptions, stateOf } from './connection.ts';
 import { discoveryConfig } from './discovery.ts';
-import { statePayload } from './state-payload.ts';
-import { AVAILABLE, NOT_AVAILABLE, Topics } from './topics.ts';
+import { stateMessages } from './state-payload.ts';
+import { parseSensorsList, planSettle, relist } from './sensors-list.ts';
+import { AVAILABLE, type EntityRef, NOT_AVAILABLE, Topics, entityKey } from './topics.ts';
 
 /** Readings handed to mqtt.js and not yet acknowledged (PUBACK), at most. */
 export const MAX_IN_FLIGHT = 32;
@@ -56,9 +61,13 @@ interface Connection {
   dead: boolean;
   error?: ErrorCode;
   inFlight: Pending[];
-  /** Sensors whose discovery config went out on this connection. */
+  /** Sensors whose discovery configs went out on this connection. */
   announced: Set<string>;
   sensorsListSettled: boolean;
+  /** The entity keys of the retained sensors list as this connection last wrote it. */
+  listed: Set<string>;
+  /** Discovery config topic -> the entity key announced on it (two entities must not share one). */
+  configTopics: Map<string, string>;
 }
 
 export interface MqttUplinkOptions {
@@ -190,8 +199,9 @@ export class MqttUplink {
     // The feed can hand the same reading twice (an ALERT edge within a period): "each new reading".
     if (reading === this.#lastReading.get(update.sensor)) return;
     this.#lastReading.set(update.sensor, reading);
-    const dropped = this.#buffer.push({ sensor: update.sensor, topic: this.#topics.state(update.sensor), payload: statePayload(reading) });
-    if (dropped !== undefined) this.#countDropped(1);
+    let dropped = 0;
+    for (const m of stateMessages(update.sensor, reading, this.#topics)) if (this.#buffer.push({ sensor: update.sensor, ...m }) !== undefined) dropped++;
+    if (dropped > 0) this.#countDropped(dropped);
     this.#schedulePump();
   }
 
@@ -238,7 +248,7 @@ export class MqttUplink {
   #connect(): void {
     if (this.#closing) return;
     const client = mqtt.connect(this.#config.url, this.#clientOptions);
-    const conn: Connection = { client, connected: false, dead: false, inFlight: [], announced: new Set(), sensorsListSettled: false };
+    const conn: Connection = { client, connected: false, dead: false, inFlight: [], announced: new Set(), sensorsListSettled: false, listed: new Set(), configTopics: new Map() };
     this.#conn = conn;
     client.on('connect', () => this.#onConnect(conn));
     client.on('message', (topic, payload) => this.#onMessage(conn, topic, payload));
@@ -311,50 +321,84 @@ export class MqttUplink {
       // Home Assistant (re)started: announce everything again (its discovery may have lost the retained configs).
       this.#log.info('Home Assistant came online: discovery configs published again');
       conn.announced.clear();
+      conn.configTopics.clear();
       for (const entry of this.#service.list()) this.#announce(conn, entry.config.name);
     }
   }
 
-  /** Withdraws the sensors announced before and not configured now, announces the current ones, writes the new list. */
+  /**
+   * A sensor's Home Assistant entities: itself when it has one quantity (its 1.0 topics), one
+   * per quantity otherwise; undefined before its module first initialised (quantities unknown).
+   */
+  #entitiesOf(sensor: string): EntityRef[] | undefined {
+    const quantities = this.#service.info(sensor)?.quantities;
+    if (quantities === undefined) return undefined;
+    return quantities.length > 1 ? quantities.map((q) => ({ sensor, quantity: q.name })) : [{ sensor }];
+  }
+
+  /** Empties an entity's retained config (removing it from Home Assistant) and, when asked, its retained state. */
+  #withdraw(conn: Connection, e: EntityRef, state: boolean): void {
+    conn.client.publish(this.#topics.discoveryConfig(e.sensor, e.quantity), '', { qos: 1, retain: true });
+    if (state) conn.client.publish(this.#topics.state(e.sensor, e.quantity), '', { qos: 1, retain: true });
+    this.#log.info('uplink: entity withdrawn from Home Assistant', { sensor: e.sensor, ...(e.quantity === undefined ? {} : { quantity: e.quantity }) });
+  }
+
+  /**
+   * Withdraws the entities announced before and not served now, announces the current ones,
+   * writes the new list. An entry of a sensor still configured whose module has not initialised
+   * yet (its quantities unknown) is kept as it is: #announce settles it when they are known.
+   */
   #settleSensorsList(conn: Connection, payload: Buffer | undefined): void {
     if (conn.sensorsListSettled || conn.dead) return;
     conn.sensorsListSettled = true;
     const { client } = conn;
     client.unsubscribe(this.#topics.sensors);
-    let before: string[] = [];
-    if (payload !== undefined && payload.length > 0) {
-      try {
-        const parsed: unknown = JSON.parse(payload.toString('utf8'));
-        if (Array.isArray(parsed)) before = parsed.filter((s): s is string => typeof s === 'string' && /^[A-Za-z0-9_-]{1,64}$/.test(s));
-      } catch {
-        this.#log.warn('uplink: the retained sensors list is not JSON; nothing withdrawn', { topic: this.#topics.sensors });
-      }
+    let before = parseSensorsList(payload);
+    if (before === undefined) {
+      this.#log.warn('uplink: the retained sensors list is not JSON; nothing withdrawn', { topic: this.#topics.sensors });
+      before = [];
     }
     const configured = this.#service.list().map((e) => e.config.name);
-    const now = this.#config.discovery.enabled ? configured : [];
-    for (const name of before) {
-      if (now.includes(name)) continue;
-      // An empty retained payload removes the entity; the retained state goes only with a sensor
-      // that is gone (with discovery switched off, a configured sensor keeps publishing its state).
-      client.publish(this.#topics.discoveryConfig(name), '', { qos: 1, retain: true });
-      if (!configured.includes(name)) client.publish(this.#topics.state(name), '', { qos: 1, retain: true });
-      this.#log.info('uplink: sensor withdrawn from Home Assistant', { sensor: name });
-    }
-    for (const name of now) this.#announce(conn, name);
-    client.publish(this.#topics.sensors, JSON.stringify(now), { qos: 1, retain: true });
+    const plan = planSettle({ before, entities: new Map(configured.map((name) => [name, this.#entitiesOf(name)])), discovery: this.#config.discovery.enabled });
+    for (const { entity, state } of plan.withdraw) this.#withdraw(conn, entity, state);
+    for (const key of plan.listed) conn.listed.add(key);
+    for (const name of configured) this.#announce(conn, name);
+    client.publish(this.#topics.sensors, JSON.stringify([...conn.listed]), { qos: 1, retain: true });
     this.#pump();
   }
 
-  /** Publishes a sensor's discovery config, once per connection (again when Home Assistant restarts). */
+  /**
+   * Publishes a sensor's discovery configs, once per connection (again when Home Assistant
+   * restarts). A sensor announced late (its module initialised after the list was settled) is
+   * added to the list, and the entries it had there that no longer match its quantities withdrawn.
+   */
   #announce(conn: Connection, sensor: string): void {
     if (!this.#config.discovery.enabled || conn.announced.has(sensor)) return;
     const info = this.#service.info(sensor);
     const entry = this.#service.get(sensor);
+    const entities = this.#entitiesOf(sensor);
     // Before its module first initialised the unit is unknown: announced with its first reading.
-    if (info === undefined || entry === undefined) return;
+    if (info === undefined || entry === undefined || entities === undefined) return;
     conn.announced.add(sensor);
-    const config = discoveryConfig({ name: sensor, quantity: info.quantity, unit: info.unit, simulated: entry.simulated }, this.#config.gatewayId, this.#topics);
-    conn.client.publish(this.#topics.discoveryConfig(sensor), JSON.stringify(config), { qos: 1, retain: true });
+    const perQuantity = entities.length > 1;
+    for (const e of entities) {
+      const key = entityKey(e);
+      const topic = this.#topics.discoveryConfig(e.sensor, e.quantity);
+      const owner = conn.configTopics.get(topic);
+      if (owner !== undefined && owner !== key) {
+        // "env" measuring "humidity" and a sensor named "env_humidity" (topics.ts): the first announced keeps the topic.
+        this.#log.warn('uplink: two entities share one discovery topic; the second is not announced (rename one sensor)', { sensor, entity: key, topic, announced: owner });
+        continue;
+      }
+      conn.configTopics.set(topic, key);
+      const q = info.quantities.find((x) => x.name === e.quantity) ?? { name: info.quantity, unit: info.unit };
+      const config = discoveryConfig({ name: sensor, quantity: q.name, unit: q.unit, simulated: entry.simulated, perQuantity }, this.#config.gatewayId, this.#topics);
+      conn.client.publish(topic, JSON.stringify(config), { qos: 1, retain: true });
+    }
+    if (!conn.sensorsListSettled) return;
+    const { withdraw, changed } = relist(conn.listed, sensor, entities);
+    for (const e of withdraw) this.#withdraw(conn, e, true);
+    if (changed) conn.client.publish(this.#topics.sensors, JSON.stringify([...conn.listed]), { qos: 1, retain: true });
   }
 }
 
