@@ -48,6 +48,97 @@ export class SystemClock implements Clock {
 }
 
 /**
+ * The top of `--time-scale` (the bottom is 1: the simulated world never runs slower than the
+ * network around it). Three things bound it:
+ * - Node's timers resolve whole milliseconds (a shorter delay is 1 ms): a timer of this clock
+ *   is off by up to about 1 real ms, that is `rate` simulated ms. At 1000 that is a simulated
+ *   second, four periods of a TMP102 at 4 Hz (250 ms): the feed then reads about every fourth
+ *   conversion, and c.pmin/c.pmax under a second lose their meaning. Past it, more is lost.
+ * - Work grows with the rate: the feed reads once per simulated conversion period, so N times as
+ *   often in real time; at 1000 and 4 Hz it would read every 0.25 real ms, and reads once a
+ *   real millisecond, the most a timer allows (docs/simulation.md has the CPU it costs).
+ * - Nothing is gained past it: a simulated day at 1000 takes under a minute and a half.
+ */
+export const MAX_TIME_SCALE = 1000;
+
+/** What another thread needs to build a {@link ScaledClock} showing the same time (structured-cloneable). */
+export interface ScaledClockState {
+  readonly rate: number;
+  /** process.hrtime of the origin: the same CLOCK_MONOTONIC source in every thread of the process. */
+  readonly originNs: bigint;
+  /** Simulated wall-clock nanoseconds at the origin. */
+  readonly startEpochNs: bigint;
+}
+
+/** Rate resolution: the rate is kept as an exact fraction over this, so scaled time never runs backwards. */
+const RATE_DENOMINATOR = 1_000_000n;
+
+/**
+ * Real time running `rate` times faster (`--time-scale`): a simulated world (the chip's
+ * conversions, the pacing, Observe periods, Max-Age) that lives a day in minutes. Monotonic
+ * time is the machine's, scaled from the moment of construction; wall-clock time starts at the
+ * real wall clock then (or `startEpochMs`) and advances at the same rate, so a reading's
+ * timestamp moves `rate` times faster than a device's own clock and agrees with the Max-Age
+ * and the scenario. `sleep` and `schedule` take this clock's time: they wait 1/rate of it.
+ *
+ * A module's worker thread builds the same clock from {@link share}: process.hrtime reads the
+ * one monotonic clock of the process (libuv's uv_hrtime, CLOCK_MONOTONIC) from every thread,
+ * so both threads see the same time without sharing memory.
+ */
+export class ScaledClock implements Clock {
+  readonly rate: number;
+  readonly #rateNumerator: bigint;
+  // Not readonly only so that sharing() can set them; nothing changes them after that.
+  #originNs: bigint;
+  #startEpochNs: bigint;
+
+  constructor(rate: number, options: { startEpochMs?: number } = {}) {
+    ScaledClock.#check(rate);
+    this.rate = rate;
+    this.#rateNumerator = BigInt(Math.round(rate * Number(RATE_DENOMINATOR)));
+    this.#originNs = process.hrtime.bigint();
+    this.#startEpochNs = options.startEpochMs !== undefined ? BigInt(Math.round(options.startEpochMs * 1e6)) : new SystemClock().realtimeNs();
+  }
+
+  /** The same clock in another thread (module-worker.ts), from {@link share}. */
+  static sharing(state: ScaledClockState): ScaledClock {
+    const clock = new ScaledClock(state.rate);
+    clock.#originNs = state.originNs;
+    clock.#startEpochNs = state.startEpochNs;
+    return clock;
+  }
+
+  static #check(rate: number): void {
+    if (!Number.isFinite(rate) || rate < 1 || rate > MAX_TIME_SCALE) throw new RangeError(`a time scale is a number from 1 to ${MAX_TIME_SCALE}, got ${rate}`);
+  }
+
+  /** What a {@link ScaledClock.sharing} in another thread is built from. */
+  share(): ScaledClockState {
+    return { rate: this.rate, originNs: this.#originNs, startEpochNs: this.#startEpochNs };
+  }
+
+  monotonicNs(): bigint {
+    return this.#originNs + this.#scaledSinceOrigin();
+  }
+  realtimeNs(): bigint {
+    return this.#startEpochNs + this.#scaledSinceOrigin();
+  }
+  sleep(ns: bigint): void {
+    if (ns <= 0n) return;
+    Atomics.wait(sleepCell, 0, 0, Number(ns) / 1e6 / this.rate);
+  }
+  schedule(ms: number, fn: () => void): () => void {
+    const timer = setTimeout(fn, Math.max(0, ms) / this.rate);
+    timer.unref();
+    return () => clearTimeout(timer);
+  }
+
+  #scaledSinceOrigin(): bigint {
+    return ((process.hrtime.bigint() - this.#originNs) * this.#rateNumerator) / RATE_DENOMINATOR;
+  }
+}
+
+/**
  * What another thread needs to see a ManualClock's time: the shared monotonic cell and the
  * fixed offset to wall-clock time. Structured-cloneable (postMessage shares the buffer).
  */

@@ -51,10 +51,10 @@ describe('shipped scenarios', () => {
     assert.ok(samples[0]! < 75 && samples[peak]! > 80 && samples.at(-1)! < 75);
   });
 
-  it('unplugged-30s: unplugged from 5 s to 35 s, 40 s long', async () => {
+  it('unplugged-30s: unplugged from 5 s to 35 s, 45 s long', async () => {
     const s = await loadScenarioFile(path.join(SCENARIOS, 'unplugged-30s.json'), { sensors: SENSORS });
     assert.deepEqual([4_999, 5_000, 34_999, 35_000].map((ms) => s.faultAt('tmp102', ms)), [undefined, 'unplugged', 'unplugged', undefined]);
-    assert.equal(s.durationMs, 40_000);
+    assert.equal(s.durationMs, 45_000);
   });
 
   it('flaky-sensor draws NACKs, bus errors and timeouts from its seed; --seed overrides it', async () => {

@@ -45,6 +45,7 @@ export const COAP_CODE_FOR: Record<ErrorCode, CoapErrorCode> = {
   GW_ERR_MODULE_EXIT: FAULT,
   GW_ERR_MODULE_BAD_ARGUMENT: FAULT,
   GW_ERR_MODULE_BAD_OUTPUT: FAULT,
+  GW_ERR_MODULE_BAD_UNIT: FAULT,
   GW_ERR_MODULE_BAD_REQUEST: FAULT,
   GW_ERR_MODULE_NOT_INITIALIZED: FAULT,
   GW_ERR_MODULE_INTERNAL: FAULT,
@@ -126,11 +127,17 @@ export function maxAgeOf(ms: number): number {
  *   (the operator may reload it sooner), and the value always fits the option's 4-byte uint;
  * - 5.00: 0, the next request gets a fresh module instance and may well succeed;
  * - 4.xx and 5.05: 60, they depend only on the request and the configuration, not on the sensor.
+ *
+ * `timeScale` (docs/simulation.md, "Time that runs faster"): every 5.03 is the sensor's (an I2C
+ * failure, a module restarting or quarantined, its bus budget), timed by the simulated world's
+ * clock, so its retry time is simulated and goes on the wire as real seconds: divided by the
+ * scale, then rounded up. A 4.29 is the network's (the per-client write limiter runs on real
+ * time) and is never scaled.
  */
-export function errorMaxAge(code: CoapErrorCode, err: GatewayError | undefined): number {
+export function errorMaxAge(code: CoapErrorCode, err: GatewayError | undefined, timeScale = 1): number {
   if (code === UNAVAILABLE) {
     const ms = err?.details.retryAfterMs;
-    return ms === undefined || !Number.isFinite(ms) ? DEFAULT_RETRY_AFTER_S : maxAgeOf(ms);
+    return maxAgeOf((ms === undefined || !Number.isFinite(ms) ? DEFAULT_RETRY_AFTER_S * 1000 : ms) / timeScale);
   }
   if (code === FAULT) return 0;
   // RFC 8516 section 4: the Max-Age of a 4.29 is the time after which the client may retry.
@@ -153,14 +160,18 @@ export interface ErrorReply {
   errorCode: ErrorCode;
 }
 
-/** Turns anything a handler threw into the response a client sees. Non-gateway errors become GW_ERR_INTERNAL. */
-export function errorReply(err: unknown): ErrorReply {
+/**
+ * Turns anything a handler threw into the response a client sees. Non-gateway errors become
+ * GW_ERR_INTERNAL. `timeScale`: how much faster the sensors' clock runs (errorMaxAge).
+ */
+export function errorReply(err: unknown, timeScale = 1): ErrorReply {
   const gwErr = err instanceof GatewayError ? err : undefined;
   const errorCode: ErrorCode = gwErr?.code ?? 'GW_ERR_INTERNAL';
   const code = COAP_CODE_FOR[errorCode];
   const body: CborMap = { code: errorCode };
-  if (gwErr && errorCode.startsWith('GW_ERR_REQUEST_') && gwErr.details.detail) body['detail'] = gwErr.details.detail;
-  const reply: ErrorReply = { code, maxAge: errorMaxAge(code, gwErr), contentFormat: ContentFormat.CBOR, payload: encodeCbor(body), errorCode };
+  // The simulation's commands are requests too: their detail names the field (docs/simulation.md).
+  if (gwErr && (errorCode.startsWith('GW_ERR_REQUEST_') || errorCode.startsWith('GW_ERR_SIM_')) && gwErr.details.detail) body['detail'] = gwErr.details.detail;
+  const reply: ErrorReply = { code, maxAge: errorMaxAge(code, gwErr, timeScale), contentFormat: ContentFormat.CBOR, payload: encodeCbor(body), errorCode };
   if (errorCode === 'GW_ERR_REQUEST_TOO_LARGE') reply.size1 = MAX_BODY_BYTES;
   if (body['detail'] !== undefined) reply.brief = encodeCbor({ code: errorCode });
   return reply;

@@ -60,6 +60,11 @@ export const UNMATCHED_WINDOW_MS = 10 * 60_000;
 export const MAX_UNMATCHED_ADDRESSES = 4096;
 
 export class Reliability {
+  /**
+   * The network's clock (server.ts networkClock): retransmission timeouts race the peer's real
+   * ACK_TIMEOUT and EXCHANGE_LIFETIME is the peer's real time, so none of this runs faster when
+   * the sensors' time is scaled (docs/simulation.md, "Time that runs faster").
+   */
   readonly #clock: Clock;
   readonly #timing: ObserveTiming;
   readonly #random: () => number;

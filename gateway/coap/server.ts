@@ -20,11 +20,17 @@
  *
  * Dual stack: the default host '::' binds an IPv6 socket with IPV6_V6ONLY off, so IPv4 peers
  * arrive as ::ffff:a.b.c.d and are answered on the same socket.
+ *
+ * Two clocks (docs/simulation.md, "Time that runs faster"): the sensors' (`clock`, which runs
+ * faster under `--time-scale`) for Observe periods and conditions and the Max-Age countdown;
+ * the network's (`networkClock`, real) for everything a peer times on its own clock:
+ * retransmissions, duplicate detection, held blocks, Echo, OSCORE, the write limiter, log
+ * throttles. Max-Age goes out in real seconds (freshMaxAge, errorMaxAge: divided by timeScale).
  */
 import type { Socket } from 'node:dgram';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { type Clock, monotonicMs } from '../../drivers/clock.ts';
+import { type Clock, MAX_TIME_SCALE, ScaledClock, SystemClock, monotonicMs } from '../../drivers/clock.ts';
 import { bindCoapSocket } from '../bind-socket.ts';
 import { type Logger, isLevelEnabled } from '../log.ts';
 import { LogThrottle, logThrottled } from '../log-throttle.ts';
@@ -56,7 +62,22 @@ import type { SimulationControl } from '../service/simulation-control.ts';
 export interface GatewayServerOptions {
   service: SensorService;
   logger: Logger;
+  /** The sensors' clock, the service's: Observe periods and conditions, the Max-Age countdown. */
   clock: Clock;
+  /**
+   * Real time, for what belongs to the network: retransmissions, duplicate detection, held
+   * blocks, Echo values, OSCORE freshness, the write limiter, log throttles, uptime
+   * (docs/simulation.md, "Time that runs faster"). Default: `clock`, or a SystemClock when
+   * `clock` is a ScaledClock (the network never runs on scaled time).
+   */
+  networkClock?: Clock;
+  /**
+   * How many times faster `clock` runs than real time, from 1 to MAX_TIME_SCALE: simulated
+   * milliseconds of freshness and retry times are divided by it to make a Max-Age in real
+   * seconds. Default: the rate of a ScaledClock, else 1; a value that contradicts the clock's
+   * rate is refused.
+   */
+  timeScale?: number;
   /** Default '::' (dual stack: IPv6 and IPv4). */
   host?: string;
   /** Default 5683 (RFC 7252 section 6.1); 0 picks an ephemeral port. */
@@ -145,13 +166,18 @@ export class GatewayServer {
   readonly #errors: LogThrottle;
   readonly port: number;
   readonly host: string;
+  /** How many times faster the sensors' clock runs than the network's (GatewayServerOptions.timeScale). */
+  readonly timeScale: number;
   #closed = false;
 
   private constructor(socket: Socket, options: GatewayServerOptions, log: Logger) {
     const { service, clock } = options;
+    const networkClock = networkClockOf(options);
+    this.timeScale = timeScaleOf(options);
     this.#socket = socket;
     this.#log = log;
-    const now = () => monotonicMs(clock);
+    // Everything below that keeps time for the network: real time even when the sensors' runs faster.
+    const now = () => monotonicMs(networkClock);
     this.#errors = new LogThrottle(now).flushEvery();
     this.#counter = new ResponseCounter();
     this.#exchanges = new ExchangeStore(now, options.exchanges);
@@ -162,11 +188,12 @@ export class GatewayServer {
     this.#access = new AccessPolicy(access);
     this.#writes = new WriteLimiter(access.writesPerClient, now);
     const timing = checkTiming({ ...DEFAULT_OBSERVE_TIMING, ...options.observeTiming });
-    this.#reliability = new Reliability({ clock, timing, random: options.random ?? Math.random, send: (d, peer) => this.#send(d, peer), trustLoopback: options.trustLoopback ?? true });
+    this.#reliability = new Reliability({ clock: networkClock, timing, random: options.random ?? Math.random, send: (d, peer) => this.#send(d, peer), trustLoopback: options.trustLoopback ?? true });
     let router: Router | undefined;
     this.#observe = new ObserveLayer({
       service,
       clock,
+      networkClock,
       logger: log,
       counter: this.#counter,
       reliability: this.#reliability,
@@ -178,11 +205,12 @@ export class GatewayServer {
     router = new Router({
       service,
       logger: log,
-      stats: { service, counter: this.#counter, observers: (sensor) => this.#observe.observers(sensor), exchanges: () => this.#exchanges.stats, clock, startedAtMs: now(), uplink: options.uplinkStats },
+      stats: { service, counter: this.#counter, observers: (sensor) => this.#observe.observers(sensor), exchanges: () => this.#exchanges.stats, clock: networkClock, startedAtMs: now(), uplink: options.uplinkStats },
       ...(options.simulation ? { simulation: options.simulation } : {}),
+      timeScale: this.timeScale,
     });
     this.#router = router;
-    // Real elapsed time, whatever clock the gateway runs on (a test's ManualClock would say 0 ms).
+    // Real elapsed time, whatever clocks the gateway runs on (a test's ManualClock would say 0 ms).
     this.#requests = isLevelEnabled(log, 'debug') ? new RequestLog(log, () => performance.now()) : undefined;
     const address = socket.address();
     this.port = address.port;
@@ -193,13 +221,22 @@ export class GatewayServer {
 
   static async start(options: GatewayServerOptions): Promise<GatewayServer> {
     const log = options.logger.child({ component: 'coap' });
+    // Refused before a socket is bound: nothing is left open by options that contradict each other.
+    timeScaleOf(options);
     const socket = options.socket ?? (await bindCoapSocket(options.host ?? DEFAULT_HOST, options.port ?? DEFAULT_COAP_PORT));
     try {
       socket.setRecvBufferSize(RECEIVE_BUFFER_BYTES);
     } catch (err) {
       log.debug('receive buffer size not raised', { detail: err instanceof Error ? err.message : String(err) });
     }
-    const server = new GatewayServer(socket, options, log);
+    let server: GatewayServer;
+    try {
+      server = new GatewayServer(socket, options, log);
+    } catch (err) {
+      // A socket bound here is ours to close (one handed in stays the caller's).
+      if (options.socket === undefined) socket.close();
+      throw err;
+    }
     log.info('CoAP server listening', { host: server.host, port: server.port, resources: server.#router.paths.join(' ') });
     return server;
   }
@@ -221,7 +258,7 @@ export class GatewayServer {
    */
   proxied(view: RequestView, who: Requester): Reply | Promise<Reply> {
     const refused = this.#admit(view.method, view.path, who, { peer: who.address, via: 'http', method: view.method });
-    return refused !== undefined ? fromError(errorReply(refused)) : this.#router.dispatch(view);
+    return refused !== undefined ? fromError(errorReply(refused)) : this.#router.dispatch(view, who);
   }
 
   /** Registered observers (RFC 7641), in all or of one sensor. */
@@ -366,7 +403,7 @@ export class GatewayServer {
         return;
       }
     }
-    const reply = this.#router.dispatch(req.view);
+    const reply = this.#router.dispatch(req.view, who);
     if (reply instanceof Promise) this.#await(p, reply.then((r) => ({ reply: r, via: 'resource' as const })));
     else this.#respond(p, { reply, via: 'resource' });
   }
@@ -388,7 +425,7 @@ export class GatewayServer {
     outcome
       .catch((err: unknown): Outcome => {
         logThrottled(this.#errors, this.#log, 'error', 'handler', 'request handler failed', { path: p.request?.view.path, detail: err instanceof Error ? err.message : String(err) });
-        return { reply: fromError(errorReply(err)), via: 'resource' };
+        return { reply: fromError(errorReply(err, this.timeScale)), via: 'resource' };
       })
       .then((o) => {
         if (timer !== undefined) {
@@ -521,4 +558,19 @@ export class GatewayServer {
     if (this.#closed) return;
     this.#socket.send(datagram, peer.port, peer.address);
   }
+}
+
+/** GatewayServerOptions.networkClock: never a ScaledClock by default. */
+function networkClockOf(options: GatewayServerOptions): Clock {
+  if (options.networkClock !== undefined) return options.networkClock;
+  return options.clock instanceof ScaledClock ? new SystemClock() : options.clock;
+}
+
+/** GatewayServerOptions.timeScale, checked: contradicting options are refused up front. */
+function timeScaleOf(options: GatewayServerOptions): number {
+  const rate = options.clock instanceof ScaledClock ? options.clock.rate : undefined;
+  const scale = options.timeScale ?? rate ?? 1;
+  if (!Number.isFinite(scale) || scale < 1 || scale > MAX_TIME_SCALE) throw new RangeError(`timeScale must be from 1 to ${MAX_TIME_SCALE}, got ${scale}`);
+  if (rate !== undefined && scale !== rate) throw new RangeError(`timeScale ${scale} contradicts the clock's rate ${rate}`);
+  return scale;
 }

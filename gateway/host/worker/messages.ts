@@ -4,7 +4,7 @@
  * details and message and become GatewayErrors again on the other side.
  */
 import type { RateLimit } from '../token-bucket.ts';
-import type { SharedClockState } from '../../../drivers/clock.ts';
+import type { ScaledClockState, SharedClockState } from '../../../drivers/clock.ts';
 import { type ErrorCode, type ErrorDetails, GatewayError, isErrorCode } from '../../errors.ts';
 import type { ThrottleSnapshot } from '../../log-throttle.ts';
 import type { LogLevel } from '../../log.ts';
@@ -12,8 +12,12 @@ import type { Capabilities } from '../capabilities.ts';
 import type { ModuleInfo, Reading, SensorModuleStats } from '../sensor-module.ts';
 import type { ChannelDescriptor } from './bus-channel.ts';
 
-/** SystemClock: the worker uses its own. ManualClock: the worker sees (and sleeps on) the same time. */
-export type ClockDescriptor = { kind: 'system' } | { kind: 'manual'; state: SharedClockState };
+/**
+ * SystemClock: the worker uses its own. ManualClock: the worker sees (and sleeps on) the same
+ * time. ScaledClock: the worker builds the same clock (same origin and rate) over the process's
+ * one monotonic clock.
+ */
+export type ClockDescriptor = { kind: 'system' } | { kind: 'manual'; state: SharedClockState } | { kind: 'scaled'; state: ScaledClockState };
 
 /** What a module worker is started with: the clock every module on it shares. */
 export interface ModuleWorkerData {

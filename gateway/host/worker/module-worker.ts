@@ -12,7 +12,7 @@
  *      { type: 'result', tenant, id, ok, value | error, info, stats, logThrottle } per call
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { type Clock, SharedManualClockView, SystemClock, monotonicMs } from '../../../drivers/clock.ts';
+import { type Clock, ScaledClock, SharedManualClockView, SystemClock, monotonicMs } from '../../../drivers/clock.ts';
 import { GatewayError } from '../../errors.ts';
 import { LogThrottle } from '../../log-throttle.ts';
 import { SensorModule } from '../sensor-module.ts';
@@ -25,7 +25,14 @@ const port = parentPort!;
 const data = workerData as ModuleWorkerData;
 
 function clockFrom(descriptor: ClockDescriptor): Clock {
-  return descriptor.kind === 'manual' ? new SharedManualClockView(descriptor.state) : new SystemClock();
+  switch (descriptor.kind) {
+    case 'manual':
+      return new SharedManualClockView(descriptor.state);
+    case 'scaled':
+      return ScaledClock.sharing(descriptor.state);
+    case 'system':
+      return new SystemClock();
+  }
 }
 
 const clock = clockFrom(data.clock);

@@ -21,7 +21,7 @@
  * them); the call deadline is wall-clock time (a busy loop moves no ManualClock).
  */
 import { createHash } from 'node:crypto';
-import { type Clock, ManualClock, SystemClock, monotonicMs } from '../../../drivers/clock.ts';
+import { type Clock, ManualClock, ScaledClock, SystemClock, monotonicMs } from '../../../drivers/clock.ts';
 import type { I2CBus } from '../../../drivers/i2c-bus.ts';
 import { type ErrorCode, GatewayError } from '../../errors.ts';
 import { LogThrottle, type ThrottleSnapshot, logThrottled } from '../../log-throttle.ts';
@@ -452,6 +452,7 @@ function isBusEndpoint(bus: I2CBus): bus is I2CBus & BusEndpoint {
 
 function describeClock(clock: Clock): ClockDescriptor {
   if (clock instanceof ManualClock) return { kind: 'manual', state: clock.share() };
+  if (clock instanceof ScaledClock) return { kind: 'scaled', state: clock.share() };
   if (clock instanceof SystemClock) return { kind: 'system' };
-  throw new TypeError('WorkerModule needs a SystemClock or a ManualClock (another clock cannot be shared with a worker thread)');
+  throw new TypeError('WorkerModule needs a SystemClock, a ManualClock or a ScaledClock (another clock cannot be shared with a worker thread)');
 }
