@@ -27,10 +27,11 @@ import type { HeldRepresentation } from './block2.ts';
 import { errorReply } from './error-response.ts';
 import { flat } from './flat-string.ts';
 import type { InboundRequest } from './inbound-request.ts';
-import { type FeedState, Observation, type ObservationHost, type Peer, type Rendered } from './observation.ts';
+import { type FeedState, Observation, type Peer, type Rendered, type TimedObservationHost } from './observation.ts';
 import type { ObservationWire, ObserverRef } from './observe-host.ts';
 import { DEFAULT_OBSERVER_LIMITS, type ObserverLimits, observationBytes } from './observe-limits.ts';
-import { type ReadingRequest, type ReadingResource, freshMaxAge } from './reading-resource.ts';
+import type { ObservableResource } from './observable-resource.ts';
+import { type ReadingRequest, freshMaxAge } from './reading-resource.ts';
 import type { Reliability } from './reliability.ts';
 import { type Reply, fromError } from './reply.ts';
 import type { ServedBy } from './request-log.ts';
@@ -51,12 +52,15 @@ export interface Outcome {
 
 export interface ObserveLayerOptions {
   service: SensorService;
+  /** The sensor's clock: c.pmin, c.pmax and the Max-Age countdown (observation.ts). */
   clock: Clock;
+  /** Real time: retransmissions and the 24 h confirmable check (default: `clock`). */
+  networkClock?: Clock;
   logger: Logger;
   counter: ResponseCounter;
   reliability: Reliability;
-  /** The observable resource at a path, if any. */
-  resourceAt: (path: string) => ReadingResource | undefined;
+  /** The observable resource at a path, if any: a reading, one quantity of it, or a multi-quantity pack. */
+  resourceAt: (path: string) => ObservableResource | undefined;
   send: (datagram: Buffer, peer: Peer) => void;
   /** Holds a notification cut in blocks, for the client's GETs of the other blocks (RFC 7959 section 2.6). */
   hold: (key: string, address: string, rep: HeldRepresentation) => void;
@@ -71,7 +75,8 @@ interface Channel {
 export class ObserveLayer {
   readonly #o: ObserveLayerOptions;
   readonly #limits: ObserverLimits;
-  readonly #host: ObservationHost;
+  readonly #host: TimedObservationHost;
+  readonly #networkClock: Clock;
   /** key -> observation, oldest registration first. */
   readonly #registry = new Map<string, Observation>();
   readonly #perAddress = new Map<string, number>();
@@ -84,8 +89,8 @@ export class ObserveLayer {
   #bytes = 0;
   /**
    * Observations by when their 24 h confirmable check is due (RFC 7641 section 4.5), soonest
-   * first: each is (re)inserted at now + confirmEveryMs on a monotonic clock, so insertion order
-   * is due order. One timer, for the first.
+   * first: each is (re)inserted at now + confirmEveryMs on the network's monotonic clock, so
+   * insertion order is due order. One timer, for the first.
    */
   readonly #confirmDue = new Map<ObserverRef, number>();
   #confirmTimer: (() => void) | undefined;
@@ -99,8 +104,10 @@ export class ObserveLayer {
     }
     const log = options.logger;
     const reliability = options.reliability;
+    this.#networkClock = options.networkClock ?? options.clock;
     this.#host = {
       clock: options.clock,
+      networkClock: this.#networkClock,
       timing: reliability.timing,
       random: () => reliability.random(),
       send: (d, peer) => {
@@ -173,7 +180,7 @@ export class ObserveLayer {
     this.#channels.clear();
   }
 
-  async #register(req: InboundRequest, peer: Peer, token: Uint8Array, confirmable: boolean, wire: ObservationWire, resource: ReadingResource): Promise<Outcome> {
+  async #register(req: InboundRequest, peer: Peer, token: Uint8Array, confirmable: boolean, wire: ObservationWire, resource: ObservableResource): Promise<Outcome> {
     const key = registrationKey(peer, token);
     let prepared: ReadingRequest;
     let state: FeedState;
@@ -189,7 +196,7 @@ export class ObserveLayer {
       // Not added (RFC 7641 section 4.1): the error goes back without Observe, and a
       // previous registration with this token is over.
       this.deregister(peer, token);
-      return { reply: fromError(errorReply(err)), via: 'observe' };
+      return { reply: fromError(errorReply(err, resource.timeScale)), via: 'observe' };
     } finally {
       waitingForKey.delete(waiting);
       if (waitingForKey.size === 0 && this.#reading.get(key) === waitingForKey) this.#reading.delete(key);
@@ -268,16 +275,16 @@ export class ObserveLayer {
 
   #confirmLater(obs: ObserverRef): void {
     if (this.#closed) return;
-    const at = this.#now() + this.#o.reliability.timing.confirmEveryMs;
+    const at = this.#networkNow() + this.#o.reliability.timing.confirmEveryMs;
     this.#confirmDue.delete(obs);
     this.#confirmDue.set(obs, at);
     if (this.#confirmTimer === undefined) this.#armConfirmTimer(at);
   }
 
   #armConfirmTimer(at: number): void {
-    this.#confirmTimer = this.#o.clock.schedule(at - this.#now(), () => {
+    this.#confirmTimer = this.#networkClock.schedule(at - this.#networkNow(), () => {
       this.#confirmTimer = undefined;
-      const now = this.#now();
+      const now = this.#networkNow();
       // Entries confirm() puts back are appended, due a day later: the loop stops at them.
       for (const [obs, due] of this.#confirmDue) {
         if (due > now) {
@@ -322,8 +329,14 @@ export class ObserveLayer {
     return channel;
   }
 
+  /** The sensor's time: when an update came, for the Max-Age countdown. */
   #now(): number {
     return monotonicMs(this.#o.clock);
+  }
+
+  /** The network's time: the 24 h confirmable checks. */
+  #networkNow(): number {
+    return monotonicMs(this.#networkClock);
   }
 }
 
@@ -337,15 +350,15 @@ function replyOf(r: Rendered): Reply {
  * #register's holds the request, its datagram and the registration's feed state. Inline, that
  * was about 370 bytes more per observer for the observation's whole life.
  */
-function renderer(resource: ReadingResource, req: ReadingRequest): (state: FeedState, nowMs: number) => Rendered {
+function renderer(resource: ObservableResource, req: ReadingRequest): (state: FeedState, nowMs: number) => Rendered {
   return (state, nowMs) => render(resource, req, state, nowMs);
 }
 
 /** A notification's content for one observer; encodings are shared between observers that asked alike. */
-function render(resource: ReadingResource, req: ReadingRequest, state: FeedState, nowMs: number): Rendered {
+function render(resource: ObservableResource, req: ReadingRequest, state: FeedState, nowMs: number): Rendered {
   const u = state.update;
   if (!u.ok) {
-    const e = errorReply(u.error);
+    const e = errorReply(u.error, resource.timeScale);
     return { code: e.code, contentFormat: e.contentFormat, maxAge: e.maxAge, payload: e.payload, value: undefined };
   }
   const shape = req.variant;
@@ -354,8 +367,9 @@ function render(resource: ReadingResource, req: ReadingRequest, state: FeedState
     rep = resource.represent(u.reading.reading, req);
     state.memo.set(shape, rep);
   }
-  // Max-Age counts down from when the feed read the value (a pmax notification goes out later).
-  const maxAge = freshMaxAge(u.reading.freshForMs - (nowMs - state.receivedAtMs));
+  // Max-Age counts down from when the feed read the value (a pmax notification goes out later),
+  // in the sensor's time, and goes on the wire in the device's (freshMaxAge).
+  const maxAge = freshMaxAge(u.reading.freshForMs - (nowMs - state.receivedAtMs), resource.timeScale);
   return { code: '2.05', contentFormat: req.format, maxAge, payload: rep.payload, value: rep.value };
 }
 

@@ -47,7 +47,7 @@ export function viewOf(reading: SensorReading, quantity: string, value: number, 
 }
 
 /** Milliseconds to seconds without binary noise (1767225600040 -> 1767225600.04). */
-function epochSeconds(timeMs: number): number {
+export function epochSeconds(timeMs: number): number {
   return Number((timeMs / 1000).toFixed(3));
 }
 
@@ -56,7 +56,8 @@ function baseName(view: ReadingView): string {
   return `${view.sensor}/`;
 }
 
-const SENML_LABEL = { bn: -2, bt: -3, n: 0, u: 1, v: 2 } as const;
+/** RFC 8428 section 6, table 4: the integer labels of SenML CBOR. */
+export const SENML_LABEL = { bn: -2, bt: -3, n: 0, u: 1, v: 2 } as const;
 
 /** The key of the CBOR and JSON maps that marks a simulated value. */
 export const SIM_KEY = 'sim';

@@ -12,6 +12,7 @@ import type { SensorReading } from '../service/sensor-reading.ts';
 import type { SensorService } from '../service/sensor-service.ts';
 import { ContentFormat, negotiate } from './content-formats.ts';
 import { errorReply, maxAgeOf } from './error-response.ts';
+import { checkConvertible, measurementOf } from './measurement-view.ts';
 import { type ObserveConditions, splitConditions } from './observe-conditions.ts';
 import { READING_FORMATS, type ReadingFormat, encodeReading, viewOf } from './reading-formats.ts';
 import { type Reply, type RequestView, Method, fromError } from './reply.ts';
@@ -24,9 +25,13 @@ import { MAX_BODY_BYTES, type ReadingParams, convert, mergeParams, paramsFromCbo
  * At most 3600: the host refuses a module period above one hour (docs/module-abi.md, "Bounds"),
  * and the clamp keeps the value inside the option's 4-byte uint (RFC 7252 section 5.10.5) even
  * if a larger freshness ever got here.
+ *
+ * `timeScale` (docs/simulation.md, "Time that runs faster"): freshForMs is the sensor clock's
+ * time, which runs that many times faster than the device's; Max-Age is the device's seconds,
+ * so the freshness is divided by the scale before it is rounded up.
  */
-export function freshMaxAge(freshForMs: number): number {
-  return Number.isFinite(freshForMs) ? maxAgeOf(freshForMs) : 1;
+export function freshMaxAge(freshForMs: number, timeScale = 1): number {
+  return Number.isFinite(freshForMs) ? maxAgeOf(freshForMs / timeScale) : 1;
 }
 
 /** A request checked and ready: what to read it in and which notification conditions apply. */
@@ -76,10 +81,24 @@ export class ReadingResource {
    * and again. Only checks that passed are kept.
    */
   readonly #prepared = new Map<string, ReadingRequest>();
+  /** How much faster the sensor's clock runs than the network's (freshMaxAge, errorMaxAge). */
+  readonly #timeScale: number;
+  /**
+   * The one quantity served, for `<path>/<quantity>` of a multi-quantity sensor
+   * (measurement-view.ts); undefined: the sensor's primary value, as before ABI 1.1.
+   */
+  readonly #quantity: string | undefined;
 
-  constructor(service: SensorService, sensor: string) {
+  constructor(service: SensorService, sensor: string, options: { timeScale?: number; quantity?: string } = {}) {
     this.#service = service;
     this.#sensor = sensor;
+    this.#timeScale = options.timeScale ?? 1;
+    this.#quantity = options.quantity;
+  }
+
+  /** How much faster the sensor's clock runs than the network's: Max-Age is divided by it. */
+  get timeScale(): number {
+    return this.#timeScale;
   }
 
   get sensor(): string {
@@ -98,11 +117,11 @@ export class ReadingResource {
       const fresh = this.#service.peekFresh(this.#sensor);
       if (fresh !== undefined) return this.reply(fresh, prepared);
     } catch (err) {
-      return fromError(errorReply(err));
+      return fromError(errorReply(err, this.#timeScale));
     }
     return this.#service.readFresh(this.#sensor).then(
       (fresh) => this.reply(fresh, prepared),
-      (err: unknown) => fromError(errorReply(err)),
+      (err: unknown) => fromError(errorReply(err, this.#timeScale)),
     );
   }
 
@@ -123,6 +142,10 @@ export class ReadingResource {
 
   #check(req: RequestView): ReadingRequest {
     const { params, conditions } = this.#params(req);
+    if (this.#quantity !== undefined) {
+      const q = this.#quantity;
+      checkConvertible(q, this.#service.info(this.#sensor)?.quantities.find((i) => i.name === q)?.unit, params);
+    }
     const format = negotiate(req.accept, READING_FORMATS, ContentFormat.CBOR);
     if (format === undefined) throw new GatewayError('GW_ERR_REQUEST_NOT_ACCEPTABLE', { detail: 'offered: 60, 112, 110, 50, 0' });
     // RFC 8428 section 12.1: SenML units come from its registry, which leaves degF out on
@@ -136,18 +159,19 @@ export class ReadingResource {
   /** The 2.05 for a reading. */
   reply(fresh: FreshReading<SensorReading>, req: ReadingRequest): Reply {
     const { payload } = this.represent(fresh.reading, req);
-    return { code: '2.05', contentFormat: req.format, maxAge: freshMaxAge(fresh.freshForMs), payload };
+    return { code: '2.05', contentFormat: req.format, maxAge: freshMaxAge(fresh.freshForMs, this.#timeScale), payload };
   }
 
   /** The reading as `req` asks for it. The payload may be shared: callers must not modify it. */
   represent(reading: SensorReading, req: ReadingRequest): Representation {
-    const quantity = this.#service.info(this.#sensor)?.quantity ?? 'temperature';
+    const quantity = this.#quantity ?? this.#service.info(this.#sensor)?.quantity ?? 'temperature';
     let memo = this.#memo;
     if (memo?.reading !== reading || memo.quantity !== quantity) this.#memo = memo = { reading, quantity, variants: new Map() };
     const key = req.variant;
     let rep = memo.variants.get(key);
     if (rep === undefined) {
-      const { value, unit } = convert(reading.value, reading.unit, req.params);
+      const measured = this.#quantity === undefined ? reading : measurementOf(reading, this.#quantity);
+      const { value, unit } = convert(measured.value, measured.unit, req.params);
       rep = { value, payload: encodeReading(viewOf(reading, quantity, value, unit), req.format) };
       if (memo.variants.size < MAX_VARIANTS) memo.variants.set(key, rep);
     }

@@ -1,27 +1,33 @@
 /**
  * Dispatches requests to the resources. The resources
  * are built once from the configuration: one reading resource per sensor (sensors[].path,
- * observable), its thermostat settings at `<path>/alert` when the module has them, the
+ * observable; a sensor whose module measures several quantities serves them all there as a pack,
+ * and each alone at `<path>/<quantity>`, pack-resource.ts), its thermostat settings at `<path>/alert` when the module has them, the
  * gateway's statistics at /gw/stats, live control of the simulation at /gw/sim when the gateway
  * runs on simulated sensors (sim-control-resource.ts), and /.well-known/core listing them all.
  */
 import { GatewayError } from '../errors.ts';
 import { monotonicMs } from '../../drivers/clock.ts';
+import type { QuantityInfo } from '../host/sensor-module.ts';
 import type { Logger } from '../log.ts';
 import { LogThrottle, logThrottled } from '../log-throttle.ts';
 import type { SensorService } from '../service/sensor-service.ts';
 import type { SimulationControl } from '../service/simulation-control.ts';
 import { AlertResource } from './alert-resource.ts';
+import { isSenmlUnit } from '../host/senml-units.ts';
 import { ContentFormat, negotiate } from './content-formats.ts';
 import { errorReply } from './error-response.ts';
 import { READING_FORMATS } from './reading-formats.ts';
+import { isMultiQuantity } from './measurement-view.ts';
+import type { ObservableResource } from './observable-resource.ts';
+import { PackResource } from './pack-resource.ts';
 import { ReadingResource } from './reading-resource.ts';
 import { type Reply, type RequestView, Method, fromError } from './reply.ts';
 import type { Requester } from './access-policy.ts';
 import { SIM_PATH, SimControlResource } from './sim-control-resource.ts';
 import { STATS_PATH, type StatsSources, StatsResource } from './stats-resource.ts';
 import type { CborMap } from './cbor-preferred.ts';
-import { type LinkTarget, filterLinks, linkFormat, parseFilters, readingLink } from './well-known-core.ts';
+import { type LinkTarget, filterLinks, linkFormat, packLink, parseFilters, quantityLink, readingLink } from './well-known-core.ts';
 
 export const WELL_KNOWN_CORE = '/.well-known/core';
 
@@ -39,11 +45,16 @@ export interface RouterOptions {
   stats: StatsSources;
   /** Live control of the simulated sensors, served at /gw/sim when present. */
   simulation?: SimulationControl;
+  /** How many times faster the sensors' clock runs than the network's: Max-Age is divided by it (default 1). */
+  timeScale?: number;
 }
+
+/** Paths the gateway serves itself: a quantity of a sensor never takes one. */
+const GATEWAY_PATHS: readonly string[] = [WELL_KNOWN_CORE, STATS_PATH, SIM_PATH];
 
 export class Router {
   readonly #resources = new Map<string, Resource>();
-  readonly #readings = new Map<string, ReadingResource>();
+  readonly #readings = new Map<string, ObservableResource>();
   readonly #links: LinkTarget[] = [];
   readonly #log: Logger;
   readonly #stats: StatsResource;
@@ -57,9 +68,16 @@ export class Router {
     // flushEvery: a count held back is written when its 10 s are over, even if no failure follows.
     this.#failures = new LogThrottle(() => monotonicMs(options.stats.clock)).flushEvery();
     this.#log = logger;
+    const timeScale = options.timeScale === undefined ? {} : { timeScale: options.timeScale };
+    const sensorPaths = new Set(service.list().map((e) => e.config.path));
     for (const entry of service.list()) {
       const { name, path } = entry.config;
-      const reading = new ReadingResource(service, name);
+      const quantities = service.info(name)?.quantities;
+      if (isMultiQuantity(quantities)) {
+        this.#addQuantities(service, entry.config, quantities, entry.simulated, sensorPaths, timeScale);
+        continue;
+      }
+      const reading = new ReadingResource(service, name, timeScale);
       this.#resources.set(path, reading);
       this.#readings.set(path, reading);
       const quantity = service.info(name)?.quantity ?? 'temperature';
@@ -86,6 +104,30 @@ export class Router {
     }
   }
 
+  /**
+   * A multi-quantity sensor: the pack at its path, then each quantity at `<path>/<quantity>`. A
+   * quantity path that is another sensor's, or the gateway's own, is not served: said once at
+   * start-up, as for an alert resource, and the pack still carries the quantity.
+   */
+  #addQuantities(service: SensorService, sensor: { name: string; path: string }, quantities: readonly QuantityInfo[], simulated: boolean, sensorPaths: ReadonlySet<string>, timeScale: { timeScale?: number }): void {
+    const { name, path } = sensor;
+    const pack = new PackResource(service, name, { path, quantities, ...timeScale });
+    this.#resources.set(path, pack);
+    this.#readings.set(path, pack);
+    this.#links.push(packLink(path, quantities.map((q) => q.name), READING_FORMATS, simulated));
+    for (const q of quantities) {
+      const quantityPath = `${path === '/' ? '' : path}/${q.name}`;
+      if (sensorPaths.has(quantityPath) || GATEWAY_PATHS.includes(quantityPath) || this.#resources.has(quantityPath)) {
+        this.#log.warn('quantity resource not served: the path is taken', { sensor: name, quantity: q.name, path: quantityPath });
+        continue;
+      }
+      const reading = new ReadingResource(service, name, { ...timeScale, quantity: q.name });
+      this.#resources.set(quantityPath, reading);
+      this.#readings.set(quantityPath, reading);
+      this.#links.push(quantityLink(quantityPath, q.name, q.unit, isSenmlUnit(q.unit), READING_FORMATS, simulated));
+    }
+  }
+
   /** What /gw/stats shows, as a value (the HTTP view's /metrics reads it). */
   statsSnapshot(): CborMap {
     return this.#stats.snapshot();
@@ -96,7 +138,7 @@ export class Router {
   }
 
   /** The observable reading resource at a path (for the Observe layer). */
-  observable(path: string): ReadingResource | undefined {
+  observable(path: string): ObservableResource | undefined {
     return this.#readings.get(path);
   }
 

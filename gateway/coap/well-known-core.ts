@@ -15,6 +15,20 @@
  * client that looks for rt="temperature" still finds the sensor and then sees `sim` in the
  * payload as well.
  *
+ * A multi-quantity sensor (module ABI 1.1; an SHT3x at /env) has one link for its pack and one
+ * per quantity:
+ *
+ *   </env>;rt="gw.sensor";if="core.b";ct="60 112 110 50 0";obs;sim=1;quantities="temperature humidity",
+ *   </env/temperature>;rt="temperature";if="core.s";ct="60 112 110 50 0";obs;sim=1;u="Cel",
+ *   </env/humidity>;rt="humidity";if="core.s";ct="60 112 110 50 0";obs;sim=1;u="%RH"
+ *
+ * The pack's rt is not a quantity, so that `?rt=temperature` finds the resources that answer
+ * one temperature, as it always has; if="core.b" is the draft's batch interface (one
+ * representation of several sub-resources). `quantities` lists the sub-resources' names; `u` is
+ * the quantity's SenML unit (RFC 8428 section 12.1), given only when it is a registered
+ * symbol: a module's unknown unit never reaches a client (its reads fail with
+ * GW_ERR_MODULE_BAD_UNIT anyway).
+ *
  * Query filtering (RFC 6690 section 4.1): `?rt=temp*`, `?if=core.s`, `?href=/temp*`, and any
  * other attribute name (`ct=60`). A value ending in `*` matches by prefix; an attribute with
  * several space-separated values matches when one of them does. Several query parameters must
@@ -31,6 +45,24 @@ export function readingLink(href: string, quantity: string, formats: readonly nu
   const attributes: Record<string, string> = { rt: quantity, if: 'core.s', ct: formats.join(' '), obs: '' };
   if (simulated) attributes['sim'] = '1';
   return { href, attributes };
+}
+
+/** The link of a multi-quantity sensor's pack (pack-resource.ts). */
+export function packLink(href: string, quantities: readonly string[], formats: readonly number[], simulated: boolean): LinkTarget {
+  const attributes: Record<string, string> = { rt: PACK_RT, if: 'core.b', ct: formats.join(' '), obs: '' };
+  if (simulated) attributes['sim'] = '1';
+  attributes['quantities'] = quantities.join(' ');
+  return { href, attributes };
+}
+
+/** The rt of a multi-quantity sensor's pack. */
+export const PACK_RT = 'gw.sensor';
+
+/** The link of one quantity of a multi-quantity sensor: a reading's link, with its unit when `unitOk`. */
+export function quantityLink(href: string, quantity: string, unit: string, unitOk: boolean, formats: readonly number[], simulated: boolean): LinkTarget {
+  const link = readingLink(href, quantity, formats, simulated);
+  if (unitOk) link.attributes['u'] = unit;
+  return link;
 }
 
 export function linkFormat(links: LinkTarget[]): string {
