@@ -5,6 +5,7 @@ import { SystemClock, type Clock } from './clock.ts';
 import { I2CError } from './i2c-error.ts';
 import type { I2CBus } from './i2c-bus.ts';
 import { LinuxI2CBus, type I2cBusModule } from './linux-i2c-bus.ts';
+import { SimulatedI2CBus, type SimI2CDevice } from './sim/sim-i2c-bus.ts';
 import { createSimulatedTmp102Bus, TMP102_DEFAULT_ADDRESS } from './sim/simulated-tmp102-bus.ts';
 import type { TemperatureProfile } from './sim/temperature-profile.ts';
 import type { SimulatedTmp102 } from './sim/tmp102.ts';
@@ -21,8 +22,13 @@ export interface OpenI2CBusOptions {
   busNumber: number;
   /** Time for the simulated chip (default: SystemClock). Unused by the Linux bus. */
   clock?: Clock;
-  /** The simulated TMP102: address (default 0x48), temperature source, conversion time. */
-  simulated?: { address?: number; profile?: TemperatureProfile; conversionTimeMs?: number };
+  /**
+   * What answers on a simulated bus: by default a TMP102 (address default 0x48, temperature
+   * source, conversion time). `device` puts another device at `address` instead (one line of
+   * `deviceDescription` says what it is); `device: null` leaves the bus empty: every transfer
+   * is NACKed, as with a sensor missing.
+   */
+  simulated?: { address?: number; profile?: TemperatureProfile; conversionTimeMs?: number; device?: SimI2CDevice | null; deviceDescription?: string };
   /** Options for the Linux bus. */
   linux?: { forceAccess?: boolean; module?: I2cBusModule };
   /**
@@ -40,8 +46,10 @@ export interface OpenedI2CBus {
   bus: I2CBus;
   /** One line for the start-up log: which implementation answers and why. */
   description: string;
-  /** The simulated chip, to drive its temperature or inject faults; undefined on real hardware. */
+  /** The simulated chip, to drive its temperature or inject faults; undefined on real hardware or with another device. */
   simulatedTmp102: SimulatedTmp102 | undefined;
+  /** The simulated device at the address (the TMP102 or the one given); undefined on real hardware or an empty bus. */
+  simulatedDevice: SimI2CDevice | undefined;
 }
 
 /**
@@ -72,9 +80,21 @@ export function openI2CBus(options: OpenI2CBusOptions): OpenedI2CBus {
   if (useLinux) {
     const forceAccess = options.linux?.forceAccess ?? false;
     const bus = options.linuxBus ? options.linuxBus(busNumber, forceAccess) : new LinuxI2CBus(busNumber, { module: options.linux?.module, forceAccess });
-    return { bus, description: `Linux I2C adapter ${devicePath} (${why})`, simulatedTmp102: undefined };
+    return { bus, description: `Linux I2C adapter ${devicePath} (${why})`, simulatedTmp102: undefined, simulatedDevice: undefined };
   }
   const sim = options.simulated ?? {};
+  if (sim.device !== undefined) {
+    const address = sim.address ?? TMP102_DEFAULT_ADDRESS;
+    const bus = new SimulatedI2CBus(busNumber);
+    if (sim.device !== null) bus.attach(address, sim.device);
+    const what = sim.device === null ? 'nothing' : (sim.deviceDescription ?? 'a simulated device');
+    return {
+      bus,
+      description: `simulated bus ${busNumber} (${why}): ${what} at 0x${address.toString(16).padStart(2, '0')}`,
+      simulatedTmp102: undefined,
+      simulatedDevice: sim.device ?? undefined,
+    };
+  }
   const { bus, tmp102, address } = createSimulatedTmp102Bus({
     clock: options.clock ?? new SystemClock(),
     busNumber,
@@ -87,5 +107,6 @@ export function openI2CBus(options: OpenI2CBusOptions): OpenedI2CBus {
     bus,
     description: `simulated TMP102 at ${hexAddress} on simulated bus ${busNumber} (${why}; ${tmp102.profile.description})`,
     simulatedTmp102: tmp102,
+    simulatedDevice: tmp102,
   };
 }

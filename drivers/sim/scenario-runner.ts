@@ -1,12 +1,15 @@
 /**
- * Drives simulated TMP102s from a scenario (scenario.ts) and from live overrides (a person or a
- * test through gateway/service/simulation-control.ts).
+ * Drives simulated devices (simulated-device.ts: TMP102s, SHT3xs, register maps, replays) from a
+ * scenario (scenario.ts) and from live overrides (a person or a test through
+ * gateway/service/simulation-control.ts). Temperature reaches the TMP102 and the SHT3x, humidity
+ * the SHT3x; faults and resets every device (on a register map or a replay they apply at the
+ * next transaction; on "none" they change nothing).
  *
  *   clock ──ScenarioTimeMap──> scenario time ──Scenario──> temperature, fault, resets
  *                                                  │
- *   live overrides (temperature, fault) ───────────┤  per sensor, a Tmp102Script
+ *   live overrides (temperature, humidity, fault) ─┤  per sensor, a SimDeviceScript
  *                                                  v
- *                                     SimulatedTmp102 (lazy: asks the script while catching up)
+ *                                     the device (lazy: asks the script while catching up)
  *
  * Precision: a chip's observable state at any instant is a pure function of the scenario, the
  * seed and the live commands with their times. Each chip follows a Tmp102Script that answers
@@ -27,7 +30,9 @@ import { formatDuration } from './duration.ts';
 import type { Scenario } from './scenario.ts';
 import { sensorScript, type Override, type SimFault } from './scenario-script.ts';
 import { ScenarioTimeMap } from './scenario-time-map.ts';
-import type { SimulatedTmp102, Tmp102Script } from './tmp102.ts';
+import { SimulatedSht3x } from './sht3x.ts';
+import { type SimDeviceKind, type SimDeviceScript, type SimQuantity, type SimulatedDevice, scriptableQuantities, simulatedDeviceKind } from './simulated-device.ts';
+import { SimulatedTmp102 } from './tmp102.ts';
 import { TMP102_SPEC_RANGE_C } from './tmp102-registers.ts';
 
 export type { SimFault } from './scenario-script.ts';
@@ -43,8 +48,13 @@ export interface SimEvent {
 }
 
 export interface SimSensorState {
-  /** What the die feels now: what a conversion ending now measures (unless the chip is stuck). */
-  celsius: number;
+  /** Which simulated device answers (simulated-device.ts). */
+  device: SimDeviceKind;
+  /** What the die feels now: what a conversion ending now measures (unless the chip is stuck); undefined for a device without temperature. */
+  celsius: number | undefined;
+  /** The relative humidity a measurement ending now sees (SHT3x); undefined for a device without humidity. */
+  humidity: number | undefined;
+  humidityOverride: number | undefined;
   /** The fault the chip shows now, whoever caused it. */
   fault: SimFault | undefined;
   temperatureOverride: number | undefined;
@@ -56,7 +66,7 @@ export interface SimSensorState {
 
 export interface ScenarioRunnerOptions {
   clock: Clock;
-  chips: ReadonlyMap<string, SimulatedTmp102>;
+  chips: ReadonlyMap<string, SimulatedDevice>;
   scenario?: Scenario;
   onEvent?: (e: SimEvent) => void;
 }
@@ -71,7 +81,7 @@ const LOOKAHEAD_MS = 60_000;
 export class ScenarioRunner {
   readonly ended: Promise<void>;
   readonly #clock: Clock;
-  readonly #chips: ReadonlyMap<string, SimulatedTmp102>;
+  readonly #chips: ReadonlyMap<string, SimulatedDevice>;
   readonly #scenario: Scenario | undefined;
   readonly #onEvent: (e: SimEvent) => void;
   readonly #time: ScenarioTimeMap;
@@ -92,7 +102,15 @@ export class ScenarioRunner {
     this.#scenario = options.scenario;
     this.#onEvent = options.onEvent ?? (() => undefined);
     for (const sensor of this.#scenario?.sensors ?? []) {
-      if (!this.#chips.has(sensor)) throw new RangeError(`scenario "${this.#scenario!.name}" scripts sensor "${sensor}", which is not simulated (simulated: ${[...this.#chips.keys()].join(', ') || 'none'})`);
+      const chip = this.#chips.get(sensor);
+      if (!chip) throw new RangeError(`scenario "${this.#scenario!.name}" scripts sensor "${sensor}", which is not simulated (simulated: ${[...this.#chips.keys()].join(', ') || 'none'})`);
+      const kind = simulatedDeviceKind(chip);
+      const scripts = this.#scenario!.scripts(sensor);
+      for (const quantity of ['temperature', 'humidity'] as const) {
+        if (scripts[quantity] && !scriptableQuantities(kind).includes(quantity)) {
+          throw new RangeError(`scenario "${this.#scenario!.name}" scripts the ${quantity} of sensor "${sensor}", a simulated ${kind}, which has none`);
+        }
+      }
     }
     this.#time = new ScenarioTimeMap(this.#scenario?.durationMs ?? Infinity);
     this.ended = new Promise((resolve) => (this.#resolveEnded = resolve));
@@ -164,10 +182,14 @@ export class ScenarioRunner {
     this.#arm();
   }
 
-  /** Hold `celsius` until releaseTemperature. RangeError: unknown sensor, or outside -55..150 °C (SBOS397 specified range). */
+  /**
+   * Hold `celsius` until releaseTemperature. RangeError: unknown sensor, a device without
+   * temperature, or outside -55..150 °C (SBOS397 specified range; an SHT3x clamps to its
+   * -45..130 °C output range, SHT3x-DIS section 4.13).
+   */
   setTemperature(sensor: string, celsius: number): void {
     this.#live();
-    const chip = this.#chip(sensor);
+    const chip = this.#chip(sensor, 'temperature');
     const { min, max } = TMP102_SPEC_RANGE_C;
     if (typeof celsius !== 'number' || !(celsius >= min && celsius <= max)) throw new RangeError(`temperature must be in ${min}..${max} °C, got ${celsius}`);
     chip.update();
@@ -181,6 +203,25 @@ export class ScenarioRunner {
     const chip = this.#chip(sensor);
     chip.update();
     delete this.#overrides.get(sensor)!.celsius;
+    chip.scriptChanged();
+  }
+
+  /** Hold `percentRh` (0..100) until releaseHumidity. RangeError: unknown sensor, a device without humidity, out of range. */
+  setHumidity(sensor: string, percentRh: number): void {
+    this.#live();
+    const chip = this.#chip(sensor, 'humidity');
+    if (typeof percentRh !== 'number' || !(percentRh >= 0 && percentRh <= 100)) throw new RangeError(`humidity must be in 0..100 %RH, got ${percentRh}`);
+    chip.update();
+    this.#overrides.get(sensor)!.humidity = percentRh;
+    chip.scriptChanged();
+  }
+
+  /** Back to the scenario's humidity timeline (or the configured profile); nothing for a device without humidity. */
+  releaseHumidity(sensor: string): void {
+    this.#live();
+    const chip = this.#chip(sensor);
+    chip.update();
+    delete this.#overrides.get(sensor)!.humidity;
     chip.scriptChanged();
   }
 
@@ -220,7 +261,10 @@ export class ScenarioRunner {
     const override = this.#overrides.get(sensor)!;
     const live = override.fault && (override.fault.untilClockMs === undefined || now < override.fault.untilClockMs) ? override.fault : undefined;
     return {
-      celsius: chip.dieCelsius,
+      device: simulatedDeviceKind(chip),
+      celsius: chip instanceof SimulatedTmp102 ? chip.dieCelsius : chip instanceof SimulatedSht3x ? chip.celsius : undefined,
+      humidity: chip instanceof SimulatedSht3x ? chip.percentRh : undefined,
+      humidityOverride: override.humidity,
       fault: chip.fault,
       temperatureOverride: override.celsius,
       faultOverride: live && {
@@ -251,9 +295,11 @@ export class ScenarioRunner {
     if (this.#closed) throw new Error('the scenario runner is closed');
   }
 
-  #chip(sensor: string): SimulatedTmp102 {
+  #chip(sensor: string, quantity?: SimQuantity): SimulatedDevice {
     const chip = this.#chips.get(sensor);
     if (!chip) throw new RangeError(`no simulated sensor "${sensor}" (simulated: ${[...this.#chips.keys()].join(', ') || 'none'})`);
+    const kind = simulatedDeviceKind(chip);
+    if (quantity && !scriptableQuantities(kind).includes(quantity)) throw new RangeError(`sensor "${sensor}" is a simulated ${kind}, which has no ${quantity} to set`);
     return chip;
   }
 
@@ -277,8 +323,9 @@ export class ScenarioRunner {
     for (const sensor of this.#chips.keys()) {
       this.#lastFault.set(sensor, scenario?.sensors.includes(sensor) ? scenario.faultAt(sensor, scenarioMs) : undefined);
       if (!scenario?.sensors.includes(sensor)) continue;
-      const what = scenario.temperatureChangeAt(sensor, scenarioMs);
-      if (what && scenarioMs === 0) this.#emit({ scenarioMs, sensor, source: 'scenario', what });
+      for (const what of [scenario.temperatureChangeAt(sensor, scenarioMs), scenario.humidityChangeAt(sensor, scenarioMs)]) {
+        if (what && scenarioMs === 0) this.#emit({ scenarioMs, sensor, source: 'scenario', what });
+      }
       const fault = scenario.faultAt(sensor, scenarioMs);
       if (fault && scenarioMs === 0) this.#emit({ scenarioMs, sensor, source: 'scenario', what: `fault ${fault} begins` });
       if (scenario.resetAt(sensor, scenarioMs)) {
@@ -290,7 +337,7 @@ export class ScenarioRunner {
     this.#checkEnd();
   }
 
-  #scriptFor(sensor: string): Tmp102Script {
+  #scriptFor(sensor: string): SimDeviceScript {
     const scenario = this.#scenario?.sensors.includes(sensor) ? this.#scenario : undefined;
     return sensorScript({ sensor, scenario, time: this.#time, override: () => this.#overrides.get(sensor)! });
   }
@@ -347,8 +394,9 @@ export class ScenarioRunner {
     const events: SimEvent[] = [];
     for (const sensor of scenario.sensors) {
       for (let t = scenario.nextChangeAfter(sensor, fromMs, toMs); t !== undefined; t = scenario.nextChangeAfter(sensor, t, toMs)) {
-        const what = scenario.temperatureChangeAt(sensor, t);
-        if (what) events.push({ scenarioMs: t, sensor, source: 'scenario', what });
+        for (const what of [scenario.temperatureChangeAt(sensor, t), scenario.humidityChangeAt(sensor, t)]) {
+          if (what) events.push({ scenarioMs: t, sensor, source: 'scenario', what });
+        }
         const before = this.#lastFault.get(sensor);
         const after = scenario.faultAt(sensor, t);
         if (before !== after) {

@@ -1,18 +1,19 @@
 /**
- * One sensor's Tmp102Script (tmp102.ts) under a ScenarioRunner: the scenario's timeline and
+ * One sensor's script (a Tmp102Script with humidity: simulated-device.ts) under a ScenarioRunner: the scenario's timeline and
  * faults seen through the clock-to-scenario mapping, under the sensor's live overrides. Every
  * answer is a function of the clock instant asked about, the mapping and the overrides, which
  * only change (in the runner) after the chip has been replayed up to the change.
  */
 import type { Scenario } from './scenario.ts';
 import type { ScenarioTimeMap } from './scenario-time-map.ts';
-import type { Tmp102Script } from './tmp102.ts';
+import type { SimDeviceScript } from './simulated-device.ts';
 
 export type SimFault = 'nack' | 'bus-error' | 'timeout' | 'stuck' | 'unplugged';
 
-/** A sensor's live overrides: a held temperature; a fault, until a clock instant or until cleared. */
+/** A sensor's live overrides: a held temperature, a held humidity; a fault, until a clock instant or until cleared. */
 export interface Override {
   celsius?: number;
+  humidity?: number;
   fault?: { fault: SimFault; untilClockMs?: number };
 }
 
@@ -24,7 +25,7 @@ export interface SensorScriptOptions {
   override: () => Override;
 }
 
-export function sensorScript({ sensor, scenario, time, override }: SensorScriptOptions): Tmp102Script {
+export function sensorScript({ sensor, scenario, time, override }: SensorScriptOptions): SimDeviceScript {
   const liveFault = (t: number): SimFault | undefined => {
     const f = override().fault;
     return f && (f.untilClockMs === undefined || t < f.untilClockMs) ? f.fault : undefined;
@@ -36,6 +37,7 @@ export function sensorScript({ sensor, scenario, time, override }: SensorScriptO
     last && last.clockMs === t && last.version === time.version ? last.scenarioMs : time.scenarioAt(t);
   return {
     celsiusAt: (t) => override().celsius ?? scenario?.temperatureAt(sensor, time.scenarioAt(t)),
+    humidityAt: (t) => override().humidity ?? scenario?.humidityAt(sensor, time.scenarioAt(t)),
     faultAt: (t) => liveFault(t) ?? scenario?.faultAt(sensor, scenarioAt(t)),
     resetAt: (t) => scenario !== undefined && time.runningAt(t) && scenario.resetAt(sensor, scenarioAt(t)),
     nextTransition: (after, until) => {

@@ -1,6 +1,6 @@
 /**
  * A simulation scenario (docs/simulation.md, "Scenarios"): per simulated sensor, a temperature
- * timeline and fault rules, with a seed for the random ones. Everything here is a pure function
+ * timeline, a humidity timeline (SHT3x) and fault rules, with a seed for the random ones. Everything here is a pure function
  * of scenario time (ms since the scenario started) and the seed: the same scenario and seed
  * give the same temperatures, faults and resets at the same instants on every run, whoever
  * asks and in whatever order. Driving chips with it is scenario-runner.ts's job; reading and
@@ -18,9 +18,17 @@ export type { TemperatureSegment } from './scenario-timeline.ts';
  */
 export const MAX_SCENARIO_MS = 365 * 86_400_000;
 
+/**
+ * A humidity timeline: the temperature timeline's segments (scenario-timeline.ts) with values in
+ * %RH (a constant's `celsius`, a ramp's `from`/`to`, a sine's `mean`/`amplitude` are %RH here).
+ */
+export type HumiditySegment = TemperatureSegment;
+
 export interface SensorScript {
   /** Absent: the sensor keeps the temperature profile it was configured with. */
   temperature?: readonly TemperatureSegment[];
+  /** Absent: the sensor keeps its configured humidity profile. Only a device that measures humidity (SHT3x) takes one. */
+  humidity?: readonly HumiditySegment[];
   faults?: readonly FaultRule[];
 }
 
@@ -36,6 +44,7 @@ export interface ScenarioDefinition {
 
 interface SensorModel {
   timeline: TemperatureTimeline | undefined;
+  humidity: TemperatureTimeline | undefined;
   faults: FaultSchedule;
 }
 
@@ -58,9 +67,10 @@ export class Scenario {
     let end = 0;
     for (const [sensor, script] of Object.entries(definition.sensors)) {
       const timeline = script.temperature?.length ? new TemperatureTimeline(script.temperature) : undefined;
+      const humidity = script.humidity?.length ? new TemperatureTimeline(script.humidity) : undefined;
       const faults = new FaultSchedule(script.faults ?? [], seed, sensor);
-      this.#sensors.set(sensor, { timeline, faults });
-      end = Math.max(end, timeline?.endMs ?? 0, ...faults.rules.map(ruleEnd));
+      this.#sensors.set(sensor, { timeline, humidity, faults });
+      end = Math.max(end, timeline?.endMs ?? 0, humidity?.endMs ?? 0, ...faults.rules.map(ruleEnd));
     }
     const duration = definition.durationMs ?? end;
     if (!(duration > 0) || !(duration <= MAX_SCENARIO_MS)) {
@@ -82,6 +92,26 @@ export class Scenario {
   /** The temperature at `tMs`, or undefined when the scenario leaves this sensor's temperature alone. */
   temperatureAt(sensor: string, tMs: number): number | undefined {
     return this.#model(sensor).timeline?.celsiusAt(tMs);
+  }
+
+  /** Whether the scenario scripts this sensor's temperature, its humidity. */
+  scripts(sensor: string): { temperature: boolean; humidity: boolean } {
+    const model = this.#model(sensor);
+    return { temperature: model.timeline !== undefined, humidity: model.humidity !== undefined };
+  }
+
+  /** The relative humidity at `tMs`, or undefined when the scenario leaves this sensor's humidity alone. */
+  humidityAt(sensor: string, tMs: number): number | undefined {
+    return this.#model(sensor).humidity?.celsiusAt(tMs);
+  }
+
+  /** What the humidity segment starting exactly at `tMs` does, for events; undefined if none starts then. */
+  humidityChangeAt(sensor: string, tMs: number): string | undefined {
+    const timeline = this.#model(sensor).humidity;
+    if (!timeline) return undefined;
+    const index = timeline.indexAt(tMs);
+    // The timeline describes itself in temperature words; the same segment in %RH.
+    return timeline.segments[index]!.atMs === tMs ? timeline.describe(index).replace(/^temperature/, 'humidity').replaceAll('°C', '%RH') : undefined;
   }
 
   /** What the temperature segment starting exactly at `tMs` does, for events; undefined if none starts then. */
@@ -114,15 +144,13 @@ export class Scenario {
 
   /**
    * The next instant in (tMs, untilMs] (default: the duration) at which anything of `sensor`
-   * changes: a temperature segment starts, the fault in effect changes, a reset happens. Ramps,
+   * changes: a temperature or humidity segment starts, the fault in effect changes, a reset happens. Ramps,
    * sines and traces also change continuously within their segments; that is not counted.
    */
   nextChangeAfter(sensor: string, tMs: number, untilMs = this.durationMs): number | undefined {
     const model = this.#model(sensor);
-    const segment = model.timeline?.nextStartAfter(tMs, untilMs);
-    const fault = model.faults.nextChangeAfter(tMs, untilMs);
-    if (segment === undefined) return fault;
-    return fault === undefined ? segment : Math.min(segment, fault);
+    const times = [model.timeline?.nextStartAfter(tMs, untilMs), model.humidity?.nextStartAfter(tMs, untilMs), model.faults.nextChangeAfter(tMs, untilMs)].filter((t): t is number => t !== undefined);
+    return times.length === 0 ? undefined : Math.min(...times);
   }
 
   /** Like nextChangeAfter, counting only fault changes and resets: what a chip must apply at an exact instant. */

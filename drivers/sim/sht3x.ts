@@ -5,6 +5,7 @@ import { Sht3xChip, type Sht3xLimits, type Sht3xMode } from './sht3x-chip.ts';
 import { SHT3X_GENERAL_CALL_RESET, type Sht3xRate, type Sht3xRepeatability, type Sht3xTiming } from './sht3x-commands.ts';
 import { SHT3X_HEATER_RISE_C, type Sht3xEnvironment } from './sht3x-heater.ts';
 import { constantProfile, type TemperatureProfile } from './temperature-profile.ts';
+import type { Tmp102Script } from './tmp102.ts';
 
 /** Faults the simulated chip can be told to show, as for the TMP102. 'stuck' still answers, with frozen results. */
 export type Sht3xFault = 'nack' | 'bus-error' | 'timeout' | 'stuck' | 'unplugged';
@@ -23,6 +24,16 @@ export interface Sht3xStats {
   /** Reads that were held by clock stretching, and the simulated time they waited in total. */
   clockStretches: number;
   clockStretchMs: number;
+}
+
+/**
+ * A timed script the chip follows (scenarios, live control: drivers/sim/scenario-runner.ts), the
+ * TMP102's (tmp102.ts, same conventions for one instant) plus the humidity: the air temperature
+ * and humidity at each measurement's end, faults and resets at their exact times.
+ */
+export interface Sht3xScript extends Tmp102Script {
+  /** The relative humidity at `atMs` (a measurement's end), or undefined to use the chip's own profile. */
+  humidityAt(atMs: number): number | undefined;
 }
 
 export interface SimulatedSht3xOptions {
@@ -83,7 +94,14 @@ export class SimulatedSht3x implements SimI2CDevice {
   #temperatureOriginMs: number;
   #humidityOriginMs: number;
   #clockStretchLimitMs: number;
+  /** The fault in effect: the injected one if any, else the script's. */
   #fault: Sht3xFault | undefined;
+  #injectedFault: Sht3xFault | undefined;
+  #script: Sht3xScript | undefined;
+  #scriptFault: Sht3xFault | undefined;
+  /** Monotonic ms up to which the script's transitions have been applied. */
+  #scriptedUntilMs = 0;
+  #resets = 0;
   #stats = { transactions: 0, reads: 0, writes: 0, refused: 0, nacked: 0, generalCalls: 0, clockStretches: 0, clockStretchMs: 0 };
 
   constructor(options: SimulatedSht3xOptions) {
@@ -151,20 +169,61 @@ export class SimulatedSht3x implements SimI2CDevice {
     this.setHumidityProfile(constantHumidity(percentRh));
   }
 
+  /** Show `fault` until clearFault(); it takes precedence over a script's fault. */
   inject(fault: Sht3xFault): void {
-    this.#access((now) => this.#setFault(fault, now));
+    this.#access((now) => {
+      this.#injectedFault = fault;
+      this.#refreshFault(now);
+    });
   }
 
-  /** Back to normal. A chip that was unplugged comes back in its power-up state, as after a power cycle. */
+  /** Back to normal (or the script's fault). A chip that was unplugged comes back in its power-up state, as after a power cycle. */
   clearFault(): void {
-    this.#access((now) => this.#setFault(undefined, now));
+    this.#access((now) => {
+      this.#injectedFault = undefined;
+      this.#refreshFault(now);
+    });
   }
 
   /** Pulse nRESET (datasheet section 4.9): a hard reset, as at power-up. No effect on an unplugged chip. */
   resetChip(): void {
+    this.#access((now) => this.#reset(now));
+  }
+
+  /** Resets made by resetChip() or a script (not the module's own general calls or soft resets). */
+  get resets(): number {
+    return this.#access(() => this.#resets);
+  }
+
+  /**
+   * Follow `script` from now on (undefined: stop following one), as SimulatedTmp102.setScript:
+   * its fault applies at once, its later transitions at their own times, each after the
+   * measurements that ended at or before it.
+   */
+  setScript(script: Sht3xScript | undefined): void {
     this.#access((now) => {
-      if (this.#chip.powered) this.#chip.hardReset(now);
+      this.#script = script;
+      this.#scriptedUntilMs = now;
+      this.#scriptFault = script?.faultAt(now);
+      this.#refreshFault(now);
     });
+  }
+
+  /** The script changed from now on (a live command); see SimulatedTmp102.scriptChanged. */
+  scriptChanged(): void {
+    this.#access((now) => {
+      this.#scriptFault = this.#script?.faultAt(now);
+      this.#refreshFault(now);
+    });
+  }
+
+  /** The air temperature a measurement ending now would see (script, else profile; before the heater's rise). */
+  get celsius(): number {
+    return this.#access((now) => this.#environmentAt(now).celsius);
+  }
+  /** The relative humidity a measurement ending now would see (script, else profile). */
+  get percentRh(): number {
+    return this.#access((now) => this.#environmentAt(now).percentRh);
   }
 
   /** The chip's state now, without a bus transaction (nothing consumed, not counted). */
@@ -235,8 +294,12 @@ export class SimulatedSht3x implements SimI2CDevice {
   }
 
   #sample(endMs: number): Sht3xEnvironment {
-    const celsius = this.#temperature.celsiusAt(endMs - this.#temperatureOriginMs);
-    const percentRh = this.#humidity.valueAt(endMs - this.#humidityOriginMs);
+    return this.#environmentAt(endMs);
+  }
+
+  #environmentAt(endMs: number): Sht3xEnvironment {
+    const celsius = this.#script?.celsiusAt(endMs) ?? this.#temperature.celsiusAt(endMs - this.#temperatureOriginMs);
+    const percentRh = this.#script?.humidityAt(endMs) ?? this.#humidity.valueAt(endMs - this.#humidityOriginMs);
     if (!Number.isFinite(celsius)) throw new RangeError(`temperature profile "${this.#temperature.description}" returned ${celsius}`);
     if (!Number.isFinite(percentRh)) throw new RangeError(`humidity profile "${this.#humidity.description}" returned ${percentRh}`);
     return { celsius, percentRh };
@@ -248,8 +311,38 @@ export class SimulatedSht3x implements SimI2CDevice {
 
   #access<T>(body: (nowMs: number) => T): T {
     const now = monotonicMs(this.#clock);
-    this.#chip.catchUp(now);
+    this.#catchUp(now);
     return body(now);
+  }
+
+  // Replays time up to `now`: each script transition in order, after the measurements that
+  // ended at or before it, so the result does not depend on when the chip is touched (as the TMP102).
+  #catchUp(now: number): void {
+    const script = this.#script;
+    if (script) {
+      for (;;) {
+        const t = script.nextTransition(this.#scriptedUntilMs, now);
+        if (t === undefined) break;
+        if (!(t > this.#scriptedUntilMs && t <= now)) throw new RangeError(`script transition at ${t} ms is outside (${this.#scriptedUntilMs}, ${now}]`);
+        this.#chip.catchUp(t);
+        this.#scriptedUntilMs = t;
+        this.#scriptFault = script.faultAt(t);
+        this.#refreshFault(t);
+        if (script.resetAt(t)) this.#reset(t);
+      }
+      if (now > this.#scriptedUntilMs) this.#scriptedUntilMs = now;
+    }
+    this.#chip.catchUp(now);
+  }
+
+  #reset(now: number): void {
+    if (!this.#chip.powered) return;
+    this.#resets++;
+    this.#chip.hardReset(now);
+  }
+
+  #refreshFault(now: number): void {
+    this.#setFault(this.#injectedFault ?? this.#scriptFault, now);
   }
 
   #transaction<T>(write: boolean, read: boolean, body: (nowMs: number) => T): T {

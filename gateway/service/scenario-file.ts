@@ -8,6 +8,7 @@ import path from 'node:path';
 import { BoundedFileError, readBoundedFile, readBoundedFileSync } from '../../drivers/bounded-file.ts';
 import { parseDuration } from '../../drivers/sim/duration.ts';
 import { MAX_RANDOM_SLOTS, MAX_SCENARIO_MS, Scenario, type FaultRule, type ScenarioFault, type SensorScript, type TemperatureSegment } from '../../drivers/sim/scenario.ts';
+import type { SimQuantity } from '../../drivers/sim/simulated-device.ts';
 import { traceProfile } from '../../drivers/sim/temperature-profile.ts';
 import { TRACE_FILE_MAX_BYTES, parseTraceCsv } from '../../drivers/sim/temperature-trace.ts';
 import { TMP102_SPEC_RANGE_C } from '../../drivers/sim/tmp102-registers.ts';
@@ -26,6 +27,12 @@ const SEGMENT_KINDS = ['constant', 'step', 'ramp', 'sine', 'trace'] as const;
 export interface ScenarioFileOptions {
   /** The simulated sensors by name; the file may script only these. */
   sensors: readonly string[];
+  /**
+   * What each sensor's device has to script (hardware.ts simulatedQuantities); a timeline of
+   * a quantity the device lacks is refused naming the field. Absent: not checked here (the
+   * scenario runner refuses it when it starts).
+   */
+  quantities?: Readonly<Record<string, readonly SimQuantity[]>>;
   /** Overrides the file's seed (`--seed`). */
   seed?: number;
 }
@@ -66,11 +73,18 @@ export function parseScenario(json: unknown, options: ScenarioFileOptions & { ba
   for (const [sensor, raw] of Object.entries(sensorsRaw)) {
     const f = `sensors.${sensor}`;
     if (!options.sensors.includes(sensor)) throw invalid(f, `no simulated sensor named ${JSON.stringify(sensor)} (simulated: ${options.sensors.join(', ') || 'none'})`);
-    if (!isObj(raw)) throw invalid(f, 'must be an object with "temperature" and/or "faults"');
-    onlyKeys(raw, f, ['temperature', 'faults']);
-    if (raw['temperature'] === undefined && raw['faults'] === undefined) throw invalid(f, 'must have "temperature" or "faults"');
+    if (!isObj(raw)) throw invalid(f, 'must be an object with "temperature", "humidity" and/or "faults"');
+    onlyKeys(raw, f, ['temperature', 'humidity', 'faults']);
+    if (raw['temperature'] === undefined && raw['humidity'] === undefined && raw['faults'] === undefined) throw invalid(f, 'must have "temperature", "humidity" or "faults"');
+    const has = options.quantities?.[sensor];
+    for (const quantity of ['temperature', 'humidity'] as const) {
+      if (raw[quantity] !== undefined && has !== undefined && !has.includes(quantity)) {
+        throw invalid(`${f}.${quantity}`, `sensor ${JSON.stringify(sensor)}'s simulated device has no ${quantity} (it has: ${has.join(', ') || 'faults only'})`);
+      }
+    }
     sensors[sensor] = {
-      ...(raw['temperature'] === undefined ? {} : { temperature: timeline(raw['temperature'], `${f}.temperature`, options.baseDir, durationMs) }),
+      ...(raw['temperature'] === undefined ? {} : { temperature: timeline(raw['temperature'], `${f}.temperature`, options.baseDir, durationMs, CELSIUS) }),
+      ...(raw['humidity'] === undefined ? {} : { humidity: timeline(raw['humidity'], `${f}.humidity`, options.baseDir, durationMs, PERCENT_RH) }),
       ...(raw['faults'] === undefined ? {} : { faults: faultRules(raw['faults'], `${f}.faults`, durationMs) }),
     };
   }
@@ -117,11 +131,25 @@ function duration(v: unknown, field: string, opts: { positive?: boolean } = {}):
   return ms;
 }
 
+/** What a timeline's values are and may be. */
+interface Quantity {
+  unit: string;
+  min: number;
+  max: number;
+  /** Why those bounds, for the refusal. */
+  range: string;
+  /** A trace file (seconds,celsius CSV) can drive it. */
+  traces: boolean;
+}
+
 /** A temperature the TMP102 is specified for: -55..150 °C (SBOS397 "Recommended Operating Conditions"). */
-function celsius(v: unknown, field: string): number {
-  const { min, max } = TMP102_SPEC_RANGE_C;
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw invalid(field, `must be a number of °C, got ${JSON.stringify(v)}`);
-  if (v < min || v > max) throw invalid(field, `must be ${min}..${max} °C (the TMP102's specified range), got ${v}`);
+const CELSIUS: Quantity = { unit: '°C', ...TMP102_SPEC_RANGE_C, range: "the TMP102's specified range", traces: true };
+/** Relative humidity: 0..100 %RH, what the SHT3x's output code spans (SHT3x-DIS section 4.13). */
+const PERCENT_RH: Quantity = { unit: '%RH', min: 0, max: 100, range: 'relative humidity', traces: false };
+
+function valueOf(v: unknown, field: string, q: Quantity): number {
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw invalid(field, `must be a number of ${q.unit}, got ${JSON.stringify(v)}`);
+  if (v < q.min || v > q.max) throw invalid(field, `must be ${q.min}..${q.max} ${q.unit} (${q.range}), got ${v}`);
   return v;
 }
 
@@ -134,7 +162,8 @@ function notAfterEnd(atMs: number, durationMs: number | undefined, field: string
   if (durationMs !== undefined && atMs > durationMs) throw invalid(field, `is after the scenario's duration: it would never happen`);
 }
 
-function timeline(v: unknown, field: string, baseDir: string, durationMs: number | undefined): TemperatureSegment[] {
+function timeline(v: unknown, field: string, baseDir: string, durationMs: number | undefined, q: Quantity): TemperatureSegment[] {
+  const celsius = (value: unknown, f: string) => valueOf(value, f, q);
   if (!Array.isArray(v) || v.length === 0) throw invalid(field, 'must be a non-empty array of segments such as {"at": "0s", "constant": 21.5}');
   if (v.length > MAX_SEGMENTS) throw invalid(field, `must have at most ${MAX_SEGMENTS} segments (use a trace file for a long recording), got ${v.length}`);
   let previousAt = -1;
@@ -157,7 +186,7 @@ function timeline(v: unknown, field: string, baseDir: string, durationMs: number
       case 'step':
         return { kind: 'constant', atMs, celsius: celsius(body, k) };
       case 'ramp': {
-        if (!isObj(body)) throw invalid(k, 'must be an object {"to": °C, "over": duration, "from"?: °C}');
+        if (!isObj(body)) throw invalid(k, `must be an object {"to": ${q.unit}, "over": duration, "from"?: ${q.unit}}`);
         onlyKeys(body, k, ['from', 'to', 'over']);
         if (i === 0 && body['from'] === undefined) throw invalid(`${k}.from`, 'is required when the timeline starts with a ramp');
         return {
@@ -169,12 +198,12 @@ function timeline(v: unknown, field: string, baseDir: string, durationMs: number
         };
       }
       case 'sine': {
-        if (!isObj(body)) throw invalid(k, 'must be an object {"mean": °C, "amplitude": °C, "period": duration, "phase"?: duration}');
+        if (!isObj(body)) throw invalid(k, `must be an object {"mean": ${q.unit}, "amplitude": ${q.unit}, "period": duration, "phase"?: duration}`);
         onlyKeys(body, k, ['mean', 'amplitude', 'period', 'phase']);
         const mean = celsius(required(body, 'mean', k), `${k}.mean`);
         const amplitude = finite(required(body, 'amplitude', k), `${k}.amplitude`);
-        const { min, max } = TMP102_SPEC_RANGE_C;
-        if (amplitude < 0 || mean - amplitude < min || mean + amplitude > max) throw invalid(`${k}.amplitude`, `must be >= 0 and keep mean ± amplitude within ${min}..${max} °C`);
+        const { min, max } = q;
+        if (amplitude < 0 || mean - amplitude < min || mean + amplitude > max) throw invalid(`${k}.amplitude`, `must be >= 0 and keep mean ± amplitude within ${min}..${max} ${q.unit}`);
         return {
           kind: 'sine',
           atMs,
@@ -185,6 +214,7 @@ function timeline(v: unknown, field: string, baseDir: string, durationMs: number
         };
       }
       case 'trace': {
+        if (!q.traces) throw invalid(k, `a trace file holds °C; a ${q.unit} timeline takes constant, step, ramp and sine segments`);
         if (!isObj(body)) throw invalid(k, 'must be an object {"file": "day.csv", "offset"?: duration}');
         onlyKeys(body, k, ['file', 'offset']);
         const file = required(body, 'file', k);

@@ -3,7 +3,8 @@
  * control"), as a client sends it to POST /gw/sim or `npm run sim` builds it:
  *
  *   {"op": "set", "celsius": 40, "sensor": "tmp102"}      hold the temperature until "release"
- *   {"op": "release"}                                     back to the scenario or configured profile
+ *   {"op": "set", "humidity": 80, "sensor": "env"}        hold the humidity (an SHT3x), with or without "celsius"
+ *   {"op": "release"}                                     back to the scenario or configured profiles (both quantities)
  *   {"op": "fault", "fault": "unplugged", "for": "30s"}   inject a fault ("for": until "clear" if absent)
  *   {"op": "clear"}  {"op": "reset"}                      clear the injected fault; reset the chip
  *   {"op": "pause"}  {"op": "resume"}  {"op": "jump", "to": "10m"}   the scenario's time
@@ -29,7 +30,8 @@ const { min: SIM_CELSIUS_MIN, max: SIM_CELSIUS_MAX } = TMP102_SPEC_RANGE_C;
 export const SIM_MAX_FAULT_MS = 7 * 86_400_000;
 
 export type SimCommand =
-  | { op: 'set'; sensor: string; celsius: number }
+  /** At least one of `celsius` and `humidity`. */
+  | { op: 'set'; sensor: string; celsius?: number; humidity?: number }
   | { op: 'release'; sensor: string }
   | { op: 'fault'; sensor: string; fault: SimFault; forMs: number | undefined }
   | { op: 'clear'; sensor: string }
@@ -42,7 +44,7 @@ export type SimOp = SimCommand['op'];
 
 /** The keys each command takes besides `op`. */
 const KEYS: Readonly<Record<SimOp, readonly string[]>> = {
-  set: ['celsius', 'sensor'],
+  set: ['celsius', 'humidity', 'sensor'],
   release: ['sensor'],
   fault: ['fault', 'for', 'sensor'],
   clear: ['sensor'],
@@ -82,8 +84,13 @@ export function parseSimCommand(body: unknown, sensors: readonly string[]): SimC
     if (key !== 'op' && !known.includes(key)) throw invalid(`${key}: unknown for op "${op}" (it takes ${['op', ...known].join(', ')})`);
   }
   switch (op as SimOp) {
-    case 'set':
-      return { op: 'set', sensor: sensorFrom(fields, sensors), celsius: celsiusFrom(fields.get('celsius')) };
+    case 'set': {
+      const sensor = sensorFrom(fields, sensors);
+      // Humidity alone is a complete command; otherwise celsius is required, as it always was.
+      const humidity = fields.get('humidity') === undefined ? undefined : humidityFrom(fields.get('humidity'));
+      const celsius = humidity !== undefined && fields.get('celsius') === undefined ? undefined : celsiusFrom(fields.get('celsius'));
+      return { op: 'set', sensor, ...(celsius === undefined ? {} : { celsius }), ...(humidity === undefined ? {} : { humidity }) };
+    }
     case 'release':
     case 'clear':
     case 'reset':
@@ -113,9 +120,16 @@ function sensorFrom(fields: Map<string, unknown>, sensors: readonly string[]): s
 }
 
 function celsiusFrom(v: unknown): number {
-  if (v === undefined) throw invalid('celsius: missing');
+  if (v === undefined) throw invalid('celsius: missing (or give "humidity" for a sensor that measures it)');
   if (typeof v !== 'number' || !Number.isFinite(v)) throw invalid('celsius: must be a number (°C)');
   if (v < SIM_CELSIUS_MIN || v > SIM_CELSIUS_MAX) throw invalid(`celsius: must be ${SIM_CELSIUS_MIN}..${SIM_CELSIUS_MAX} (the TMP102's range)`);
+  return v;
+}
+
+/** Relative humidity, 0..100 %RH: the SHT3x's output range (SHT3x-DIS section 4.13). */
+function humidityFrom(v: unknown): number {
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw invalid('humidity: must be a number (%RH)');
+  if (v < 0 || v > 100) throw invalid('humidity: must be 0..100 (%RH)');
   return v;
 }
 

@@ -17,6 +17,7 @@ import { formatDuration } from '../../drivers/sim/duration.ts';
 import { GatewayError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { SimEvent, SimFault, SimSensorState } from '../../drivers/sim/scenario-runner.ts';
+import type { SimDeviceKind } from '../../drivers/sim/simulated-device.ts';
 import { type SimCommand, parseSimCommand } from './sim-command.ts';
 
 export type { SimEvent, SimSensorState };
@@ -37,6 +38,9 @@ export interface SimulationDriver {
   jump(toMs: number): void;
   setTemperature(sensor: string, celsius: number): void;
   releaseTemperature(sensor: string): void;
+  /** For devices that measure humidity (the runner has them; a fake without them refuses humidity). */
+  setHumidity?(sensor: string, percentRh: number): void;
+  releaseHumidity?(sensor: string): void;
   injectFault(sensor: string, fault: SimFault, forMs?: number): void;
   clearFault(sensor: string): void;
   resetChip(sensor: string): void;
@@ -71,7 +75,13 @@ export type SimChange = {
 };
 
 export type SimSensorStatus = {
-  celsius: number;
+  /** The simulated device (drivers/sim/simulated-device.ts); absent from a driver that does not say. */
+  device?: SimDeviceKind;
+  /** Null for a device without temperature (registers, replay, none). */
+  celsius: number | null;
+  /** Only for a device that measures humidity (SHT3x). */
+  humidity?: number;
+  humidityOverride?: number | null;
   fault: SimFault | null;
   temperatureOverride: number | null;
   faultOverride: { fault: SimFault; untilScenarioMs: number | null } | null;
@@ -171,11 +181,13 @@ export class SimulationControl {
     const d = this.#driver;
     switch (cmd.op) {
       case 'set':
-        d.setTemperature(cmd.sensor, cmd.celsius);
-        return `temperature held at ${cmd.celsius} °C`;
-      case 'release':
+        return this.#set(cmd.sensor, cmd.celsius, cmd.humidity);
+      case 'release': {
         d.releaseTemperature(cmd.sensor);
-        return `temperature released to the ${d.scenario ? 'scenario' : 'configured profile'}`;
+        const humidity = this.#measuresHumidity(cmd.sensor);
+        if (humidity) d.releaseHumidity!(cmd.sensor);
+        return `${humidity ? 'temperature and humidity' : 'temperature'} released to the ${d.scenario ? 'scenario' : 'configured profile'}`;
+      }
       case 'fault':
         d.injectFault(cmd.sensor, cmd.fault, cmd.forMs);
         return `fault ${cmd.fault} injected ${cmd.forMs === undefined ? 'until cleared' : `for ${formatDuration(cmd.forMs)}`}`;
@@ -209,6 +221,32 @@ export class SimulationControl {
         return `scenario jumped from ${at(from)} to ${at(cmd.toMs)}`;
       }
     }
+  }
+
+  // Both checked before either is applied: a refused command changes nothing.
+  #set(sensor: string, celsius: number | undefined, humidity: number | undefined): string {
+    const d = this.#driver;
+    const state = d.sensorState(sensor);
+    if (celsius !== undefined && state.celsius === undefined) {
+      throw new GatewayError('GW_ERR_SIM_COMMAND_INVALID', { sensor, detail: `celsius: sensor ${JSON.stringify(sensor)} is a simulated ${state.device}, which has no temperature to set` });
+    }
+    if (humidity !== undefined && !this.#measuresHumidity(sensor)) {
+      throw new GatewayError('GW_ERR_SIM_COMMAND_INVALID', { sensor, detail: `humidity: sensor ${JSON.stringify(sensor)} is a simulated ${state.device ?? 'tmp102'}, which measures no humidity (an sht3x does)` });
+    }
+    const held: string[] = [];
+    if (celsius !== undefined) {
+      d.setTemperature(sensor, celsius);
+      held.push(`temperature held at ${celsius} °C`);
+    }
+    if (humidity !== undefined) {
+      d.setHumidity!(sensor, humidity);
+      held.push(`humidity held at ${humidity} %RH`);
+    }
+    return held.join(', ');
+  }
+
+  #measuresHumidity(sensor: string): boolean {
+    return this.#driver.setHumidity !== undefined && this.#driver.sensorState(sensor).humidity !== undefined;
   }
 
   /** Pause, resume and jump move a scenario's time; a gateway without one has none to move. */
@@ -254,7 +292,9 @@ export class SimulationControl {
 
 function sensorStatus(s: SimSensorState): SimSensorStatus {
   return {
-    celsius: s.celsius,
+    ...(s.device === undefined ? {} : { device: s.device }),
+    celsius: s.celsius ?? null,
+    ...(s.humidity === undefined ? {} : { humidity: s.humidity, humidityOverride: s.humidityOverride ?? null }),
     fault: s.fault ?? null,
     temperatureOverride: s.temperatureOverride ?? null,
     faultOverride: s.faultOverride === undefined ? null : { fault: s.faultOverride.fault, untilScenarioMs: s.faultOverride.untilScenarioMs === undefined ? null : Math.round(s.faultOverride.untilScenarioMs) },
