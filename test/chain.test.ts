@@ -17,6 +17,8 @@ describe('chain: Go TMP102 module through the WASM host to the simulated chip', 
     const { sensor } = await makeChain();
     assert.deepEqual(sensor.info, {
       name: 'tmp102', version: '1.0.0', quantity: 'temperature', unit: 'Cel', periodMs: 250, resolution: 0.0625,
+      // A 1.0 module's one quantity, as the host lists every module's (ABI 1.1).
+      quantities: [{ name: 'temperature', unit: 'Cel', resolution: 0.0625 }],
       // Read back from the chip: the power-on thermostat settings (SBOS397 "High- and Low-Limit Registers").
       alert: { high: 80, low: 75, mode: 'comparator', polarity: 'active-low', faults: 1 },
     });

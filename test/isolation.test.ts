@@ -15,6 +15,7 @@ import { resolveModuleLimits, type ModuleLimits } from '../gateway/host/worker/m
 import { wasmPath, TEST_MODULES_SKIP } from './helpers/chain.ts';
 import { RawClient, type Response, observeRequest, timedGet, toResponse } from './helpers/coap-datagram.ts';
 import { type TestGateway, startTestGateway } from './helpers/gateway.ts';
+import { simulatedTmp102 } from '../gateway/service/hardware.ts';
 
 const SIM_CELSIUS = 21.5;
 
@@ -92,7 +93,7 @@ for (const isolation of ['worker', 'shared'] as const) describe(`isolation: host
   }
 
   it('greedy never reaches the address it was not granted', async () => {
-    const chip = gw.service.hardware.simulated.get('tmp102')!;
+    const chip = simulatedTmp102(gw.service.hardware, 'tmp102');
     // Let /temp's own reads settle, then count what reaches the TMP102 during greedy's attempts.
     await new Promise((r) => setTimeout(r, 300));
     const before = chip.stats.transactions;

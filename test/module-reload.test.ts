@@ -18,6 +18,7 @@ import { DEFAULT_MODULE_LIMITS } from '../gateway/host/worker/module-limits.ts';
 import type { LoadedModule } from '../gateway/service/module-factory.ts';
 import { RELOAD_TIMEOUT_MS, reloadModule, reloadTimeoutMs } from '../gateway/service/module-reload.ts';
 import { wasmPath, TEST_MODULES_SKIP } from './helpers/chain.ts';
+import { simulatedTmp102 } from '../gateway/service/hardware.ts';
 
 /** A copy of the TMP102 module in a scratch directory, so tests can replace it. */
 function scratchModule(): string {
@@ -119,7 +120,7 @@ describe('hot reload', () => {
     const file = scratchModule();
     const clock = new ManualClock();
     const { service } = await start(file, clock);
-    const chip = service.hardware.simulated.get('tmp102')!;
+    const chip = simulatedTmp102(service.hardware, 'tmp102');
     await advance(clock, 300);
     replace(file, readFileSync(wasmPath('test/shutdown')));
     const result = await whileAdvancing(clock, service.reload('tmp102'));
@@ -301,7 +302,7 @@ describe('hot reload: bounded in time', () => {
     assert.equal(hung.closes() >= 1, true, 'closing it is what stops a start in flight');
     assert.equal(entry.module, before);
     assert.equal(entry.deviceHeld, undefined, 'reads no longer wait for the device');
-    service.hardware.simulated.get('tmp102')!.setTemperature(24.5);
+    simulatedTmp102(service.hardware, 'tmp102').setTemperature(24.5);
     await advance(clock, 600);
     assert.equal((await whileAdvancing(clock, service.readFresh('tmp102'))).reading.value, 24.5);
     await service.close();

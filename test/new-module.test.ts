@@ -116,7 +116,7 @@ describe('npm run new-module: the generated module', { skip: SKIP_GO }, () => {
       name: entry.name, capabilities: { i2c: entry.grant }, bus, clock, logger,
       init: { bus: entry.bus, address: entry.address, settings: entry.settings },
     });
-    assert.deepEqual(sensor.start(), { name: 'demo', version: '0.1.0', quantity: 'temperature', unit: 'Cel', periodMs: 1000, resolution: 0.0625 });
+    assert.deepEqual(sensor.start(), { name: 'demo', version: '0.1.0', quantity: 'temperature', unit: 'Cel', periodMs: 1000, resolution: 0.0625, quantities: [{ name: 'temperature', unit: 'Cel', resolution: 0.0625 }] });
     clock.advanceMs(300); // past the chip's first conversion (at most 35 ms: SBOS397 Electrical Characteristics)
     const reading = sensor.read();
     assert.equal(reading.value, -25);

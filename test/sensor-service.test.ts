@@ -11,6 +11,7 @@ import type { SensorUpdate } from '../gateway/service/sensor-feed.ts';
 import { SensorService } from '../gateway/service/sensor-service.ts';
 import { InThreadModule } from '../gateway/host/in-thread-module.ts';
 import { WorkerModule } from '../gateway/host/worker/worker-module.ts';
+import { simulatedTmp102 } from '../gateway/service/hardware.ts';
 
 async function startService(celsius = 21.5, options: { pacing?: boolean } = {}) {
   const clock = new ManualClock();
@@ -18,7 +19,7 @@ async function startService(celsius = 21.5, options: { pacing?: boolean } = {}) 
   if (options.pacing !== undefined) config.sensors[0]!.pacing = options.pacing;
   // In-thread: each read completes within the step of simulated time that started it.
   const service = await SensorService.start(config, { clock, logger: new MemoryLogger(), isolation: 'in-thread' });
-  const chip = service.hardware.simulated.get('tmp102')!;
+  const chip = simulatedTmp102(service.hardware, 'tmp102');
   return { clock, service, chip };
 }
 

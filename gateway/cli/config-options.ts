@@ -4,7 +4,7 @@
  * doctor`, so all read the same options the same way. `--bus`, `--address` and `--module`
  * shape the embedded default only, and are refused beside `--config`.
  */
-import { type DriverChoice, type GatewayConfig, type SensorConfig, defaultConfig, loadConfigFile } from '../service/config.ts';
+import { type DriverChoice, type GatewayConfig, type SensorConfig, defaultConfig, loadConfigFile, withSimulatedTemperature } from '../service/config.ts';
 import { type OptionSpec, type ParsedArgs, UsageError, busOption, numberOption, tmp102AddressOption } from './args.ts';
 
 export const CONFIG_OPTIONS: Record<string, OptionSpec> = {
@@ -46,7 +46,8 @@ export async function configFromOptions(args: ParsedArgs, defaults: { bus?: numb
   if (driver) config.driver = driver as DriverChoice;
   if (simCelsius !== undefined) {
     config.driver = 'simulated';
-    for (const s of config.sensors) s.simulation = { kind: 'constant', celsius: simCelsius };
+    // An SHT3x stays an SHT3x (its humidity as configured); only the temperature is set.
+    for (const s of config.sensors) s.simulation = withSimulatedTemperature(s.simulation, simCelsius);
   }
   return config;
 }

@@ -100,12 +100,13 @@ function formatReading(r: Reading, simulated: boolean): string {
 }
 
 /**
- * String() prints a register value exactly and briefly (TMP102 values are multiples of
- * 0.0625 °C). The SenML symbol is printed as it is, but for "Cel" (RFC 8428 section 12.1), which
- * a person reads as °C.
+ * Four decimals at most, as the CoAP front's default precision: a TMP102 value (a multiple of
+ * 0.0625 °C) prints exactly, an SHT3x's (175/65535 °C steps) without float noise; `--json` keeps
+ * the exact value. The SenML symbol is printed as it is, but for "Cel" (RFC 8428 section 12.1),
+ * which a person reads as °C.
  */
 function formatValue(value: number, unit: string): string {
-  return `${String(value)} ${unit === 'Cel' ? '°C' : unit}`;
+  return `${String(Number(value.toFixed(4)))} ${unit === 'Cel' ? '°C' : unit}`;
 }
 
 function register(raw: number): string {

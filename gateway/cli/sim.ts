@@ -34,6 +34,7 @@ const USAGE = `usage: npm run sim -- <command> [options]
 commands:
   status                  the scenario, each simulated sensor and the recent changes
   set <°C>                hold the temperature at <°C> (-55..150) until release
+  set [<°C>] --humidity <%RH>  hold the humidity too (a simulated SHT3x), 0..100
   release                 back to the scenario's (or the configured) temperature
   fault <kind> [for]      inject a fault: nack, bus-error, timeout, stuck or unplugged (unplug),
                           until clear, or for a duration such as 30s, 5m
@@ -67,7 +68,7 @@ const console_: Output = {
 type Request = { kind: 'status' } | { kind: 'command'; body: Record<string, unknown> };
 
 /** The command words to a request, refusing what the gateway would refuse anyway as a usage error. */
-function requestFrom(words: readonly string[], sensor: string | undefined): Request {
+function requestFrom(words: readonly string[], sensor: string | undefined, humidity: number | undefined): Request {
   const [op, ...rest] = words;
   if (op === undefined) throw new UsageError('missing the command (status, set, release, fault, clear, reset, pause, resume, jump)');
   const takes = (min: number, max: number) => {
@@ -80,11 +81,12 @@ function requestFrom(words: readonly string[], sensor: string | undefined): Requ
       takes(0, 0);
       return { kind: 'status' };
     case 'set': {
-      takes(1, 1);
-      const text = rest[0]!;
+      takes(humidity === undefined ? 1 : 0, 1);
+      const text = rest[0];
+      if (text === undefined) return { kind: 'command', body: withSensor({ op: 'set', humidity }) };
       const celsius = /^[-+]?(\d+(\.\d*)?|\.\d+)$/.test(text) ? Number(text) : NaN;
       if (!Number.isFinite(celsius)) throw new UsageError(`set takes a temperature in °C such as 31.5 or -12.5, got ${JSON.stringify(text)}`);
-      return { kind: 'command', body: withSensor({ op: 'set', celsius }) };
+      return { kind: 'command', body: withSensor({ op: 'set', celsius, ...(humidity === undefined ? {} : { humidity }) }) };
     }
     case 'fault': {
       takes(1, 2);
@@ -133,6 +135,7 @@ function targetFrom(gateway: string | undefined, port: number | undefined) {
 async function main(argv: string[], io: Output): Promise<number> {
   const args = parseCommandLine(argv, {
     sensor: { value: true },
+    humidity: { value: true },
     gateway: { value: true },
     port: { value: true },
     oscore: { value: true },
@@ -145,7 +148,9 @@ async function main(argv: string[], io: Output): Promise<number> {
   }
   const sensor = args.options['sensor'] as string | undefined;
   if (sensor === '') throw new UsageError('--sensor needs a sensor name');
-  const request = requestFrom(args.positionals, sensor);
+  const humidity = numberOption(args, 'humidity');
+  if (humidity !== undefined && args.positionals[0] !== 'set') throw new UsageError('--humidity goes with set');
+  const request = requestFrom(args.positionals, sensor, humidity);
   const json = args.options['json'] === true;
   if (json && request.kind !== 'status') throw new UsageError('--json applies to status');
   const target = targetFrom(args.options['gateway'] as string | undefined, numberOption(args, 'port'));

@@ -24,6 +24,7 @@ import type { OscoreServer } from '../coap/oscore/oscore-server.ts';
 import { DEFAULT_RULE_COUNT, type GatewayConfig, loadConfigFile } from '../service/config.ts';
 import { reloadAll } from '../service/reload-all.ts';
 import { SensorService } from '../service/sensor-service.ts';
+import { openHardware, simulatedQuantities } from '../service/hardware.ts';
 import { loadScenarioFile } from '../service/scenario-file.ts';
 import type { Scenario } from '../../drivers/sim/scenario.ts';
 import { SimulationControl } from '../service/simulation-control.ts';
@@ -42,6 +43,8 @@ const USAGE = `usage: npm start -- [options]
   --sim-temp <°C>     temperature of the simulated TMP102, -55..150 (implies --driver simulated)
   --config <file>     gateway configuration file (docs/configuration.md)
   --no-watch          do not reload a sensor when its module file changes (SIGHUP still does)
+  --record <file>     write every I2C transfer to <file> (JSON lines), for a "replay" device
+                      (docs/simulation.md); buses served by a bus thread are not recorded yet
   --scenario <file>   play a scenario on the simulated sensors (docs/simulation.md; implies
                       --driver simulated); --seed <n> overrides the file's seed
   --time-scale <n>    run the simulated sensors' time n times faster, 1..1000 (implies --driver
@@ -56,6 +59,7 @@ async function main(argv: string[]): Promise<number> {
     port: { value: true },
     ...CONFIG_OPTIONS,
     'no-watch': {},
+    record: { value: true },
     ...SIMULATION_OPTIONS,
     ...LOG_OPTIONS,
     help: { short: 'h' },
@@ -73,7 +77,7 @@ async function main(argv: string[]): Promise<number> {
   const config = await configFromOptions(args);
   if (sim.any) config.driver = 'simulated';
   // Before the socket and the modules: a broken scenario file is reported at once (exit 2).
-  const scenario: Scenario | undefined = sim.scenario === undefined ? undefined : await loadScenarioFile(sim.scenario, { sensors: config.sensors.map((s) => s.name), ...(sim.seed !== undefined ? { seed: sim.seed } : {}) });
+  const scenario: Scenario | undefined = sim.scenario === undefined ? undefined : await loadScenarioFile(sim.scenario, { sensors: config.sensors.map((s) => s.name), quantities: simulatedQuantities(config), ...(sim.seed !== undefined ? { seed: sim.seed } : {}) });
   const logger = loggerFromOptions(args, { level: 'info' });
 
   // The socket first: a taken port or a wrong --host is reported before any module loads.
@@ -93,7 +97,13 @@ async function main(argv: string[]): Promise<number> {
     // Credentials and sequence numbers before any module loads: a broken file is reported at once.
     oscore = config.oscore ? await openOscore(config.oscore, networkClock) : undefined;
     checkPolicyNames(config.access, oscore?.clients);
-    service = await SensorService.start(config, { clock, logger });
+    // --record: every bus transfer to a file a `replay` device answers from later (docs/simulation.md).
+    const record = args.options['record'] as string | undefined;
+    service = await SensorService.start(config, {
+      clock,
+      logger,
+      openHardware: (c, clk, o) => openHardware(c, clk, { ...o, ...(record !== undefined ? { record: { file: record } } : {}), onReplayDeviation: (sensor, d) => logger.warn('replay deviation', { sensor, ...d }) }),
+    });
   } catch (err) {
     await oscore?.close();
     socket.close();

@@ -9,6 +9,7 @@ import type { Clock } from '../../drivers/clock.ts';
 import type { GpioInput } from '../../drivers/gpio.ts';
 import { LinuxGpioInput } from '../../drivers/linux-gpio.ts';
 import { SimulatedGpioInput } from '../../drivers/sim/sim-gpio.ts';
+import { SimulatedTmp102 } from '../../drivers/sim/tmp102.ts';
 import type { Logger } from '../log.ts';
 import type { GatewayConfig } from './config.ts';
 import type { Hardware } from './hardware.ts';
@@ -17,13 +18,14 @@ export async function openAlertInputs(config: GatewayConfig, hardware: Hardware,
   const inputs = new Map<string, GpioInput>();
   for (const sensor of config.sensors) {
     const chip = hardware.simulated.get(sensor.name);
-    if (chip) {
+    // Only the simulated TMP102 has an ALERT line; another simulated device has none to watch.
+    if (chip instanceof SimulatedTmp102) {
       const line = new SimulatedGpioInput(chip);
       line.start(clock);
       inputs.set(sensor.name, line);
       continue;
     }
-    if (sensor.alertGpio === undefined) continue;
+    if (chip || sensor.alertGpio === undefined) continue;
     try {
       const input = await LinuxGpioInput.open(sensor.alertGpio, { clock });
       logger.info('ALERT pin watched', { sensor: sensor.name, gpio: input.description });

@@ -83,7 +83,7 @@ function humidityProfile(p: HumidityProfileConfig): HumidityProfile {
 
 export interface HardwareOptions {
   /** Makes a Linux bus (the service passes one that runs on a bus thread). */
-  linuxBus?: (busNumber: number, forceAccess: boolean) => I2CBus;
+  linuxBus?: (busNumber: number, forceAccess: boolean, record?: { file: string; maxBytes?: number }) => I2CBus;
   /** The board and where adapters appear, for the auto choice (tests; default: this machine). */
   board?: Board;
   devDirectory?: string;
@@ -176,6 +176,17 @@ export function openHardware(config: GatewayConfig, clock: Clock, options: Hardw
     for (const bus of buses.values()) bus.close();
   };
 
+  // The recording file is created (truncated, with its header) before any bus thread starts
+  // appending to it.
+  let recorder: TransferRecorder | undefined;
+  if (options.record) {
+    try {
+      recorder = new TransferRecorder(options.record.file, { clock, ...(options.record.maxBytes === undefined ? {} : { maxBytes: options.record.maxBytes }) });
+    } catch (err) {
+      throw new GatewayError('GW_ERR_CONFIG_INVALID', { detail: `--record: cannot write ${options.record.file}: ${(err as Error).message}` }, { cause: err });
+    }
+  }
+
   try {
     config.sensors.forEach((sensor, i) => {
       const field = `sensors[${i}].simulation`;
@@ -191,7 +202,8 @@ export function openHardware(config: GatewayConfig, clock: Clock, options: Hardw
             busNumber: sensor.bus,
             clock,
             simulated: built ? { address: sensor.address, device: built.onBus, deviceDescription: built.description } : { address: sensor.address, profile: profileFromConfig(sensor.simulation, field) },
-            linuxBus: options.linuxBus,
+            // A bus thread records on its own thread (it serves the module workers directly), appending to the file opened below.
+            ...(options.linuxBus ? { linuxBus: (n: number, force: boolean) => options.linuxBus!(n, force, options.record) } : {}),
             board: options.board,
             devDirectory: options.devDirectory,
           });
@@ -220,17 +232,10 @@ export function openHardware(config: GatewayConfig, clock: Clock, options: Hardw
     throw err;
   }
 
-  let recorder: TransferRecorder | undefined;
-  if (options.record) {
-    try {
-      recorder = new TransferRecorder(options.record.file, { clock, ...(options.record.maxBytes === undefined ? {} : { maxBytes: options.record.maxBytes }) });
-    } catch (err) {
-      closeAll();
-      throw new GatewayError('GW_ERR_CONFIG_INVALID', { detail: `--record: cannot write ${options.record.file}: ${(err as Error).message}` }, { cause: err });
-    }
+  if (recorder && options.record) {
     for (const [n, bus] of buses) {
       if ('openChannel' in bus) {
-        descriptions.push(`bus ${n}: recorded on its bus thread, not here`);
+        descriptions.push(`bus ${n}: every transfer recorded to ${options.record.file} by its bus thread`);
         continue;
       }
       buses.set(n, recordTransfers(bus, recorder));

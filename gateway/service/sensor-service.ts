@@ -142,7 +142,7 @@ export class SensorService {
     const isolation = options.isolation ?? 'shared';
     // With workers, a Linux adapter is served from its own bus thread: its blocking ioctls
     // (up to the adapter timeout) never run on the event loop that serves CoAP.
-    const hardware = (options.openHardware ?? openHardware)(config, clock, isolation !== 'in-thread' ? { linuxBus: (n, forceAccess) => new BusThread(n, { forceAccess }) } : {});
+    const hardware = (options.openHardware ?? openHardware)(config, clock, isolation !== 'in-thread' ? { linuxBus: (n, forceAccess, record) => new BusThread(n, { forceAccess, ...(record ? { record } : {}) }) } : {});
     const sensors = new Map<string, SensorEntry>();
     const factory: ModuleFactoryOptions = { clock, logger, hardware, isolation, sleepBudgetMs: options.sleepBudgetMs };
     try {

@@ -16,7 +16,8 @@
  * what a measurement looks like without a TMP102 on this machine.
  */
 import { type Clock, ManualClock } from '../../drivers/clock.ts';
-import type { SimulatedTmp102 } from '../../drivers/sim/tmp102.ts';
+import { SimulatedTmp102 } from '../../drivers/sim/tmp102.ts';
+import type { SimulatedDevice } from '../../drivers/sim/simulated-device.ts';
 import { GatewayServer, type GatewayServerOptions } from '../../gateway/coap/server.ts';
 import { type Logger, silentLogger } from '../../gateway/log.ts';
 import { type GatewayConfig, defaultConfig } from '../../gateway/service/config.ts';
@@ -83,9 +84,9 @@ export function asRealHardware(real?: string[]): { openHardware: typeof openHard
     chips,
     openHardware: (...args: Parameters<typeof openHardware>): Hardware => {
       const hardware = openHardware(...args);
-      const reported = new Map<string, SimulatedTmp102>();
+      const reported = new Map<string, SimulatedDevice>();
       for (const [name, chip] of hardware.simulated) {
-        chips.set(name, chip);
+        if (chip instanceof SimulatedTmp102) chips.set(name, chip);
         if (real !== undefined && !real.includes(name)) reported.set(name, chip);
       }
       return { ...hardware, simulated: reported };
@@ -129,7 +130,8 @@ export async function startTestGateway(opts: TestGatewayOptions = {}): Promise<T
   if (clock instanceof ManualClock) clock.advanceMs(FIRST_CONVERSION_MS);
   else await new Promise((resolve) => setTimeout(resolve, FIRST_CONVERSION_MS));
   const first = config.sensors[0]!.name;
-  const chips = real?.chips ?? service.hardware.simulated;
+  // These helpers serve TMP102s: the chips a test drives directly.
+  const chips = real?.chips ?? new Map([...service.hardware.simulated].filter((e): e is [string, SimulatedTmp102] => e[1] instanceof SimulatedTmp102));
   const sim = chips.get(first);
   if (!sim) {
     await server.close();

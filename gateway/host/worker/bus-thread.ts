@@ -19,6 +19,8 @@ import { spawnWorker } from './spawn.ts';
 export interface BusThreadOptions {
   /** I2C_SLAVE_FORCE (see LinuxI2CBusOptions.forceAccess). */
   forceAccess?: boolean;
+  /** `--record`: the bus thread appends every transfer to this file (drivers/recording-bus.ts). */
+  record?: { file: string; maxBytes?: number };
 }
 
 export class BusThread implements I2CBus, BusEndpoint {
@@ -38,7 +40,7 @@ export class BusThread implements I2CBus, BusEndpoint {
     this.busNumber = busNumber;
     const counter = new SharedArrayBuffer(4);
     this.#counter = new Int32Array(counter);
-    this.#worker = spawnWorker(new URL('./bus-worker.ts', import.meta.url), { busNumber, forceAccess: options.forceAccess ?? false, counter }, { name: `i2c-${busNumber}` });
+    this.#worker = spawnWorker(new URL('./bus-worker.ts', import.meta.url), { busNumber, forceAccess: options.forceAccess ?? false, counter, ...(options.record ? { record: options.record } : {}) }, { name: `i2c-${busNumber}` });
     this.ready = new Promise<void>((resolve, reject) => {
       this.#worker.once('message', (msg: { type: string; message?: string }) => {
         if (msg.type === 'ready') resolve();

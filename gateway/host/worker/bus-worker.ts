@@ -19,6 +19,8 @@ interface BusWorkerData {
   forceAccess: boolean;
   /** Int32 cell: the bus's transactionCount, published after every transfer. */
   counter: SharedArrayBuffer;
+  /** `--record`: append every transfer to this file; the main thread created it with its header. */
+  record?: { file: string; maxBytes?: number };
 }
 
 const data = workerData as BusWorkerData;
@@ -37,7 +39,13 @@ function failedBus(busNumber: number, reason: string): I2CBus {
 let bus: I2CBus;
 try {
   const { LinuxI2CBus } = await import('../../../drivers/linux-i2c-bus.ts');
-  bus = new LinuxI2CBus(data.busNumber, { forceAccess: data.forceAccess });
+  const linux = new LinuxI2CBus(data.busNumber, { forceAccess: data.forceAccess });
+  if (data.record) {
+    const { TransferRecorder, recordTransfers } = await import('../../../drivers/recording-bus.ts');
+    bus = recordTransfers(linux, new TransferRecorder(data.record.file, { append: true, ...(data.record.maxBytes === undefined ? {} : { maxBytes: data.record.maxBytes }) }));
+  } else {
+    bus = linux;
+  }
   port.postMessage({ type: 'ready' });
 } catch (err) {
   const reason = err instanceof Error ? err.message : String(err);
