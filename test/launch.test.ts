@@ -35,7 +35,7 @@ describe('launcher: the Node version comes first', () => {
   it('answers an unknown command with its usage, exit 2', () => {
     const r = spawnSync(process.execPath, [path.join(ROOT, 'gateway/cli/launch.mjs'), 'gateway/cli/start.ts'], { encoding: 'utf8' });
     assert.equal(r.status, 2);
-    assert.match(r.stderr, /usage: node gateway\/cli\/launch\.mjs <start\|read\|doctor\|client>/);
+    assert.match(r.stderr, /usage: node gateway\/cli\/launch\.mjs <start\|read\|doctor\|client\|sim>/);
   });
 
   it('bundles every command and every worker entry the gateway spawns', () => {

@@ -12,7 +12,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { decode as cborDecode } from 'cbor-x';
+import { decode as cborDecode, encode as cborEncode } from 'cbor-x';
 import { type GatewayProcess, spawnGatewayProcess } from './helpers/gateway-process.ts';
 import { RawClient, type Response, block2Of, block2Value, emptyMessage, observeRequest, pathOptions, requestDatagram, toResponse, uint } from './helpers/coap-datagram.ts';
 
@@ -77,6 +77,23 @@ class Gateway {
 
   async temp(): Promise<Answer> {
     return answerOf(await this.get('/temp'));
+  }
+
+  /** PUT /temp/alert with a CBOR map (Content-Format 60). */
+  async putAlert(changes: Record<string, unknown>): Promise<Response> {
+    const options = [...pathOptions('/temp/alert'), { name: 'Content-Format', value: uint(60) }];
+    const r = await this.#client.exchange(requestDatagram({ code: '0.03', options, payload: cborEncode(changes) }), 3000);
+    if (!r) throw new Error('no answer to PUT /temp/alert');
+    return r;
+  }
+
+  async alertSettings(): Promise<unknown> {
+    return (await this.get('/temp/alert')).cbor;
+  }
+
+  /** Warn lines of the TMP102 module that it found the limits reset and wrote them back (wasm-src/tmp102/reset.go). */
+  restoredLines(): number {
+    return (this.#proc.out() + this.#proc.err()).match(/chip reset detected: T_HIGH 0x5000, expected 0x1e00; settings restored/g)?.length ?? 0;
   }
 
   /**
@@ -160,6 +177,7 @@ interface SimAnswer extends Omit<SimState, 'changes'> {
 }
 interface Stats {
   observers: number;
+  sensors: { tmp102: { alertEdges: number } };
   requests: Record<string, number>;
   notifications: Record<string, number>;
   simulation: Omit<SimState, 'changes'>;
@@ -395,32 +413,43 @@ for (const scale of SCALES) {
       }
     });
 
-    it('reset (behind the module\'s back): nothing a device can see at the default settings: readings go on, the observer is kept; /gw/sim counts the reset', async () => {
+    it('reset (behind the module\'s back) after PUT /temp/alert 30/25: readings go on, the observer is kept, /gw/sim counts the reset; the module writes the limits back (ALERT follows 30 °C again) and logs it once', async () => {
       await gw.normal();
+      assert.equal((await gw.putAlert({ high: 30, low: 25 })).code, '2.04');
       const obs = await Observer.register(gw, ++token);
       try {
         const resetsBefore = (await gw.simState()).sensors.tmp102.resets;
+        const restoredBefore = gw.restoredLines();
+        const edgesBefore = (await gw.stats()).sensors.tmp102.alertEdges;
         const start = obs.seen.length;
         const res = await gw.sim({ op: 'reset' });
         assert.equal(res.sensors.tmp102.resets, resetsBefore + 1);
-        const deadline = Date.now() + gw.real(3 * PERIOD_MS) + 50;
-        const afterReset: Answer[] = [];
-        while (Date.now() < deadline) {
-          afterReset.push(await gw.temp());
-          await sleep(10);
-        }
-        // The power-up configuration is the module's default one (12-bit, 4 Hz, comparator, 80/75 °C), and
-        // the module re-reads a 0x0000 register after one conversion instead of reporting 0 °C.
+        // The reset put T_HIGH/T_LOW back at 80/75 °C. The module looks for that at most once a
+        // second of sensor time, and at once when it reads the 0x0000 of a reset chip
+        // (wasm-src/tmp102/reset.go); reads (these GETs) are what make it look.
+        const afterReset = await gw.pollTemp(() => gw.restoredLines() > restoredBefore);
+        // At the power-up conversions (12-bit, 4 Hz, continuous) the restore waits for nothing,
+        // and a 0x0000 register is read again after one conversion instead of reported as 0 °C.
         assert.ok(afterReset.every((a) => a.code === '2.05' && a.what === START_C), JSON.stringify(afterReset));
+        assert.equal(gw.restoredLines(), restoredBefore + 1, 'one reset, one warn line');
         assert.deepEqual(obs.seen.slice(start).map(answerOf), []);
         const stats = await gw.stats();
         assert.equal(stats.observers, 1, 'the observer is kept');
         assert.equal(stats.simulation.sensors.tmp102.resets, resetsBefore + 1, '/gw/stats counts it too');
-        await gw.sim({ op: 'set', celsius: 25 });
-        const note = await obs.waitFor((r) => (r.cbor as { value?: number }).value === 25, start);
+        assert.deepEqual(await gw.alertSettings(), { high: 30, low: 25, mode: 'comparator', polarity: 'active-low', faults: 1 });
+        // The chip's T_HIGH is 30 °C again: 40 °C raises ALERT (an edge in /gw/stats), which 80 °C would not.
+        await gw.sim({ op: 'set', celsius: 40 });
+        const note = await obs.waitFor((r) => (r.cbor as { value?: number }).value === 40, start);
         assert.notEqual(note.observe, undefined, 'and still notified of a new value');
+        const deadline = Date.now() + PATIENCE_MS;
+        while ((await gw.stats()).sensors.tmp102.alertEdges === edgesBefore) {
+          if (Date.now() > deadline) assert.fail('no ALERT edge at 40 °C: the chip still holds T_HIGH 80 °C');
+          await sleep(20);
+        }
       } finally {
         await obs.close();
+        await gw.sim({ op: 'release' });
+        assert.equal((await gw.putAlert({ high: 80, low: 75 })).code, '2.04', 'back to the power-up limits for the other rows');
       }
     });
 

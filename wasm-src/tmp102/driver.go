@@ -14,6 +14,9 @@ type Driver struct {
 	Now func() time.Duration
 	// Sleep blocks; in the module it is time.Sleep (WASI poll_oneoff).
 	Sleep func(time.Duration)
+	// Log, when set, receives the driver's own log lines (level gwabi.LogDebug..LogError):
+	// one warn line per reset it detects (reset.go). In the module it is gwabi.Log.
+	Log func(level int32, msg string)
 
 	settings   Settings
 	alert      Alert         // thermostat configuration as read back
@@ -25,6 +28,9 @@ type Driver struct {
 	// configuration, 0 °C until its first conversion). The next Read therefore checks
 	// identity and configures again before it trusts the temperature register.
 	lost bool
+	// verifyAt is when the next check for a reset behind the driver's back is due
+	// (reset.go): at most one every VerifyInterval.
+	verifyAt time.Duration
 }
 
 // Reading is one temperature.
@@ -166,6 +172,8 @@ func (d *Driver) setUp(s Settings, keepReady bool) (gwabi.Status, string) {
 		// maximum conversion time.
 		d.readyAt = d.Now() + ConversionTimeMax
 	}
+	// The chip was just read back: the next check for a reset is one interval away.
+	d.verifyAt = d.Now() + VerifyInterval
 	d.lost = false
 	return gwabi.OK, ""
 }
@@ -206,32 +214,47 @@ func (d *Driver) Settings() Settings { return d.settings }
 
 // Read takes one reading. Failures:
 //   - NotInitialized before a successful Configure;
-//   - NotReady (with retryAfterMs >= 1) within 35 ms of Configure;
+//   - NotReady (with retryAfterMs >= 1) within 35 ms of Configure, and within 35 ms of
+//     restoring settings that change conversions after a reset behind its back (reset.go);
 //   - the bus status of a failed transfer;
 //   - I2CTimeout when a one-shot conversion does not report completion within OneShotLimit.
 func (d *Driver) Read() (r Reading, st gwabi.Status, retryAfterMs int32, detail string) {
 	if !d.configured {
 		return r, gwabi.NotInitialized, 0, "read before a successful init"
 	}
+	checked := false
 	if d.lost {
 		// Restore the whole previous configuration, thermostat included: a chip that
 		// lost power comes back with the power-up limits (80/75 °C), and a failed
-		// re-configuration may have written some registers and not others. The
-		// thermostat read back at the last successful set-up is what the gateway was
-		// told (the "alert" output), so that is what goes back.
-		s, r := d.settings, d.settings
-		r.HasAlert, r.Alert = true, d.alert
-		st, detail := d.setUp(r, false)
-		d.settings = s
-		if st != gwabi.OK {
+		// re-configuration may have written some registers and not others.
+		if st, detail := d.reapply(false); st != gwabi.OK {
 			return Reading{}, st, 0, "re-configuring after a failed transfer: " + detail
 		}
+	} else if d.Now() >= d.verifyAt {
+		checked = true
+		if st, detail := d.restoreIfReset(); st != gwabi.OK {
+			if isBusFailure(st) {
+				d.lost = true
+			}
+			return Reading{}, st, 0, detail
+		}
 	}
-	r, st, retryAfterMs, detail = d.read()
+	r, st, retryAfterMs, detail = d.read(checked)
 	if isBusFailure(st) {
 		d.lost = true
 	}
 	return r, st, retryAfterMs, detail
+}
+
+// reapply writes the settings of the last successful set-up again, with the
+// thermostat read back then: that is what the gateway was told (the "alert" output),
+// so that is what goes back. keepReady as for setUp.
+func (d *Driver) reapply(keepReady bool) (gwabi.Status, string) {
+	s, r := d.settings, d.settings
+	r.HasAlert, r.Alert = true, d.alert
+	st, detail := d.setUp(r, keepReady)
+	d.settings = s
+	return st, detail
 }
 
 // isBusFailure reports statuses after which the chip's state is unknown.
@@ -243,7 +266,9 @@ func isBusFailure(st gwabi.Status) bool {
 	return false
 }
 
-func (d *Driver) read() (r Reading, st gwabi.Status, retryAfterMs int32, detail string) {
+// read takes the reading proper. checked says whether this Read already looked for a
+// reset; if not, a temperature register that looks like a reset chip's makes it look.
+func (d *Driver) read(checked bool) (r Reading, st gwabi.Status, retryAfterMs int32, detail string) {
 	if now := d.Now(); now < d.readyAt {
 		left := d.readyAt - now
 		ms := int32((left + time.Millisecond - 1) / time.Millisecond) // round up
@@ -266,13 +291,30 @@ func (d *Driver) read() (r Reading, st gwabi.Status, retryAfterMs int32, detail 
 	// The register's own D0 tells its format: one that disagrees with the configured
 	// resolution means the chip was reset behind the driver's back.
 	if (raw&1 == 1) != d.settings.Extended {
+		if !checked {
+			if st, detail := d.restoreIfReset(); st != gwabi.OK {
+				return r, st, 0, detail
+			}
+			if d.Now() < d.readyAt { // restored: 13-bit values only after a conversion
+				return d.read(true)
+			}
+		}
 		d.lost = true
 		return r, gwabi.NotReady, int32(ConversionTimeMax / time.Millisecond), "the chip was reset (resolution changed); configuring it again"
 	}
 	// Exactly 0x0000 is 0 °C, or a chip just reset whose first conversion is not done. In
-	// continuous mode wait one conversion and look again: a real 0 °C stays (near) 0, a reset
-	// chip now holds the real value. (One-shot mode converted just now: its value is real.)
+	// continuous mode look for a reset (restoring what it undid), wait one conversion and
+	// look again: a real 0 °C stays (near) 0, a reset chip now holds the real value.
+	// (One-shot mode converted just now: its value is real.)
 	if raw == 0 && !d.settings.OneShot {
+		if !checked {
+			if st, detail := d.restoreIfReset(); st != gwabi.OK {
+				return r, st, 0, detail
+			}
+			if d.Now() < d.readyAt {
+				return d.read(true)
+			}
+		}
 		d.Sleep(ConversionTimeMax)
 		if raw, st = d.readTemp(); st != gwabi.OK {
 			return r, st, 0, "reading the temperature register again failed: " + st.Name()

@@ -49,6 +49,10 @@ const (
 
 	// PowerOnConfig is the power-up/reset value of the configuration register.
 	PowerOnConfig = 0x60A0
+	// PowerOnTHigh and PowerOnTLow are the power-up/reset values of the limit registers,
+	// 80 °C and 75 °C in the 12-bit layout (SBOS397 "High- and Low-Limit Registers").
+	PowerOnTHigh = 0x5000
+	PowerOnTLow  = 0x4B00
 
 	// identityMask: every bit that may legitimately vary (writable bits plus OS and
 	// AL), as TMP102_CONFREG_MASK in tmp102.c. What is left must read R1|R0 = 11 with

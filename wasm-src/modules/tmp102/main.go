@@ -18,7 +18,7 @@ var (
 	// (clock_time_get), which the gateway's tests drive.
 	start = time.Now()
 	mod   = tmp102.Module{
-		Driver: tmp102.Driver{Now: func() time.Duration { return time.Since(start) }, Sleep: time.Sleep},
+		Driver: tmp102.Driver{Now: func() time.Duration { return time.Since(start) }, Sleep: time.Sleep, Log: gwabi.Log},
 		Open:   func(bus, addr uint8) tmp102.Bus { return gwabi.Device{Bus: bus, Addr: addr} },
 	}
 )
