@@ -2,6 +2,12 @@
  * One observer of one resource (RFC 7641): its sequence numbers, the last value it was told, its
  * conditions, and the reliability of its notifications.
  *
+ * Two clocks (docs/simulation.md, "Time that runs faster"): what the observer asked about the
+ * sensor's world (c.pmin, c.pmax, and the Max-Age countdown) runs on the sensor's clock,
+ * `host.clock`, which may run faster than real time; what belongs to the network (the
+ * retransmission of a CON, RFC 7252 section 4.2, and the confirmable check every 24 h, RFC 7641
+ * section 4.5, both about whether the client is still there) runs on `host.networkClock`.
+ *
  *   feed update ──offer()──> conditions met? ──no──> wait (pmax forces later)
  *                                  │ yes
  *                       pmin elapsed? ──no──> hold until pmin, then re-check the latest state
@@ -20,13 +26,18 @@
  * Timers are lazy (they re-check when they fire instead of being cancelled and re-armed on
  * every notification): a thousand observers must not cost a thousand timer moves per update.
  */
-import { monotonicMs } from '../../drivers/clock.ts';
+import { type Clock, monotonicMs } from '../../drivers/clock.ts';
 import { MessageType } from './coap-wire.ts';
 import { type ObserveConditions, conditionMet } from './observe-conditions.ts';
 import type { FeedState, ObservationHost, ObservationWire, ObserverRef, Peer, Rendered } from './observe-host.ts';
 import { initialTimeoutMs } from './observe-timing.ts';
 
 export type { FeedState, ObservationHost, ObservationWire, Peer, Rendered } from './observe-host.ts';
+
+/** The host with the network's clock beside the sensor's (`clock`); without one, or unless time is scaled, they are the same. */
+export interface TimedObservationHost extends ObservationHost {
+  readonly networkClock?: Clock;
+}
 
 /** RFC 7641 section 3.4: sequence numbers are 24 bits. */
 const SEQ_MODULO = 1 << 24;
@@ -60,13 +71,15 @@ export class Observation implements ObserverRef {
   readonly bytes: number;
   /** One character per byte: a short string costs a tenth of a Uint8Array and its ArrayBuffer. */
   readonly #token: string;
-  readonly #host: ObservationHost;
+  readonly #host: TimedObservationHost;
   readonly #conditions: ObserveConditions;
   readonly #render: (state: FeedState, nowMs: number) => Rendered;
   readonly #confirmable: boolean;
   #seq: number;
   #latest!: FeedState;
+  /** The value last sent and when, on the sensor's clock (c.pmin, c.pmax). */
   #reported: { value: number | undefined; atMs: number } = { value: undefined, atMs: 0 };
+  /** When the client last acknowledged, on the network's clock (the 24 h check). */
   #lastConfirmedAtMs = 0;
   #transit: Transit | undefined;
   #queued = false;
@@ -80,7 +93,7 @@ export class Observation implements ObserverRef {
   /** How the registration was asked, for the encoding of every notification. */
   readonly wire: ObservationWire;
 
-  constructor(o: { host: ObservationHost; key: string; peer: Peer; token: Uint8Array; sensor: string; confirmable: boolean; conditions: ObserveConditions; render: (state: FeedState, nowMs: number) => Rendered; wire: ObservationWire; previousSeq?: number; bytes?: number }) {
+  constructor(o: { host: TimedObservationHost; key: string; peer: Peer; token: Uint8Array; sensor: string; confirmable: boolean; conditions: ObserveConditions; render: (state: FeedState, nowMs: number) => Rendered; wire: ObservationWire; previousSeq?: number; bytes?: number }) {
     this.wire = o.wire;
     this.#host = o.host;
     this.key = o.key;
@@ -117,7 +130,7 @@ export class Observation implements ObserverRef {
     const rendered = this.#render(state, now);
     const seq = this.#nextSeq();
     this.#reported = { value: rendered.value, atMs: now };
-    this.#lastConfirmedAtMs = now;
+    this.#lastConfirmedAtMs = this.#networkNow();
     this.#armPmax();
     this.#host.confirmLater(this);
     return { rendered, seq };
@@ -157,7 +170,7 @@ export class Observation implements ObserverRef {
     if (!t || !t.mids.includes(mid)) return;
     this.#endTransit();
     if (this.#closed) return;
-    this.#lastConfirmedAtMs = this.#now();
+    this.#lastConfirmedAtMs = this.#networkNow();
     this.#host.confirmLater(this);
     // The client acknowledged content that a newer state had replaced: send the newest.
     if (mid !== t.mids.at(-1)) this.#queued = true;
@@ -227,7 +240,7 @@ export class Observation implements ObserverRef {
     // one notification, not one every conversion for 24 hours (RFC 7252 section 11.3, RFC
     // 7641 section 7). A real client acknowledges, and is verified from then on; one whose
     // acknowledgement was lost re-registers when Max-Age runs out (RFC 7641 section 3.3.1).
-    const con = this.#confirmable || !this.#host.isVerified(this.peer) || forceCon || r.value === undefined || now - this.#lastConfirmedAtMs >= this.#host.timing.confirmEveryMs;
+    const con = this.#confirmable || !this.#host.isVerified(this.peer) || forceCon || r.value === undefined || this.#networkNow() - this.#lastConfirmedAtMs >= this.#host.timing.confirmEveryMs;
     const mid = this.#host.newMessageId(this.peer);
     // Section 4.2: a non-2.xx notification carries no Observe option.
     const datagram = this.#encode(con ? MessageType.CON : MessageType.NON, mid, r, r.value === undefined ? undefined : this.#nextSeq());
@@ -254,8 +267,8 @@ export class Observation implements ObserverRef {
   #armRetransmit(): void {
     const t = this.#transit!;
     // Not released with the pmin/pmax timers: an error notification keeps retransmitting after
-    // the observation closed.
-    t.cancel = this.#host.clock.schedule(t.timeoutMs, t.fire);
+    // the observation closed. Real time: it races the client's ACK, not the sensor.
+    t.cancel = this.#networkClock().schedule(t.timeoutMs, t.fire);
   }
 
   #retransmit(t: Transit): void {
@@ -354,12 +367,12 @@ export class Observation implements ObserverRef {
     this.#guarded(() => {
       if (this.#closed) return;
       // A CON in transit: its ACK schedules the next check, its timeout ends the observation.
-      if (this.#transit === undefined && this.#now() - this.#lastConfirmedAtMs >= this.#host.timing.confirmEveryMs) this.#transmit(true);
+      if (this.#transit === undefined && this.#networkNow() - this.#lastConfirmedAtMs >= this.#host.timing.confirmEveryMs) this.#transmit(true);
       this.#host.confirmLater(this);
     })();
   }
 
-  /** A timer whose work cannot throw into the clock; the caller keeps its cancel, and forgets it when it fires. */
+  /** A timer on the sensor's clock (pmin, pmax) whose work cannot throw into the clock; the caller keeps its cancel, and forgets it when it fires. */
   #schedule(ms: number, fn: () => void): () => void {
     return this.#host.clock.schedule(ms, this.#guarded(fn));
   }
@@ -375,8 +388,18 @@ export class Observation implements ObserverRef {
     return this.#seq;
   }
 
+  /** The sensor's time: pmin, pmax and the Max-Age countdown. */
   #now(): number {
     return monotonicMs(this.#host.clock);
+  }
+
+  /** The network's time: when the client last acknowledged. */
+  #networkNow(): number {
+    return monotonicMs(this.#networkClock());
+  }
+
+  #networkClock(): Clock {
+    return this.#host.networkClock ?? this.#host.clock;
   }
 
   #encode(type: number, messageId: number, r: Rendered, seq: number | undefined): Buffer {
