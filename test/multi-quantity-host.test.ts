@@ -20,7 +20,7 @@ import { SimulatedSht3x } from '../drivers/sim/sht3x.ts';
 import { sht3xCelsiusToRaw, sht3xPercentRhToRaw, sht3xRawToCelsius, sht3xRawToPercentRh } from '../drivers/sim/sht3x-format.ts';
 import { constantProfile } from '../drivers/sim/temperature-profile.ts';
 import { GatewayError } from '../gateway/errors.ts';
-import { MAX_OUTPUT_BYTES } from '../gateway/host/abi.ts';
+import { MAX_OUTPUT_BYTES, Status } from '../gateway/host/abi.ts';
 import {
   INIT_OUTPUT_RETRY_MS,
   MAX_QUANTITIES,
@@ -293,6 +293,16 @@ describe('SensorModule: a gw_init output it cannot use', () => {
     assert.equal(module.info, undefined);
     assert.equal(thrown(() => module.read()).code, 'GW_ERR_MODULE_BAD_OUTPUT', 'the next read tries a fresh instance, and fails the same way');
     assert.equal(module.stats.instancesCreated, 2);
+  });
+
+  it('a module that passes the refusal on (returns BAD_ARGUMENT) has said too much: GW_ERR_MODULE_BAD_OUTPUT too, not BAD_ARGUMENT, which would stop the start', () => {
+    const { module } = sensorModule({ init: { oversized: MAX_OUTPUT_BYTES + 1 }, read: cbor(TMP102_READ), initStatus: Status.BAD_ARGUMENT });
+    const err = thrown(() => module.start());
+    assert.equal(err.code, 'GW_ERR_MODULE_BAD_OUTPUT');
+    assert.match(err.message, /output of 4097 bytes refused/);
+    // The same status without a refused output is what it always was: the module's own bad argument.
+    const plain = sensorModule({ init: cbor(TMP102_INIT), read: cbor(TMP102_READ), initStatus: Status.BAD_ARGUMENT }).module;
+    assert.equal(thrown(() => plain.start()).code, 'GW_ERR_MODULE_BAD_ARGUMENT');
   });
 });
 

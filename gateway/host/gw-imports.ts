@@ -25,6 +25,8 @@ export class CallState {
   lastDenial: string | undefined;
   /** Set when the rate limit refused a transfer during this call: ms until a token is back. */
   rateLimitedRetryMs: number | undefined;
+  /** Set when output_write refused an output over MAX_OUTPUT_BYTES during this call: its length. */
+  refusedOutputBytes: number | undefined;
   i2cTransactions = 0;
 
   begin(input: Uint8Array): void {
@@ -34,6 +36,7 @@ export class CallState {
     this.lastI2CError = undefined;
     this.lastDenial = undefined;
     this.rateLimitedRetryMs = undefined;
+    this.refusedOutputBytes = undefined;
   }
 }
 
@@ -116,7 +119,12 @@ export function createGwImports(ctx: GwImportContext): Record<string, (...args: 
     },
 
     output_write(ptr: number, len: number): number {
-      if ((len >>> 0) > MAX_OUTPUT_BYTES) return Status.BAD_ARGUMENT;
+      if ((len >>> 0) > MAX_OUTPUT_BYTES) {
+        // Remembered: a module that passes this status on has failed by saying too much, which
+        // sensor-module.ts reports as bad output (never a stopped gateway, issue 14).
+        state.refusedOutputBytes = len >>> 0;
+        return Status.BAD_ARGUMENT;
+      }
       const bytes = ctx.memory().read(ptr, len);
       if (!bytes) return Status.BAD_ARGUMENT;
       state.output = bytes;

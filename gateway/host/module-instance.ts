@@ -74,6 +74,8 @@ export interface CallResult {
   denial: string | undefined;
   /** Set when the rate limit refused a transfer during the call: ms until a token is back. */
   rateLimitedRetryMs: number | undefined;
+  /** Set when output_write refused an output over the limit during the call: its length. */
+  refusedOutputBytes?: number | undefined;
 }
 
 type ExportName = 'gw_init' | 'gw_read';
@@ -195,6 +197,7 @@ export class ModuleInstance {
       i2cError: this.#state.lastI2CError,
       denial: this.#state.lastDenial,
       rateLimitedRetryMs: this.#state.rateLimitedRetryMs,
+      refusedOutputBytes: this.#state.refusedOutputBytes,
     };
   }
 

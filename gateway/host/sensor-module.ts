@@ -13,7 +13,7 @@ import type { I2CBus } from '../../drivers/i2c-bus.ts';
 import { GatewayError } from '../errors.ts';
 import { LogThrottle, logThrottled } from '../log-throttle.ts';
 import type { Logger } from '../log.ts';
-import { STATUS_ERROR_CODES, Status } from './abi.ts';
+import { MAX_OUTPUT_BYTES, STATUS_ERROR_CODES, Status } from './abi.ts';
 import type { Capabilities } from './capabilities.ts';
 import { type CallResult, ModuleInstance, SliceExceeded } from './module-instance.ts';
 import { readModuleBytes } from './module-file.ts';
@@ -314,6 +314,12 @@ export class SensorModule {
     // built before RATE_LIMITED existed reports an unknown import status as INTERNAL).
     if (result.rateLimitedRetryMs !== undefined && result.status !== Status.DENIED) {
       return new GatewayError('GW_ERR_I2C_RATE_LIMITED', { sensor, retryAfterMs: result.rateLimitedRetryMs, ...moduleDetail });
+    }
+    // An output over the limit that the module passed on as BAD_ARGUMENT: it said too much, as
+    // when it ignores the refusal and returns OK without output (GW_ERR_MODULE_BAD_OUTPUT, which
+    // at gw_init serves the sensor as failing instead of stopping the gateway).
+    if (result.status === Status.BAD_ARGUMENT && result.refusedOutputBytes !== undefined) {
+      return new GatewayError('GW_ERR_MODULE_BAD_OUTPUT', { sensor, detail: `output of ${result.refusedOutputBytes} bytes refused: more than ${MAX_OUTPUT_BYTES}` });
     }
     const statusCode = STATUS_ERROR_CODES[result.status];
     if (!statusCode) {
