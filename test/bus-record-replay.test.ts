@@ -14,7 +14,6 @@ import { TransferRecorder, parseRecording, recordTransfers } from '../drivers/re
 import { ReplayDevice, type ReplayDeviation } from '../drivers/sim/replay-device.ts';
 import { SimulatedI2CBus } from '../drivers/sim/sim-i2c-bus.ts';
 import { createSimulatedTmp102Bus } from '../drivers/sim/simulated-tmp102-bus.ts';
-import { SimulatedTmp102 } from '../drivers/sim/tmp102.ts';
 import { GatewayError } from '../gateway/errors.ts';
 import { MemoryLogger } from '../gateway/log.ts';
 import { parseConfig } from '../gateway/service/config.ts';
@@ -31,20 +30,6 @@ async function advance(clock: ManualClock, ms: number): Promise<void> {
   }
 }
 
-/**
- * `simulated.get` answering only TMP102s: what gateway/service/alert-inputs.ts must do itself
- * (only a TMP102 has an ALERT line here) until it narrows with `instanceof SimulatedTmp102`;
- * `has` is untouched, so readings still say they are simulated. Remove once it narrows.
- */
-function alertSafe(hardware: ReturnType<typeof openHardware>): ReturnType<typeof openHardware> {
-  const get = hardware.simulated.get.bind(hardware.simulated);
-  hardware.simulated.get = (name: string) => {
-    const device = get(name);
-    return device instanceof SimulatedTmp102 ? device : undefined;
-  };
-  return hardware;
-}
-
 /** The TMP102 module on one simulated sensor, every request a bus read (pacing off), in-thread on a ManualClock. */
 async function start(simulation: unknown, hardwareOptions: Parameters<typeof openHardware>[2] = {}) {
   const clock = new ManualClock();
@@ -53,7 +38,7 @@ async function start(simulation: unknown, hardwareOptions: Parameters<typeof ope
     clock,
     logger: new MemoryLogger(),
     isolation: 'in-thread',
-    openHardware: (c, clk, o) => alertSafe(openHardware(c, clk, { ...o, ...hardwareOptions })),
+    openHardware: (c, clk, o) => openHardware(c, clk, { ...o, ...hardwareOptions }),
   });
   await advance(clock, 40);
   return { clock, service };

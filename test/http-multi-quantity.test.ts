@@ -7,7 +7,7 @@
  * prometheus_client; /events carries every quantity; the live page shows them (Chromium).
  *
  * The simulated SHT3x is chosen from the configuration (`simulation.device: "sht3x"`), and both
- * chips are reported simulated (simulatedHardware below): every representation must say so.
+ * chips are reported simulated: every representation must say so.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -16,13 +16,11 @@ import { after, before, describe, it } from 'node:test';
 import { decode as cborDecode } from 'cbor-x';
 import puppeteer from 'puppeteer-core';
 import { SystemClock } from '../drivers/clock.ts';
-import { SimulatedTmp102 } from '../drivers/sim/tmp102.ts';
 import { GatewayServer } from '../gateway/coap/server.ts';
 import { HttpView } from '../gateway/http/http-view.ts';
 import { renderMetrics } from '../gateway/http/metrics.ts';
 import { silentLogger } from '../gateway/log.ts';
 import { parseConfig } from '../gateway/service/config.ts';
-import { type Hardware, type SimulatedDevice, openHardware } from '../gateway/service/hardware.ts';
 import { SensorService } from '../gateway/service/sensor-service.ts';
 import { RawClient, type Response, emptyMessage, pathOptions, requestDatagram, toResponse, uint } from './helpers/coap-datagram.ts';
 import { findExecutable, skipOrFail } from './helpers/peers.ts';
@@ -32,22 +30,6 @@ const SHT3X_WASM = new URL('../modules/sht3x.wasm', import.meta.url).pathname;
 const ROOT = new URL('..', import.meta.url).pathname;
 const CHROMIUM = '/usr/bin/chromium';
 
-/**
- * Every chip is reported simulated (has()), but get() hands out only the TMP102s:
- * gateway/service/alert-inputs.ts wires an ALERT line to each chip get() returns, and the SHT3x
- * model has none (reported to the integrator). Nothing else in the service reads this map.
- */
-class WithoutSht3xAlertLine extends Map<string, SimulatedDevice> {
-  override get(name: string): SimulatedDevice | undefined {
-    const chip = super.get(name);
-    return chip instanceof SimulatedTmp102 ? chip : undefined;
-  }
-}
-
-function simulatedHardware(...args: Parameters<typeof openHardware>): Hardware {
-  const hardware = openHardware(...args);
-  return { ...hardware, simulated: new WithoutSht3xAlertLine(hardware.simulated) };
-}
 
 let service: SensorService;
 let server: GatewayServer;
@@ -136,7 +118,7 @@ describe('HTTP view with a multi-quantity sensor', { skip: existsSync(SHT3X_WASM
         { name: 'env', path: '/env', address: 0x44, module: SHT3X_WASM, simulation: { device: 'sht3x', temperature: { kind: 'constant', celsius: 23.7 }, humidity: { kind: 'constant', percent: 61.3 } } },
       ],
     }, ROOT);
-    service = await SensorService.start(config, { clock, logger: silentLogger, isolation: 'in-thread', openHardware: simulatedHardware });
+    service = await SensorService.start(config, { clock, logger: silentLogger, isolation: 'in-thread' });
     server = await GatewayServer.start({ service, logger: silentLogger, clock, host: '127.0.0.1', port: 0 });
     view = await HttpView.start({ config: { host: '127.0.0.1', port: 0 }, server, service, logger: silentLogger, clock });
     base = `http://127.0.0.1:${view.port}`;

@@ -6,21 +6,19 @@
  * withdrawal per quantity; two entities that would share one discovery topic.
  *
  * The simulated SHT3x is chosen from the configuration (`simulation.device: "sht3x"`), and both
- * chips are reported simulated, so every payload must say "sim": true (simulatedHardware below).
+ * chips are reported simulated, so every payload must say "sim": true.
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import mqtt, { type MqttClient } from 'mqtt';
 import { ManualClock } from '../drivers/clock.ts';
-import { SimulatedTmp102 } from '../drivers/sim/tmp102.ts';
 import { MemoryLogger } from '../gateway/log.ts';
 import { discoveryConfig, homeAssistantUnit } from '../gateway/mqtt/discovery.ts';
 import { parseSensorsList, planSettle, relist } from '../gateway/mqtt/sensors-list.ts';
 import { Topics } from '../gateway/mqtt/topics.ts';
 import { MqttUplink } from '../gateway/mqtt/uplink.ts';
 import { type GatewayConfig, parseConfig } from '../gateway/service/config.ts';
-import { type Hardware, type SimulatedDevice, openHardware } from '../gateway/service/hardware.ts';
 import { SensorService } from '../gateway/service/sensor-service.ts';
 import { type MqttConfig, parseMqtt } from '../gateway/service/uplink-config.ts';
 import { Mosquitto, mosquittoOrSkip, mosquittoPath } from './helpers/mosquitto.ts';
@@ -83,22 +81,6 @@ function config(sensors: Array<'tmp102' | 'env' | 'env_humidity'>): GatewayConfi
   return parseConfig({ driver: 'simulated', sensors: sensors.map((s) => entries[s]) }, ROOT);
 }
 
-/**
- * Every chip is reported simulated (has()), but get() hands out only the TMP102s:
- * gateway/service/alert-inputs.ts wires an ALERT line to each chip get() returns, and the SHT3x
- * model has none (reported to the integrator). Nothing else in the service reads this map.
- */
-class WithoutSht3xAlertLine extends Map<string, SimulatedDevice> {
-  override get(name: string): SimulatedDevice | undefined {
-    const chip = super.get(name);
-    return chip instanceof SimulatedTmp102 ? chip : undefined;
-  }
-}
-
-function simulatedHardware(...args: Parameters<typeof openHardware>): Hardware {
-  const hardware = openHardware(...args);
-  return { ...hardware, simulated: new WithoutSht3xAlertLine(hardware.simulated) };
-}
 
 function mqttConfig(url: string, gatewayId: string): MqttConfig {
   return parseMqtt({ url, gatewayId }, process.cwd())!;
@@ -116,7 +98,7 @@ interface Rig {
 async function startRig(mqttCfg: MqttConfig, sensors: Array<'tmp102' | 'env' | 'env_humidity'>): Promise<Rig> {
   const clock = new ManualClock({ startEpochMs: Date.now() });
   const logger = new MemoryLogger();
-  const service = await SensorService.start(config(sensors), { clock, logger, isolation: 'in-thread', openHardware: simulatedHardware });
+  const service = await SensorService.start(config(sensors), { clock, logger, isolation: 'in-thread' });
   const made: Rig['made'] = new Map();
   const offs = service.list().map((e) => service.subscribe(e.config.name, (u) => {
     if (!u.ok) return;

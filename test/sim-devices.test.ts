@@ -48,27 +48,10 @@ const TMP102_LIKE = (celsius: number) => ({
   profiles: [{ register: '0x00', profile: { kind: 'constant', celsius }, scale: 256 }],
 });
 
-/**
- * openHardware, with `simulated.get` answering only TMP102s: what gateway/service/alert-inputs.ts
- * must do itself (only a TMP102 has an ALERT line here) until it narrows with `instanceof
- * SimulatedTmp102`; `has` and `size` are untouched, so readings still say they are simulated.
- * Remove once alert-inputs.ts narrows.
- */
-const openHardwareAlertSafe: typeof openHardware = (...args) => {
-  const hardware = openHardware(...args);
-  const simulated = hardware.simulated;
-  const get = simulated.get.bind(simulated);
-  simulated.get = (name: string) => {
-    const device = get(name);
-    return device instanceof SimulatedTmp102 ? device : undefined;
-  };
-  return hardware;
-};
-
 async function serve(json: unknown) {
   const clock = new ManualClock();
   const config = parseConfig(json, ROOT) as GatewayConfig;
-  const service = await SensorService.start(config, { clock, logger: new MemoryLogger(), isolation: 'in-thread', openHardware: openHardwareAlertSafe });
+  const service = await SensorService.start(config, { clock, logger: new MemoryLogger(), isolation: 'in-thread' });
   for (let t = 0; t < 40; t += 5) {
     clock.advanceMs(5);
     await new Promise((r) => setImmediate(r));

@@ -5,7 +5,7 @@
  * shape the embedded default only, and are refused beside `--config`.
  */
 import { type DriverChoice, type GatewayConfig, type SensorConfig, defaultConfig, loadConfigFile, withSimulatedTemperature } from '../service/config.ts';
-import { type OptionSpec, type ParsedArgs, UsageError, busOption, numberOption, tmp102AddressOption } from './args.ts';
+import { type OptionSpec, type ParsedArgs, UsageError, addressOption, busOption, numberOption, tmp102AddressOption } from './args.ts';
 
 export const CONFIG_OPTIONS: Record<string, OptionSpec> = {
   driver: { value: true },
@@ -69,7 +69,8 @@ export const ONE_SENSOR_OPTIONS: Record<string, OptionSpec> = {
 export async function oneSensorFromOptions(args: ParsedArgs): Promise<{ config: GatewayConfig; sensor: SensorConfig }> {
   const config = await configFromOptions(args, {
     bus: busOption(args, 'bus'),
-    address: tmp102AddressOption(args, 'address'),
+    // The embedded default is a TMP102; with a module of one's own any 7-bit address goes.
+    address: args.options['module'] === undefined ? tmp102AddressOption(args, 'address') : addressOption(args, 'address'),
     module: args.options['module'] as string | undefined,
   });
   const wanted = (args.options['sensor'] as string | undefined) ?? config.sensors[0]!.name;

@@ -26,7 +26,7 @@ import { type TemperatureProfile, constantProfile, rampProfile, sineProfile } fr
 import { loadTraceProfile } from '../../drivers/sim/temperature-trace.ts';
 import { SimulatedTmp102 } from '../../drivers/sim/tmp102.ts';
 import { GatewayError, fromI2CError } from '../errors.ts';
-import { type GatewayConfig, type HumidityProfileConfig, type ProfileConfig, type SensorConfig, type SimulationConfig, simulationDevice, simulationTemperature } from './config.ts';
+import { SIMULATED_DEVICE_ADDRESSES, type GatewayConfig, type HumidityProfileConfig, type ProfileConfig, type SensorConfig, type SimulationConfig, simulationDevice, simulationTemperature } from './config.ts';
 
 export type { SimulatedDevice } from '../../drivers/sim/simulated-device.ts';
 
@@ -242,6 +242,15 @@ export function openHardware(config: GatewayConfig, clock: Clock, options: Hardw
       descriptions.push(`bus ${n}: every transfer recorded to ${options.record.file}`);
     }
   }
+
+  // A configuration written before simulation.device existed gets a TMP102 wherever its sensor
+  // is; at an address no TMP102 can have, say so (its module will most likely not recognise it).
+  config.sensors.forEach((sensor, i) => {
+    const device = (sensor.simulation as { device?: string }).device;
+    if (device === undefined && simulated.has(sensor.name) && !SIMULATED_DEVICE_ADDRESSES.tmp102!.includes(sensor.address)) {
+      descriptions.push(`note: sensor ${sensor.name} is simulated as a TMP102 at 0x${sensor.address.toString(16)}, an address a TMP102 cannot have (0x48..0x4b): name its chip in sensors[${i}].simulation.device (docs/simulation.md)`);
+    }
+  });
 
   return {
     buses,

@@ -11,7 +11,6 @@
 import { ManualClock } from '../../drivers/clock.ts';
 import { SimulatedSht3x } from '../../drivers/sim/sht3x.ts';
 import { sht3xCelsiusToRaw, sht3xPercentRhToRaw, sht3xRawToCelsius, sht3xRawToPercentRh } from '../../drivers/sim/sht3x-format.ts';
-import { SimulatedTmp102 } from '../../drivers/sim/tmp102.ts';
 import { GatewayServer } from '../../gateway/coap/server.ts';
 import { type Logger, silentLogger } from '../../gateway/log.ts';
 import { parseConfig } from '../../gateway/service/config.ts';
@@ -39,18 +38,6 @@ function round4(v: number): number {
   return Number(v.toFixed(4));
 }
 
-/**
- * Only a TMP102 drives a simulated ALERT line: the service's alert inputs are given the TMP102s
- * alone (an SHT3x has no ALERT pin in this gateway), while `has` still says every device is
- * simulated, so that every reading of the SHT3x is marked simulated.
- */
-class AlertCapable<V> extends Map<string, V> {
-  override get(key: string): V | undefined {
-    const v = super.get(key);
-    return v instanceof SimulatedTmp102 ? v : undefined;
-  }
-}
-
 export async function startMultiQuantityGateway(opts: { celsius?: number; percentRh?: number; logger?: Logger; envPath?: string; extraSensors?: unknown[] } = {}): Promise<MultiQuantityGateway> {
   const clock = new ManualClock();
   const logger = opts.logger ?? silentLogger;
@@ -73,7 +60,7 @@ export async function startMultiQuantityGateway(opts: { celsius?: number; percen
     openHardware: (...args: Parameters<typeof openHardware>): Hardware => {
       const hardware = openHardware(...args);
       devices = hardware.simulated;
-      return { ...hardware, simulated: new AlertCapable(hardware.simulated) };
+      return hardware;
     },
   });
   let server: GatewayServer;
