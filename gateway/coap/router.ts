@@ -59,6 +59,15 @@ export class Router {
   readonly #log: Logger;
   readonly #stats: StatsResource;
   #allLinks: Uint8Array | undefined;
+  /**
+   * Sensors whose module had not started when the router was built (a chip absent at boot): their
+   * quantities are unknown, so they are served as one reading until the module starts, and then
+   * as what the module announces (a pack and a resource per quantity, for several).
+   */
+  readonly #unsettled = new Map<string, { name: string; path: string; simulated: boolean }>();
+  readonly #service: SensorService;
+  readonly #sensorPaths: ReadonlySet<string>;
+  readonly #timeScale: { timeScale?: number };
 
   /** 5.xx lines: one per path and code every 10 s, however many requests fail. */
   readonly #failures: LogThrottle;
@@ -70,9 +79,13 @@ export class Router {
     this.#log = logger;
     const timeScale = options.timeScale === undefined ? {} : { timeScale: options.timeScale };
     const sensorPaths = new Set(service.list().map((e) => e.config.path));
+    this.#service = service;
+    this.#sensorPaths = sensorPaths;
+    this.#timeScale = timeScale;
     for (const entry of service.list()) {
       const { name, path } = entry.config;
       const quantities = service.info(name)?.quantities;
+      if (quantities === undefined) this.#unsettled.set(name, { name, path, simulated: entry.simulated });
       if (isMultiQuantity(quantities)) {
         this.#addQuantities(service, entry.config, quantities, entry.simulated, sensorPaths, timeScale);
         continue;
@@ -139,7 +152,34 @@ export class Router {
 
   /** The observable reading resource at a path (for the Observe layer). */
   observable(path: string): ObservableResource | undefined {
+    this.#settle();
     return this.#readings.get(path);
+  }
+
+  /** The unsettled sensor a path belongs to (its reading, or a quantity under it), if any. */
+  #unsettledAt(path: string): { name: string; path: string; simulated: boolean } | undefined {
+    for (const u of this.#unsettled.values()) if (path === u.path || path.startsWith(`${u.path === '/' ? '' : u.path}/`)) return u;
+    return undefined;
+  }
+
+  /** Serves each unsettled sensor whose module has started since as what it announced. */
+  #settle(): void {
+    for (const u of [...this.#unsettled.values()]) {
+      const info = this.#service.info(u.name);
+      if (info === undefined) continue;
+      this.#unsettled.delete(u.name);
+      const at = this.#links.findIndex((l) => l.href === u.path);
+      if (isMultiQuantity(info.quantities)) {
+        this.#resources.delete(u.path);
+        this.#readings.delete(u.path);
+        if (at >= 0) this.#links.splice(at, 1);
+        this.#addQuantities(this.#service, u, info.quantities, u.simulated, this.#sensorPaths, this.#timeScale);
+      } else if (at >= 0) {
+        this.#links[at] = readingLink(u.path, info.quantity, READING_FORMATS, u.simulated);
+      }
+      this.#allLinks = undefined;
+      this.#log.info('sensor resources settled: its module has started', { sensor: u.name, quantities: info.quantities.map((q) => q.name).join(' ') });
+    }
   }
 
   /**
@@ -148,6 +188,17 @@ export class Router {
    * failure is a 5.00 with its catalogue code. `who` is the requester the access policy admitted.
    */
   dispatch(req: RequestView, who?: Requester): Reply | Promise<Reply> {
+    if (this.#unsettled.size > 0) {
+      this.#settle();
+      const waiting = this.#unsettledAt(req.path);
+      // Start the module first (a read does), so that even its first answer has the right shape.
+      if (waiting) return this.#service.read(waiting.name).then(() => undefined, () => undefined).then(() => this.#dispatchSettled(req, who));
+    }
+    return this.#dispatchSettled(req, who);
+  }
+
+  #dispatchSettled(req: RequestView, who?: Requester): Reply | Promise<Reply> {
+    this.#settle();
     if (req.path === WELL_KNOWN_CORE) return this.#discovery(req);
     const resource = this.#resources.get(req.path);
     if (!resource) return fromError(errorReply(new GatewayError('GW_ERR_REQUEST_NOT_FOUND')));

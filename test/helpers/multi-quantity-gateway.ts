@@ -38,7 +38,8 @@ function round4(v: number): number {
   return Number(v.toFixed(4));
 }
 
-export async function startMultiQuantityGateway(opts: { celsius?: number; percentRh?: number; logger?: Logger; envPath?: string; extraSensors?: unknown[] } = {}): Promise<MultiQuantityGateway> {
+/** `unpluggedAtStart`: the SHT3x is absent while the service starts (its module cannot announce its quantities); the test plugs it back with `sht3x.clearFault()`. */
+export async function startMultiQuantityGateway(opts: { celsius?: number; percentRh?: number; logger?: Logger; envPath?: string; extraSensors?: unknown[]; unpluggedAtStart?: boolean } = {}): Promise<MultiQuantityGateway> {
   const clock = new ManualClock();
   const logger = opts.logger ?? silentLogger;
   const config = parseConfig(
@@ -60,6 +61,8 @@ export async function startMultiQuantityGateway(opts: { celsius?: number; percen
     openHardware: (...args: Parameters<typeof openHardware>): Hardware => {
       const hardware = openHardware(...args);
       devices = hardware.simulated;
+      const env = hardware.simulated.get('env');
+      if (opts.unpluggedAtStart && env instanceof SimulatedSht3x) env.inject('unplugged');
       return hardware;
     },
   });
