@@ -59,6 +59,12 @@ export interface TransferRecorderOptions {
    * write(2) on an O_APPEND descriptor, so lines from several writers never interleave.
    */
   append?: boolean;
+  /**
+   * The monotonic ms (of `clock`) that `time` counts from: a second writer passes the first's
+   * `originMs`, so that the lines of both count from the same instant (process.hrtime is one
+   * clock for every thread of the process). Default: now.
+   */
+  originMs?: number;
 }
 
 /** One recording file, shared by every bus that records into it. Created (truncated) on open unless `append`. */
@@ -66,7 +72,8 @@ export class TransferRecorder {
   readonly file: string;
   readonly maxBytes: number;
   readonly #clock: Clock;
-  readonly #originMs: number;
+  /** What `time` counts from, for a second writer of the same file (TransferRecorderOptions.originMs). */
+  readonly originMs: number;
   #fd: number | undefined;
   #bytes = 0;
   #lines = 0;
@@ -78,10 +85,12 @@ export class TransferRecorder {
     this.file = file;
     this.maxBytes = maxBytes;
     this.#clock = options.clock ?? new SystemClock();
-    this.#originMs = monotonicMs(this.#clock);
-    // 'w': a fresh recording each run; 0o644: it holds bus traffic, nothing secret.
-    this.#fd = openSync(file, options.append ? 'a' : 'w', 0o644);
-    // An appending writer counts what is there already: each writer keeps the file within its ceiling as it saw it.
+    this.originMs = options.originMs ?? monotonicMs(this.#clock);
+    // A fresh recording each run (truncated here), then written only through O_APPEND, by this
+    // writer and any other (a bus thread): each line lands at the end of the file whoever wrote
+    // last, never over another's. 0o644: it holds bus traffic, nothing secret.
+    if (!options.append) closeSync(openSync(file, 'w', 0o644));
+    this.#fd = openSync(file, 'a', 0o644);
     this.#bytes = fstatSync(this.#fd).size;
     if (this.#bytes === 0) {
       const started = new Date(Number(this.#clock.realtimeNs() / 1_000_000n)).toISOString();
@@ -99,7 +108,7 @@ export class TransferRecorder {
 
   record(t: Omit<RecordedTransfer, 'time'>): void {
     if (this.#fd === undefined || this.#truncated) return;
-    const time = Math.round((monotonicMs(this.#clock) - this.#originMs) * 1000) / 1000;
+    const time = Math.round((monotonicMs(this.#clock) - this.originMs) * 1000) / 1000;
     const line = JSON.stringify({
       time,
       bus: t.bus,
@@ -110,7 +119,10 @@ export class TransferRecorder {
       ...(t.read === undefined ? {} : { read: toHex(t.read) }),
       ...(t.error === undefined ? {} : { error: t.error }),
     });
-    // Room is kept for the truncation line: the file never exceeds maxBytes.
+    // Room is kept for the truncation line. The size is the file's, as every writer left it, so
+    // the ceiling holds for all of them together (a line another writer adds between this check
+    // and this write can still pass it by one line each).
+    this.#bytes = fstatSync(this.#fd).size;
     if (this.#bytes + line.length + 1 + 64 > this.maxBytes) {
       this.#truncated = true;
       this.#write(JSON.stringify({ truncated: true, time }));

@@ -149,6 +149,32 @@ describe('record and replay', () => {
     assert.equal(readFileSync(file, 'utf8').split('"recording"').length - 1, 1, 'one header');
   });
 
+  it('two writers interleaved keep every line (both append), count time from one origin, and share one ceiling', () => {
+    const file = path.join(dir, 'interleaved.jsonl');
+    const clock = new ManualClock();
+    const main = new TransferRecorder(file, { clock, maxBytes: 1200 });
+    const thread = new TransferRecorder(file, { clock, append: true, maxBytes: 1200, originMs: main.originMs });
+    const one = recordTransfers(createSimulatedTmp102Bus({ clock, busNumber: 1 }).bus, main);
+    const two = recordTransfers(createSimulatedTmp102Bus({ clock, busNumber: 2 }).bus, thread);
+    // main, thread, thread, main: with the first writer on a plain (not O_APPEND) descriptor, its
+    // second line landed over the thread's first.
+    one.readRegister(0x48, 0x01, 2);
+    clock.advanceMs(1);
+    two.readRegister(0x48, 0x01, 2);
+    clock.advanceMs(1);
+    two.readRegister(0x48, 0x01, 2);
+    clock.advanceMs(1);
+    one.readRegister(0x48, 0x01, 2);
+    const transfers = parseRecording(readFileSync(file, 'utf8'));
+    assert.deepEqual(transfers.map((t) => t.bus), [1, 2, 2, 1]);
+    assert.deepEqual(transfers.map((t) => t.time), [0, 1, 2, 3], 'one origin for both writers');
+    for (let i = 0; i < 40; i++) (i % 2 ? one : two).readRegister(0x48, 0x01, 2);
+    main.close();
+    thread.close();
+    // One ceiling for the file, not one per writer (two lines of slack: the other writer's, between check and write).
+    assert.ok(statSync(file).size <= 1200 + 2 * 120, `${statSync(file).size} bytes`);
+  });
+
   it('a replay file that is not a recording, or has nothing for the sensor, is refused naming the field', () => {
     const refusal = (content: string) => {
       const file = path.join(dir, 'bad.jsonl');

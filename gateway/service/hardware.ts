@@ -83,7 +83,7 @@ function humidityProfile(p: HumidityProfileConfig): HumidityProfile {
 
 export interface HardwareOptions {
   /** Makes a Linux bus (the service passes one that runs on a bus thread). */
-  linuxBus?: (busNumber: number, forceAccess: boolean, record?: { file: string; maxBytes?: number }) => I2CBus;
+  linuxBus?: (busNumber: number, forceAccess: boolean, record?: { file: string; maxBytes?: number; originMs?: number }) => I2CBus;
   /** The board and where adapters appear, for the auto choice (tests; default: this machine). */
   board?: Board;
   devDirectory?: string;
@@ -203,7 +203,7 @@ export function openHardware(config: GatewayConfig, clock: Clock, options: Hardw
             clock,
             simulated: built ? { address: sensor.address, device: built.onBus, deviceDescription: built.description } : { address: sensor.address, profile: profileFromConfig(sensor.simulation, field) },
             // A bus thread records on its own thread (it serves the module workers directly), appending to the file opened below.
-            ...(options.linuxBus ? { linuxBus: (n: number, force: boolean) => options.linuxBus!(n, force, options.record) } : {}),
+            ...(options.linuxBus ? { linuxBus: (n: number, force: boolean) => options.linuxBus!(n, force, options.record && recorder ? { ...options.record, originMs: recorder.originMs } : undefined) } : {}),
             board: options.board,
             devDirectory: options.devDirectory,
           });

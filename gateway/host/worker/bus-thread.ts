@@ -20,7 +20,7 @@ export interface BusThreadOptions {
   /** I2C_SLAVE_FORCE (see LinuxI2CBusOptions.forceAccess). */
   forceAccess?: boolean;
   /** `--record`: the bus thread appends every transfer to this file (drivers/recording-bus.ts). */
-  record?: { file: string; maxBytes?: number };
+  record?: { file: string; maxBytes?: number; originMs?: number };
 }
 
 export class BusThread implements I2CBus, BusEndpoint {

@@ -20,7 +20,7 @@ interface BusWorkerData {
   /** Int32 cell: the bus's transactionCount, published after every transfer. */
   counter: SharedArrayBuffer;
   /** `--record`: append every transfer to this file; the main thread created it with its header. */
-  record?: { file: string; maxBytes?: number };
+  record?: { file: string; maxBytes?: number; originMs?: number };
 }
 
 const data = workerData as BusWorkerData;
@@ -42,7 +42,7 @@ try {
   const linux = new LinuxI2CBus(data.busNumber, { forceAccess: data.forceAccess });
   if (data.record) {
     const { TransferRecorder, recordTransfers } = await import('../../../drivers/recording-bus.ts');
-    bus = recordTransfers(linux, new TransferRecorder(data.record.file, { append: true, ...(data.record.maxBytes === undefined ? {} : { maxBytes: data.record.maxBytes }) }));
+    bus = recordTransfers(linux, new TransferRecorder(data.record.file, { append: true, ...(data.record.maxBytes === undefined ? {} : { maxBytes: data.record.maxBytes }), ...(data.record.originMs === undefined ? {} : { originMs: data.record.originMs }) }));
   } else {
     bus = linux;
   }
