@@ -6,8 +6,6 @@
  *
  * `tMs` is milliseconds since the profile was installed on the chip, as for TemperatureProfile.
  */
-import type { TemperatureProfile } from './temperature-profile.ts';
-
 export interface QuantityProfile<U extends string = string> {
   valueAt(tMs: number): number;
   /** Unit of `valueAt`, as in the profile's description: "°C", "%RH". */
@@ -16,8 +14,9 @@ export interface QuantityProfile<U extends string = string> {
   readonly description: string;
 }
 
-export function constantQuantity<U extends string>(value: number, unit: U): QuantityProfile<U> {
-  assertFinite(value, 'value');
+/** `what` names the value in the error message ("celsius" for temperature-profile.ts's constantProfile). */
+export function constantQuantity<U extends string>(value: number, unit: U, what = 'value'): QuantityProfile<U> {
+  assertFinite(value, what);
   return { valueAt: () => value, unit, description: `constant ${value} ${unit}` };
 }
 
@@ -79,11 +78,26 @@ export interface QuantityPoint {
  * point and the last after the last. Times must increase strictly.
  */
 export function traceQuantity<U extends string>(points: readonly QuantityPoint[], unit: U, name = 'trace'): QuantityProfile<U> {
+  const trace = interpolatedTrace(points);
+  return { valueAt: trace.valueAt, unit, description: `${name} (${trace.summary}, ${unit})` };
+}
+
+export interface InterpolatedTrace {
+  valueAt(tMs: number): number;
+  /** "N points over H.h h", for a description. */
+  readonly summary: string;
+}
+
+/**
+ * The validated, copied trace behind traceQuantity (and temperature-profile.ts's traceProfile);
+ * `field` names the value in error messages ("value", "celsius").
+ */
+export function interpolatedTrace(points: readonly QuantityPoint[], field = 'value'): InterpolatedTrace {
   if (points.length === 0) throw new RangeError('a trace needs at least one point');
   for (let i = 0; i < points.length; i++) {
     const p = points[i]!;
     assertFinite(p.tMs, `points[${i}].tMs`);
-    assertFinite(p.value, `points[${i}].value`);
+    assertFinite(p.value, `points[${i}].${field}`);
     if (i > 0 && !(p.tMs > points[i - 1]!.tMs)) throw new RangeError(`trace times must increase strictly (points[${i}])`);
   }
   const copy = points.map((p) => ({ ...p }));
@@ -105,13 +119,16 @@ export function traceQuantity<U extends string>(points: readonly QuantityPoint[]
       const b = copy[hi]!;
       return a.value + ((b.value - a.value) * (tMs - a.tMs)) / (b.tMs - a.tMs);
     },
-    unit,
-    description: `${name} (${copy.length} points over ${((last.tMs - first.tMs) / 3_600_000).toFixed(1)} h, ${unit})`,
+    summary: `${copy.length} points over ${((last.tMs - first.tMs) / 3_600_000).toFixed(1)} h`,
   };
 }
 
-/** The TMP102's kind of profile seen as a general one: every existing temperature profile serves a multi-quantity chip unchanged. */
-export function temperatureQuantity(profile: TemperatureProfile): QuantityProfile<'°C'> {
+/**
+ * The TMP102's kind of profile (temperature-profile.ts's TemperatureProfile, typed by its shape so
+ * that this file does not import it back: no cycle) seen as a general one: every existing
+ * temperature profile serves a multi-quantity chip unchanged.
+ */
+export function temperatureQuantity(profile: { celsiusAt(tMs: number): number; readonly description: string }): QuantityProfile<'°C'> {
   return { valueAt: (tMs) => profile.celsiusAt(tMs), unit: '°C', description: profile.description };
 }
 

@@ -25,7 +25,8 @@
  */
 import { monotonicMs, type Clock } from '../clock.ts';
 import { SimI2CFault, type SimI2CDevice } from './sim-i2c-bus.ts';
-import { DeviceFaults, type FaultOnlyDevice, type FaultScript, type SimDeviceFault } from './simulated-device.ts';
+import { FaultControlledDevice } from './fault-controlled-device.ts';
+import { DeviceFaults, type FaultOnlyDevice } from './simulated-device.ts';
 
 export type RegisterWidth = 8 | 16;
 export type RegisterByteOrder = 'msb-first' | 'lsb-first';
@@ -54,7 +55,7 @@ export interface RegisterMapOptions {
   profiles?: readonly RegisterProfile[];
 }
 
-export class RegisterMapDevice implements SimI2CDevice, FaultOnlyDevice {
+export class RegisterMapDevice extends FaultControlledDevice implements SimI2CDevice, FaultOnlyDevice {
   readonly kind = 'registers' as const;
   readonly description: string;
   readonly #clock: Clock;
@@ -71,6 +72,7 @@ export class RegisterMapDevice implements SimI2CDevice, FaultOnlyDevice {
   #pointer = 0;
 
   constructor(options: RegisterMapOptions) {
+    super();
     const { width } = options;
     if (width !== 8 && width !== 16) throw new RangeError(`width must be 8 or 16, got ${String(width)}`);
     if (options.registers.size === 0) throw new RangeError('a register map needs at least one register');
@@ -114,31 +116,9 @@ export class RegisterMapDevice implements SimI2CDevice, FaultOnlyDevice {
     return this.#pointer;
   }
 
-  // ---- faults and scripts (FaultOnlyDevice) ----
-
-  get fault(): SimDeviceFault | undefined {
-    return this.#faults.fault;
-  }
-  get resets(): number {
-    return this.#faults.resets;
-  }
-  update(): void {
-    this.#faults.update();
-  }
-  setScript(script: FaultScript | undefined): void {
-    this.#faults.setScript(script);
-  }
-  scriptChanged(): void {
-    this.#faults.scriptChanged();
-  }
-  inject(fault: SimDeviceFault): void {
-    this.#faults.inject(fault);
-  }
-  clearFault(): void {
-    this.#faults.clearFault();
-  }
-  resetChip(): void {
-    this.#faults.resetChip();
+  // Faults and scripts (FaultOnlyDevice): FaultControlledDevice hands them to DeviceFaults.
+  protected override get faults(): DeviceFaults {
+    return this.#faults;
   }
 
   // ---- SimI2CDevice ----

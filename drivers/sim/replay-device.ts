@@ -24,7 +24,8 @@ import type { Clock } from '../clock.ts';
 import type { RecordedTransfer } from '../recording-bus.ts';
 import { toHex } from '../recording-bus.ts';
 import { SimI2CFault, type SimI2CDevice } from './sim-i2c-bus.ts';
-import { DeviceFaults, type FaultOnlyDevice, type FaultScript, type SimDeviceFault } from './simulated-device.ts';
+import { FaultControlledDevice } from './fault-controlled-device.ts';
+import { DeviceFaults, type FaultOnlyDevice } from './simulated-device.ts';
 
 export type ReplayAtEnd = 'hold' | 'loop';
 
@@ -52,7 +53,7 @@ export interface ReplayDeviceOptions {
   onDeviation?: (d: ReplayDeviation) => void;
 }
 
-export class ReplayDevice implements SimI2CDevice, FaultOnlyDevice {
+export class ReplayDevice extends FaultControlledDevice implements SimI2CDevice, FaultOnlyDevice {
   readonly kind = 'replay' as const;
   readonly description: string;
   readonly #entries: readonly RecordedTransfer[];
@@ -65,6 +66,7 @@ export class ReplayDevice implements SimI2CDevice, FaultOnlyDevice {
   #lastAnswer: Uint8Array | undefined;
 
   constructor(options: ReplayDeviceOptions) {
+    super();
     if (options.transfers.length === 0) throw new RangeError('a replay needs at least one recorded transfer');
     const atEnd = options.atEnd ?? 'hold';
     if (atEnd !== 'hold' && atEnd !== 'loop') throw new RangeError(`atEnd must be 'hold' or 'loop', got ${String(atEnd)}`);
@@ -86,31 +88,9 @@ export class ReplayDevice implements SimI2CDevice, FaultOnlyDevice {
     return this.#inStep;
   }
 
-  // ---- faults and scripts (FaultOnlyDevice); a reset starts the recording again ----
-
-  get fault(): SimDeviceFault | undefined {
-    return this.#faults.fault;
-  }
-  get resets(): number {
-    return this.#faults.resets;
-  }
-  update(): void {
-    this.#faults.update();
-  }
-  setScript(script: FaultScript | undefined): void {
-    this.#faults.setScript(script);
-  }
-  scriptChanged(): void {
-    this.#faults.scriptChanged();
-  }
-  inject(fault: SimDeviceFault): void {
-    this.#faults.inject(fault);
-  }
-  clearFault(): void {
-    this.#faults.clearFault();
-  }
-  resetChip(): void {
-    this.#faults.resetChip();
+  // Faults and scripts (FaultOnlyDevice): FaultControlledDevice hands them to DeviceFaults; a reset starts the recording again.
+  protected override get faults(): DeviceFaults {
+    return this.#faults;
   }
 
   // ---- SimI2CDevice ----

@@ -192,18 +192,14 @@ export class ScenarioRunner {
     const chip = this.#chip(sensor, 'temperature');
     const { min, max } = TMP102_SPEC_RANGE_C;
     if (typeof celsius !== 'number' || !(celsius >= min && celsius <= max)) throw new RangeError(`temperature must be in ${min}..${max} °C, got ${celsius}`);
-    chip.update();
-    this.#overrides.get(sensor)!.celsius = celsius;
-    chip.scriptChanged();
+    this.#changeOverride(sensor, chip, (o) => (o.celsius = celsius));
   }
 
   /** Back to the scenario's timeline (or the chip's configured profile where the scenario has none). */
   releaseTemperature(sensor: string): void {
     this.#live();
     const chip = this.#chip(sensor);
-    chip.update();
-    delete this.#overrides.get(sensor)!.celsius;
-    chip.scriptChanged();
+    this.#changeOverride(sensor, chip, (o) => delete o.celsius);
   }
 
   /** Hold `percentRh` (0..100) until releaseHumidity. RangeError: unknown sensor, a device without humidity, out of range. */
@@ -211,18 +207,14 @@ export class ScenarioRunner {
     this.#live();
     const chip = this.#chip(sensor, 'humidity');
     if (typeof percentRh !== 'number' || !(percentRh >= 0 && percentRh <= 100)) throw new RangeError(`humidity must be in 0..100 %RH, got ${percentRh}`);
-    chip.update();
-    this.#overrides.get(sensor)!.humidity = percentRh;
-    chip.scriptChanged();
+    this.#changeOverride(sensor, chip, (o) => (o.humidity = percentRh));
   }
 
   /** Back to the scenario's humidity timeline (or the configured profile); nothing for a device without humidity. */
   releaseHumidity(sensor: string): void {
     this.#live();
     const chip = this.#chip(sensor);
-    chip.update();
-    delete this.#overrides.get(sensor)!.humidity;
-    chip.scriptChanged();
+    this.#changeOverride(sensor, chip, (o) => delete o.humidity);
   }
 
   /** Show `fault` over the scenario's until clearFault, or for `forMs` of clock time (it runs out even while paused). */
@@ -231,10 +223,9 @@ export class ScenarioRunner {
     const chip = this.#chip(sensor);
     if (!SIM_FAULTS.includes(fault)) throw new RangeError(`fault must be one of ${SIM_FAULTS.join(', ')}, got ${JSON.stringify(fault)}`);
     if (forMs !== undefined && !(forMs > 0 && Number.isFinite(forMs))) throw new RangeError(`a fault's duration must be > 0 ms, got ${forMs}`);
-    chip.update();
-    const now = this.#now();
-    this.#overrides.get(sensor)!.fault = { fault, ...(forMs === undefined ? {} : { untilClockMs: now + forMs }) };
-    chip.scriptChanged();
+    this.#changeOverride(sensor, chip, (o) => {
+      o.fault = { fault, ...(forMs === undefined ? {} : { untilClockMs: this.#now() + forMs }) };
+    });
     this.#arm();
   }
 
@@ -242,9 +233,7 @@ export class ScenarioRunner {
   clearFault(sensor: string): void {
     this.#live();
     const chip = this.#chip(sensor);
-    chip.update();
-    delete this.#overrides.get(sensor)!.fault;
-    chip.scriptChanged();
+    this.#changeOverride(sensor, chip, (o) => delete o.fault);
     this.#arm();
   }
 
@@ -301,6 +290,14 @@ export class ScenarioRunner {
     const kind = simulatedDeviceKind(chip);
     if (quantity && !scriptableQuantities(kind).includes(quantity)) throw new RangeError(`sensor "${sensor}" is a simulated ${kind}, which has no ${quantity} to set`);
     return chip;
+  }
+
+  // A live change to one sensor's overrides, made as SimulatedTmp102.scriptChanged asks: the chip
+  // catches up with the script as it was, then re-reads it from now.
+  #changeOverride(sensor: string, chip: SimulatedDevice, change: (override: Override) => void): void {
+    chip.update();
+    change(this.#overrides.get(sensor)!);
+    chip.scriptChanged();
   }
 
   #touchAll(): void {

@@ -1,4 +1,6 @@
 import { monotonicMs, type Clock } from '../clock.ts';
+import { ChipFaults, type ChipFault } from './chip-faults.ts';
+import { FaultControlledDevice } from './fault-controlled-device.ts';
 import { constantHumidity, type HumidityProfile } from './humidity-profile.ts';
 import { SimI2CFault, type SimI2CDevice } from './sim-i2c-bus.ts';
 import { Sht3xChip, type Sht3xLimits, type Sht3xMode } from './sht3x-chip.ts';
@@ -8,7 +10,7 @@ import { constantProfile, type TemperatureProfile } from './temperature-profile.
 import type { Tmp102Script } from './tmp102.ts';
 
 /** Faults the simulated chip can be told to show, as for the TMP102. 'stuck' still answers, with frozen results. */
-export type Sht3xFault = 'nack' | 'bus-error' | 'timeout' | 'stuck' | 'unplugged';
+export type Sht3xFault = ChipFault;
 
 export interface Sht3xStats {
   /** Transactions addressed to the chip (general calls are counted apart). */
@@ -55,6 +57,12 @@ export interface SimulatedSht3xOptions {
   clockStretchLimitMs?: number;
 }
 
+/** A profile and the monotonic ms it was installed at: its time origin (profiles count from 0). */
+interface Installed<P> {
+  readonly profile: P;
+  readonly originMs: number;
+}
+
 /** What the chip holds now, read without a bus transaction. */
 export interface Sht3xState {
   powered: boolean;
@@ -84,25 +92,18 @@ export interface Sht3xState {
  * `clockStretchLimitMs` models an adapter that gives up first.
  *
  * Time is lazy, as for the TMP102: every access first completes each measurement that ended since
- * the last one, sampling the profiles at that measurement's end.
+ * the last one, sampling the profiles at that measurement's end. Faults, script, resets and
+ * counters: chip-faults.ts, as for the TMP102; 'stuck' freezes the chip's results, and a reset
+ * (resetChip(), a script's) pulses nRESET (datasheet section 4.9): a hard reset, as at power-up.
  */
-export class SimulatedSht3x implements SimI2CDevice {
+export class SimulatedSht3x extends FaultControlledDevice<Sht3xScript> implements SimI2CDevice {
   #clock: Clock;
   #chip: Sht3xChip;
-  #temperature: TemperatureProfile;
-  #humidity: HumidityProfile;
-  #temperatureOriginMs: number;
-  #humidityOriginMs: number;
+  #faults: ChipFaults<Sht3xScript>;
+  #temperature: Installed<TemperatureProfile>;
+  #humidity: Installed<HumidityProfile>;
   #clockStretchLimitMs: number;
-  /** The fault in effect: the injected one if any, else the script's. */
-  #fault: Sht3xFault | undefined;
-  #injectedFault: Sht3xFault | undefined;
-  #script: Sht3xScript | undefined;
-  #scriptFault: Sht3xFault | undefined;
-  /** Monotonic ms up to which the script's transitions have been applied. */
-  #scriptedUntilMs = 0;
-  #resets = 0;
-  #stats = { transactions: 0, reads: 0, writes: 0, refused: 0, nacked: 0, generalCalls: 0, clockStretches: 0, clockStretchMs: 0 };
+  #stats = { generalCalls: 0, clockStretches: 0, clockStretchMs: 0 };
 
   constructor(options: SimulatedSht3xOptions) {
     const heaterRiseC = options.heaterRiseC ?? SHT3X_HEATER_RISE_C;
@@ -115,106 +116,62 @@ export class SimulatedSht3x implements SimI2CDevice {
     if (timing !== 'max' && timing !== 'typical') throw new RangeError(`timing must be 'max' or 'typical', got ${String(timing)}`);
     const limit = options.clockStretchLimitMs ?? Infinity;
     if (!(limit > 0)) throw new RangeError(`clockStretchLimitMs must be > 0, got ${limit}`);
+    super();
     this.#clock = options.clock;
     this.#clockStretchLimitMs = limit;
-    this.#temperature = options.temperature ?? constantProfile(21.5);
-    this.#humidity = options.humidity ?? constantHumidity(45);
-    this.#chip = new Sht3xChip({ timing, heaterRiseC, serialNumber, sample: (endMs) => this.#sample(endMs) });
+    const chip = new Sht3xChip({ timing, heaterRiseC, serialNumber, sample: (endMs) => this.#sample(endMs) });
+    this.#chip = chip;
+    this.#faults = new ChipFaults({
+      clock: this.#clock,
+      label: 'SHT3x',
+      chip: {
+        get powered() {
+          return chip.powered;
+        },
+        catchUp: (now) => chip.catchUp(now),
+        powerUp: (now) => chip.hardReset(now),
+        powerOff: () => chip.powerOff(),
+        faultChanged: (fault) => {
+          chip.frozen = fault === 'stuck';
+        },
+      },
+    });
     const now = monotonicMs(this.#clock);
-    this.#temperatureOriginMs = now;
-    this.#humidityOriginMs = now;
+    this.#temperature = { profile: options.temperature ?? constantProfile(21.5), originMs: now };
+    this.#humidity = { profile: options.humidity ?? constantHumidity(45), originMs: now };
     this.#chip.hardReset(now);
   }
 
-  get fault(): Sht3xFault | undefined {
-    return this.#fault;
+  protected override get faults(): ChipFaults<Sht3xScript> {
+    return this.#faults;
   }
   get temperatureProfile(): TemperatureProfile {
-    return this.#temperature;
+    return this.#temperature.profile;
   }
   get humidityProfile(): HumidityProfile {
-    return this.#humidity;
+    return this.#humidity.profile;
   }
   get stats(): Sht3xStats {
-    return this.#access(() => ({ ...this.#stats, measurements: this.#chip.measurements }));
+    return this.#access(() => ({ ...this.#faults.transactionStats, ...this.#stats, measurements: this.#chip.measurements }));
   }
   /** Monotonic ms at which the running or next scheduled measurement ends, or undefined. */
   get nextMeasurementEndMs(): number | undefined {
     return this.#access(() => this.#chip.nextMeasurementEndMs);
   }
 
-  /** Catch up with the clock without touching the bus. */
-  update(): void {
-    this.#access(() => undefined);
-  }
-
   /** Replace the temperature source; its time origin is now. Measurements that ended earlier used the old one. */
   setTemperatureProfile(profile: TemperatureProfile): void {
-    this.#access((now) => {
-      this.#temperature = profile;
-      this.#temperatureOriginMs = now;
-    });
+    this.#access((now) => (this.#temperature = { profile, originMs: now }));
   }
   setTemperature(celsius: number): void {
     this.setTemperatureProfile(constantProfile(celsius));
   }
 
   setHumidityProfile(profile: HumidityProfile): void {
-    this.#access((now) => {
-      this.#humidity = profile;
-      this.#humidityOriginMs = now;
-    });
+    this.#access((now) => (this.#humidity = { profile, originMs: now }));
   }
   setHumidity(percentRh: number): void {
     this.setHumidityProfile(constantHumidity(percentRh));
-  }
-
-  /** Show `fault` until clearFault(); it takes precedence over a script's fault. */
-  inject(fault: Sht3xFault): void {
-    this.#access((now) => {
-      this.#injectedFault = fault;
-      this.#refreshFault(now);
-    });
-  }
-
-  /** Back to normal (or the script's fault). A chip that was unplugged comes back in its power-up state, as after a power cycle. */
-  clearFault(): void {
-    this.#access((now) => {
-      this.#injectedFault = undefined;
-      this.#refreshFault(now);
-    });
-  }
-
-  /** Pulse nRESET (datasheet section 4.9): a hard reset, as at power-up. No effect on an unplugged chip. */
-  resetChip(): void {
-    this.#access((now) => this.#reset(now));
-  }
-
-  /** Resets made by resetChip() or a script (not the module's own general calls or soft resets). */
-  get resets(): number {
-    return this.#access(() => this.#resets);
-  }
-
-  /**
-   * Follow `script` from now on (undefined: stop following one), as SimulatedTmp102.setScript:
-   * its fault applies at once, its later transitions at their own times, each after the
-   * measurements that ended at or before it.
-   */
-  setScript(script: Sht3xScript | undefined): void {
-    this.#access((now) => {
-      this.#script = script;
-      this.#scriptedUntilMs = now;
-      this.#scriptFault = script?.faultAt(now);
-      this.#refreshFault(now);
-    });
-  }
-
-  /** The script changed from now on (a live command); see SimulatedTmp102.scriptChanged. */
-  scriptChanged(): void {
-    this.#access((now) => {
-      this.#scriptFault = this.#script?.faultAt(now);
-      this.#refreshFault(now);
-    });
   }
 
   /** The air temperature a measurement ending now would see (script, else profile; before the heater's rise). */
@@ -244,16 +201,16 @@ export class SimulatedSht3x implements SimI2CDevice {
   // ---- SimI2CDevice ----
 
   onWrite(bytes: Uint8Array): void {
-    this.#transaction(true, false, (now) => this.#chip.write(bytes, now));
+    this.#faults.transaction(true, false, (now) => this.#chip.write(bytes, now));
   }
 
   onRead(length: number): Uint8Array {
-    return this.#transaction(false, true, (now) => this.#read(length, now));
+    return this.#faults.transaction(false, true, (now) => this.#read(length, now));
   }
 
   /** Command, repeated START, read: one transaction. With a stretching single shot the read waits for the result. */
   onWriteRead(bytes: Uint8Array, length: number): Uint8Array {
-    return this.#transaction(true, true, (now) => {
+    return this.#faults.transaction(true, true, (now) => {
       this.#chip.write(bytes, now);
       return this.#read(length, now);
     });
@@ -262,7 +219,7 @@ export class SimulatedSht3x implements SimI2CDevice {
   /** Section 4.9, Table 15: the chip acknowledges a general call; a second byte 0x06 resets it like nRESET. */
   onGeneralCall(bytes: Uint8Array): boolean {
     return this.#access((now) => {
-      if (!this.#answers()) return false;
+      if (!this.#faults.answers()) return false;
       this.#stats.generalCalls++;
       if (bytes[0] === SHT3X_GENERAL_CALL_RESET) this.#chip.hardReset(now);
       return true;
@@ -298,77 +255,17 @@ export class SimulatedSht3x implements SimI2CDevice {
   }
 
   #environmentAt(endMs: number): Sht3xEnvironment {
-    const celsius = this.#script?.celsiusAt(endMs) ?? this.#temperature.celsiusAt(endMs - this.#temperatureOriginMs);
-    const percentRh = this.#script?.humidityAt(endMs) ?? this.#humidity.valueAt(endMs - this.#humidityOriginMs);
-    if (!Number.isFinite(celsius)) throw new RangeError(`temperature profile "${this.#temperature.description}" returned ${celsius}`);
-    if (!Number.isFinite(percentRh)) throw new RangeError(`humidity profile "${this.#humidity.description}" returned ${percentRh}`);
+    const script = this.#faults.script;
+    const { profile: temperature, originMs: temperatureOriginMs } = this.#temperature;
+    const { profile: humidity, originMs: humidityOriginMs } = this.#humidity;
+    const celsius = script?.celsiusAt(endMs) ?? temperature.celsiusAt(endMs - temperatureOriginMs);
+    const percentRh = script?.humidityAt(endMs) ?? humidity.valueAt(endMs - humidityOriginMs);
+    if (!Number.isFinite(celsius)) throw new RangeError(`temperature profile "${temperature.description}" returned ${celsius}`);
+    if (!Number.isFinite(percentRh)) throw new RangeError(`humidity profile "${humidity.description}" returned ${percentRh}`);
     return { celsius, percentRh };
   }
 
-  #answers(): boolean {
-    return this.#chip.powered && (this.#fault === undefined || this.#fault === 'stuck');
-  }
-
   #access<T>(body: (nowMs: number) => T): T {
-    const now = monotonicMs(this.#clock);
-    this.#catchUp(now);
-    return body(now);
-  }
-
-  // Replays time up to `now`: each script transition in order, after the measurements that
-  // ended at or before it, so the result does not depend on when the chip is touched (as the TMP102).
-  #catchUp(now: number): void {
-    const script = this.#script;
-    if (script) {
-      for (;;) {
-        const t = script.nextTransition(this.#scriptedUntilMs, now);
-        if (t === undefined) break;
-        if (!(t > this.#scriptedUntilMs && t <= now)) throw new RangeError(`script transition at ${t} ms is outside (${this.#scriptedUntilMs}, ${now}]`);
-        this.#chip.catchUp(t);
-        this.#scriptedUntilMs = t;
-        this.#scriptFault = script.faultAt(t);
-        this.#refreshFault(t);
-        if (script.resetAt(t)) this.#reset(t);
-      }
-      if (now > this.#scriptedUntilMs) this.#scriptedUntilMs = now;
-    }
-    this.#chip.catchUp(now);
-  }
-
-  #reset(now: number): void {
-    if (!this.#chip.powered) return;
-    this.#resets++;
-    this.#chip.hardReset(now);
-  }
-
-  #refreshFault(now: number): void {
-    this.#setFault(this.#injectedFault ?? this.#scriptFault, now);
-  }
-
-  #transaction<T>(write: boolean, read: boolean, body: (nowMs: number) => T): T {
-    return this.#access((now) => {
-      this.#stats.transactions++;
-      if (!this.#answers()) {
-        this.#stats.refused++;
-        const code = this.#fault === 'bus-error' ? 'GW_ERR_I2C_BUS' : this.#fault === 'timeout' ? 'GW_ERR_I2C_TIMEOUT' : 'GW_ERR_I2C_NACK';
-        throw new SimI2CFault(code, `simulated SHT3x fault: ${this.#fault}`);
-      }
-      if (write) this.#stats.writes++;
-      if (read) this.#stats.reads++;
-      try {
-        return body(now);
-      } catch (err) {
-        if (err instanceof SimI2CFault) this.#stats.nacked++;
-        throw err;
-      }
-    });
-  }
-
-  #setFault(fault: Sht3xFault | undefined, now: number): void {
-    const wasUnplugged = this.#fault === 'unplugged';
-    this.#fault = fault;
-    this.#chip.frozen = fault === 'stuck';
-    if (fault === 'unplugged' && !wasUnplugged) this.#chip.powerOff();
-    else if (fault !== 'unplugged' && wasUnplugged) this.#chip.hardReset(now);
+    return this.#faults.access(body);
   }
 }

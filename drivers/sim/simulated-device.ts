@@ -13,11 +13,11 @@
  * A union rather than one interface: the TMP102 and SHT3x keep their own rich APIs (ALERT,
  * registers, status), and whoever needs one narrows with `instanceof` or `simulatedDeviceKind`.
  */
-import { monotonicMs, type Clock } from '../clock.ts';
-import type { I2CErrorCode } from '../i2c-error.ts';
-import { SimI2CFault } from './sim-i2c-bus.ts';
+import type { Clock } from '../clock.ts';
+import { ChipFaults, type ChipFault, type FaultScript } from './chip-faults.ts';
+import type { FaultControls } from './fault-controlled-device.ts';
 import { SimulatedSht3x, type Sht3xScript } from './sht3x.ts';
-import { SimulatedTmp102, type Tmp102Fault, type Tmp102Script } from './tmp102.ts';
+import { SimulatedTmp102 } from './tmp102.ts';
 
 export type SimDeviceKind = 'tmp102' | 'sht3x' | 'registers' | 'replay' | 'none';
 export const SIM_DEVICE_KINDS: readonly SimDeviceKind[] = ['tmp102', 'sht3x', 'registers', 'replay', 'none'];
@@ -26,7 +26,7 @@ export const SIM_DEVICE_KINDS: readonly SimDeviceKind[] = ['tmp102', 'sht3x', 'r
 export type SimQuantity = 'temperature' | 'humidity';
 
 /** The same five faults on every device ('stuck': the device answers with frozen data). */
-export type SimDeviceFault = Tmp102Fault;
+export type SimDeviceFault = ChipFault;
 
 /**
  * What every device follows: the TMP102's script (temperature, fault, resets at exact instants)
@@ -34,25 +34,17 @@ export type SimDeviceFault = Tmp102Fault;
  */
 export type SimDeviceScript = Sht3xScript;
 
-/** The part of a script a device without scripted quantities uses. */
-export type FaultScript = Pick<Tmp102Script, 'faultAt' | 'resetAt' | 'nextTransition'>;
+/** The part of a script a device without scripted quantities uses (chip-faults.ts). */
+export type { FaultScript };
 
 /**
  * The register map, the replay and the absent device: faults and resets only. (An interface
  * here, implemented there, so that this file imports none of them: no import cycle.)
  */
-export interface FaultOnlyDevice {
+export interface FaultOnlyDevice extends FaultControls {
   readonly kind: 'registers' | 'replay' | 'none';
   /** One line for the start-up log. */
   readonly description: string;
-  readonly fault: SimDeviceFault | undefined;
-  readonly resets: number;
-  update(): void;
-  setScript(script: FaultScript | undefined): void;
-  scriptChanged(): void;
-  inject(fault: SimDeviceFault): void;
-  clearFault(): void;
-  resetChip(): void;
 }
 
 export type SimulatedDevice = SimulatedTmp102 | SimulatedSht3x | FaultOnlyDevice;
@@ -73,83 +65,35 @@ export function scriptableQuantities(kind: SimDeviceKind): readonly SimQuantity[
 /**
  * Injected and scripted faults for a device whose answers do not depend on time passing (the
  * register map, the replay): the fault in effect is looked at when a transaction comes, and the
- * script's resets are made, in order, as the device is next touched.
+ * script's resets are made, in order, as the device is next touched. The machinery is the
+ * TMP102's and SHT3x's (chip-faults.ts) around a device with nothing to catch up and no power
+ * switch of its own: it is powered unless unplugged.
  */
-export class DeviceFaults {
-  readonly #clock: Clock;
-  readonly #onReset: () => void;
-  readonly #label: string;
-  #injected: SimDeviceFault | undefined;
-  #script: FaultScript | undefined;
-  #scriptFault: SimDeviceFault | undefined;
-  #scriptedUntilMs = 0;
-  #unplugged = false;
-  #resets = 0;
-
+export class DeviceFaults extends ChipFaults {
   /** `onReset` restores the device's power-up state (also after an unplugged spell ends). */
   constructor(clock: Clock, label: string, onReset: () => void) {
-    this.#clock = clock;
-    this.#label = label;
-    this.#onReset = onReset;
+    let unplugged = false;
+    super({
+      clock,
+      label,
+      chip: {
+        get powered() {
+          return !unplugged;
+        },
+        catchUp: () => {},
+        powerUp: () => onReset(),
+        powerOff: () => {},
+        faultChanged: (fault) => {
+          unplugged = fault === 'unplugged';
+        },
+      },
+    });
   }
 
-  get fault(): SimDeviceFault | undefined {
+  /** The fault in effect now (the script's transitions up to now applied first). */
+  override get fault(): SimDeviceFault | undefined {
     this.update();
-    return this.#injected ?? this.#scriptFault;
-  }
-  get resets(): number {
-    this.update();
-    return this.#resets;
-  }
-
-  inject(fault: SimDeviceFault): void {
-    this.update();
-    this.#injected = fault;
-    this.#refresh();
-  }
-  clearFault(): void {
-    this.update();
-    this.#injected = undefined;
-    this.#refresh();
-  }
-  setScript(script: FaultScript | undefined): void {
-    const now = monotonicMs(this.#clock);
-    this.update();
-    this.#script = script;
-    this.#scriptedUntilMs = now;
-    this.#scriptFault = script?.faultAt(now);
-    this.#refresh();
-  }
-  scriptChanged(): void {
-    this.update();
-    this.#scriptFault = this.#script?.faultAt(monotonicMs(this.#clock));
-    this.#refresh();
-  }
-  /** A reset behind the module's back; nothing while unplugged. */
-  resetChip(): void {
-    this.update();
-    if (this.#unplugged) return;
-    this.#resets++;
-    this.#onReset();
-  }
-
-  /** Applies the script's transitions up to now (faults, resets), in order. */
-  update(): void {
-    const script = this.#script;
-    if (!script) return;
-    const now = monotonicMs(this.#clock);
-    for (;;) {
-      const t = script.nextTransition(this.#scriptedUntilMs, now);
-      if (t === undefined || !(t > this.#scriptedUntilMs && t <= now)) break;
-      this.#scriptedUntilMs = t;
-      this.#scriptFault = script.faultAt(t);
-      this.#refresh();
-      if (script.resetAt(t) && !this.#unplugged) {
-        this.#resets++;
-        this.#onReset();
-      }
-    }
-    if (now > this.#scriptedUntilMs) this.#scriptedUntilMs = now;
+    return super.fault;
   }
 
   /**
@@ -160,15 +104,7 @@ export class DeviceFaults {
     const fault = this.fault;
     if (fault === undefined) return false;
     if (fault === 'stuck') return true;
-    const code: I2CErrorCode = fault === 'bus-error' ? 'GW_ERR_I2C_BUS' : fault === 'timeout' ? 'GW_ERR_I2C_TIMEOUT' : 'GW_ERR_I2C_NACK';
-    throw new SimI2CFault(code, `simulated ${this.#label} fault: ${fault}`);
-  }
-
-  // An unplugged spell ends in a power-up, as on the TMP102 and SHT3x.
-  #refresh(): void {
-    const unplugged = (this.#injected ?? this.#scriptFault) === 'unplugged';
-    if (this.#unplugged && !unplugged) this.#onReset();
-    this.#unplugged = unplugged;
+    throw this.refusal();
   }
 }
 

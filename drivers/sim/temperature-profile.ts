@@ -4,62 +4,46 @@
  *
  * `tMs` is milliseconds since the profile was installed on the chip (see SimulatedTmp102.setProfile),
  * so a ramp set at run time starts where it was set.
+ *
+ * The Celsius face of quantity-profile.ts: the shapes (ramp, sine, trace) and their checks live
+ * there once; this file names the value `celsius` and keeps the TMP102's descriptions.
  */
+import {
+  constantQuantity,
+  interpolatedTrace,
+  rampQuantity,
+  sineQuantity,
+  type QuantityProfile,
+  type QuantityRampOptions,
+  type QuantitySineOptions,
+} from './quantity-profile.ts';
+
 export interface TemperatureProfile {
   celsiusAt(tMs: number): number;
   /** One line for start-up logs: "constant 21.5 °C", "sine 21 ± 3 °C, period 60 s". */
   readonly description: string;
 }
 
+const CELSIUS = '°C';
+
 export function constantProfile(celsius: number): TemperatureProfile {
-  assertFinite(celsius, 'celsius');
-  return { celsiusAt: () => celsius, description: `constant ${celsius} °C` };
+  return celsiusFace(constantQuantity(celsius, CELSIUS, 'celsius'));
 }
 
-export interface RampOptions {
-  from: number;
-  to: number;
-  /** Duration of the ramp; the temperature holds `to` afterwards. */
-  overMs: number;
-  /** Hold `from` until this profile time before ramping (default 0). */
-  delayMs?: number;
-}
+/** Options of rampProfile; `from` and `to` in °C, and the temperature holds `to` after `overMs`. */
+export type RampOptions = QuantityRampOptions;
 
 /** Linear ramp from `from` to `to` over `overMs`, then hold: a heater switching on, a door opening. */
 export function rampProfile(options: RampOptions): TemperatureProfile {
-  const { from, to, overMs, delayMs = 0 } = options;
-  assertFinite(from, 'from');
-  assertFinite(to, 'to');
-  if (!(overMs > 0) || !Number.isFinite(overMs)) throw new RangeError(`overMs must be a positive finite number, got ${overMs}`);
-  if (!(delayMs >= 0) || !Number.isFinite(delayMs)) throw new RangeError(`delayMs must be >= 0, got ${delayMs}`);
-  return {
-    celsiusAt(tMs) {
-      const f = Math.min(1, Math.max(0, (tMs - delayMs) / overMs));
-      return from + (to - from) * f;
-    },
-    description: `ramp ${from} -> ${to} °C over ${overMs / 1000} s${delayMs ? ` after ${delayMs / 1000} s` : ''}`,
-  };
+  return celsiusFace(rampQuantity(options, CELSIUS));
 }
 
-export interface SineOptions {
-  mean: number;
-  amplitude: number;
-  periodMs: number;
-  /** Phase offset in radians (default 0: starts at the mean, rising). */
-  phase?: number;
-}
+/** Options of sineProfile; `mean` and `amplitude` in °C. */
+export type SineOptions = QuantitySineOptions;
 
 /** mean + amplitude * sin(2π t / period + phase): a day/night cycle, a thermostat hunting. */
 export function sineProfile(options: SineOptions): TemperatureProfile {
-  const { mean, amplitude, periodMs, phase = 0 } = options;
-  assertFinite(mean, 'mean');
-  assertFinite(amplitude, 'amplitude');
-  assertFinite(phase, 'phase');
-  if (!(periodMs > 0) || !Number.isFinite(periodMs)) throw new RangeError(`periodMs must be a positive finite number, got ${periodMs}`);
-  return {
-    celsiusAt: (tMs) => mean + amplitude * Math.sin((2 * Math.PI * tMs) / periodMs + phase),
-    description: `sine ${mean} ± ${amplitude} °C, period ${periodMs / 1000} s`,
-  };
+  return celsiusFace(sineQuantity(options, CELSIUS));
 }
 
 export interface TracePoint {
@@ -72,36 +56,13 @@ export interface TracePoint {
  * point and the last value after the last one. Points must be sorted by strictly increasing time.
  */
 export function traceProfile(points: readonly TracePoint[], name = 'trace'): TemperatureProfile {
-  if (points.length === 0) throw new RangeError('a trace needs at least one point');
-  for (let i = 0; i < points.length; i++) {
-    const p = points[i]!;
-    assertFinite(p.tMs, `points[${i}].tMs`);
-    assertFinite(p.celsius, `points[${i}].celsius`);
-    if (i > 0 && !(p.tMs > points[i - 1]!.tMs)) throw new RangeError(`trace times must increase strictly (points[${i}])`);
-  }
-  const copy = points.map((p) => ({ ...p }));
-  const first = copy[0]!;
-  const last = copy[copy.length - 1]!;
-  return {
-    celsiusAt(tMs) {
-      if (tMs <= first.tMs) return first.celsius;
-      if (tMs >= last.tMs) return last.celsius;
-      // Binary search: catch-up after a long pause evaluates the trace once per conversion.
-      let lo = 0;
-      let hi = copy.length - 1;
-      while (hi - lo > 1) {
-        const mid = (lo + hi) >> 1;
-        if (copy[mid]!.tMs <= tMs) lo = mid;
-        else hi = mid;
-      }
-      const a = copy[lo]!;
-      const b = copy[hi]!;
-      return a.celsius + ((b.celsius - a.celsius) * (tMs - a.tMs)) / (b.tMs - a.tMs);
-    },
-    description: `${name} (${copy.length} points over ${((last.tMs - first.tMs) / 3_600_000).toFixed(1)} h)`,
-  };
+  const trace = interpolatedTrace(
+    points.map((p) => ({ tMs: p.tMs, value: p.celsius })),
+    'celsius',
+  );
+  return { celsiusAt: trace.valueAt, description: `${name} (${trace.summary})` };
 }
 
-function assertFinite(value: number, what: string): void {
-  if (typeof value !== 'number' || !Number.isFinite(value)) throw new RangeError(`${what} must be a finite number, got ${value}`);
+function celsiusFace(quantity: QuantityProfile<typeof CELSIUS>): TemperatureProfile {
+  return { celsiusAt: (tMs) => quantity.valueAt(tMs), description: quantity.description };
 }

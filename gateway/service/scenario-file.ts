@@ -5,7 +5,7 @@
  * A scenario that would misbehave half an hour into a run is refused before the gateway starts.
  */
 import path from 'node:path';
-import { BoundedFileError, readBoundedFile, readBoundedFileSync } from '../../drivers/bounded-file.ts';
+import { BoundedFileError, readBoundedFileSync } from '../../drivers/bounded-file.ts';
 import { parseDuration } from '../../drivers/sim/duration.ts';
 import { MAX_RANDOM_SLOTS, MAX_SCENARIO_MS, Scenario, type FaultRule, type ScenarioFault, type SensorScript, type TemperatureSegment } from '../../drivers/sim/scenario.ts';
 import type { SimQuantity } from '../../drivers/sim/simulated-device.ts';
@@ -13,6 +13,7 @@ import { traceProfile } from '../../drivers/sim/temperature-profile.ts';
 import { TRACE_FILE_MAX_BYTES, parseTraceCsv } from '../../drivers/sim/temperature-trace.ts';
 import { TMP102_SPEC_RANGE_C } from '../../drivers/sim/tmp102-registers.ts';
 import { GatewayError } from '../errors.ts';
+import { readJsonFile } from './json-file.ts';
 
 /** Like the configuration file's ceiling: a scenario is a few kilobytes; 1 MiB bounds a wrong path (/dev/zero, a log). */
 export const SCENARIO_FILE_MAX_BYTES = 2 ** 20;
@@ -38,18 +39,7 @@ export interface ScenarioFileOptions {
 }
 
 export async function loadScenarioFile(file: string, options: ScenarioFileOptions): Promise<Scenario> {
-  let text: string;
-  try {
-    text = (await readBoundedFile(file, { maxBytes: SCENARIO_FILE_MAX_BYTES })).toString('utf8');
-  } catch (err) {
-    throw invalid('(file)', err instanceof BoundedFileError ? err.message : `cannot read ${file}: ${String(err)}`, err);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    throw invalid('(file)', `${file} is not JSON: ${(err as Error).message}`);
-  }
+  const json = await readJsonFile(file, SCENARIO_FILE_MAX_BYTES, invalid);
   return parseScenario(json, { ...options, baseDir: path.dirname(path.resolve(file)) });
 }
 
