@@ -34,6 +34,11 @@ describe('catalogue code -> CoAP response code', () => {
     assert.equal(errorReply(new GatewayError('GW_ERR_REQUEST_NOT_FOUND')).maxAge, 60);
   });
 
+  it('5.00 Max-Age is 0 (a fresh module instance may succeed), but 60 for a unit no instance can mend', () => {
+    assert.equal(errorReply(new GatewayError('GW_ERR_MODULE_TRAP')).maxAge, 0);
+    assert.equal(errorReply(new GatewayError('GW_ERR_MODULE_BAD_UNIT', { sensor: 'env', detail: 'unit "degC"' })).maxAge, 60);
+  });
+
   it('never puts err.message or a non-request detail in the body', () => {
     const err = new GatewayError('GW_ERR_MODULE_PANIC', { detail: 'panic: secret /home/pi/x.go:12' });
     const body = decode(Buffer.from(errorReply(err).payload));

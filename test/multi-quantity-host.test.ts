@@ -147,6 +147,7 @@ describe('ABI 1.1 gw_read output: values and raws', () => {
     ['a value that is not a number', { ...SHT3X_READ, values: { temperature: 21.53, humidity: '45.21' } }],
     ['a value that is not finite', { ...SHT3X_READ, values: { temperature: 21.53, humidity: Number.POSITIVE_INFINITY } }],
     ['a primary value other than "value"', { ...SHT3X_READ, values: { temperature: 21.54, humidity: 45.21 } }],
+    ['a primary raw other than "raw"', { ...SHT3X_READ, raws: { temperature: 26215, humidity: 29491 } }],
     ['raws that are not a map', { ...SHT3X_READ, raws: [1, 2] }],
     ['raws with an undeclared quantity', { ...SHT3X_READ, raws: { pressure: 1 } }],
     ['a raw that is not an integer', { ...SHT3X_READ, raws: { humidity: 1.5 } }],

@@ -4,7 +4,7 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,6 +30,14 @@ const valid = (sensor: Record<string, unknown>, root: Record<string, unknown> = 
 const constant = [{ at: '0s', constant: 21.5 }];
 
 describe('shipped scenarios', () => {
+  it("docs/simulation.md's example loads as it is written", () => {
+    const doc = readFileSync(new URL('../docs/simulation.md', import.meta.url), 'utf8');
+    const at = doc.indexOf('### An example');
+    const json = /```json\n([\s\S]*?)```/.exec(doc.slice(at))![1]!;
+    const s = parseScenario(JSON.parse(json), { sensors: SENSORS, baseDir: SCENARIOS });
+    assert.equal(s.durationMs, 3_600_000);
+  });
+
   const files = readdirSync(SCENARIOS).filter((f) => f.endsWith('.json'));
 
   it('are the four the docs list', () => {

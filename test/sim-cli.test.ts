@@ -41,7 +41,6 @@ describe('npm run sim: usage errors exit 2 before anything is sent', () => {
 describe('npm run sim against a running gateway', () => {
   let gw: GatewayProcess;
   let port: number;
-  let controlled = false;
   before(async () => {
     gw = spawnGatewayProcess([process.execPath, LAUNCH, 'start', '--host', '127.0.0.1', '--port', '0', '--driver', 'simulated', '--sim-temp', '21.5'], { cwd: ROOT });
     await gw.waitFor(/listening on udp 127\.0\.0\.1:\d+/, 15_000);
@@ -49,8 +48,8 @@ describe('npm run sim against a running gateway', () => {
     assert.equal((await getTemp(port))?.code, '2.05');
     const client = await RawClient.open('127.0.0.1', port);
     try {
-      // Skipped only when the control is absent (4.04); any other answer fails the tests below.
-      controlled = (await client.exchange(requestDatagram({ options: pathOptions('/gw/sim') }), 2000))?.code !== '4.04';
+      // npm start serves live control on every simulated gateway (gateway/cli/start.ts).
+      assert.equal((await client.exchange(requestDatagram({ options: pathOptions('/gw/sim') }), 2000))?.code, '2.05', 'GET /gw/sim');
     } finally {
       await client.close();
     }
@@ -60,8 +59,7 @@ describe('npm run sim against a running gateway', () => {
     await gw.exited;
   });
 
-  it('set 40: exit 0, one line saying what changed, and GET /temp answers 40', async (t) => {
-    if (!controlled) return t.skip('waiting for start.ts wiring');
+  it('set 40: exit 0, one line saying what changed, and GET /temp answers 40', async () => {
     const r = await sim('set', '40', '--port', String(port));
     assert.equal(r.exitCode, 0, r.stderr);
     assert.equal(r.stdout.trim(), 'tmp102: temperature held at 40 °C');
@@ -75,8 +73,7 @@ describe('npm run sim against a running gateway', () => {
     assert.equal(seen.at(-1), 40, `GET /temp answered ${JSON.stringify(seen)}`);
   });
 
-  it('set -12.5 (a negative number is a value, not an option), then status lists the changes', async (t) => {
-    if (!controlled) return t.skip('waiting for start.ts wiring');
+  it('set -12.5 (a negative number is a value, not an option), then status lists the changes', async () => {
     const set = await sim('--gateway', `coap://127.0.0.1:${port}`, 'set', '-12.5');
     assert.equal(set.exitCode, 0, set.stderr);
     const status = await sim('status', '--json', '--port', String(port));
@@ -88,20 +85,12 @@ describe('npm run sim against a running gateway', () => {
     assert.match(text.stdout, /tmp102: -12\.5 °C held \(live\)/);
   });
 
-  it("the gateway's refusals: exit 1 with its code on stderr", async (t) => {
-    if (!controlled) return t.skip('waiting for start.ts wiring');
+  it("the gateway's refusals: exit 1 with its code on stderr", async () => {
     const hot = await sim('set', '200', '--port', String(port));
     assert.equal(hot.exitCode, 1);
     assert.match(hot.stderr, /4\.00 Bad Request GW_ERR_SIM_COMMAND_INVALID/);
     const attic = await sim('clear', '--sensor', 'attic', '--port', String(port));
     assert.equal(attic.exitCode, 1);
     assert.match(attic.stderr, /4\.04 Not Found GW_ERR_SIM_UNKNOWN_SENSOR/);
-  });
-
-  it('a gateway without live control: exit 1 with 4.04 GW_ERR_REQUEST_NOT_FOUND', async (t) => {
-    if (controlled) return t.skip('this gateway has live control');
-    const r = await sim('set', '40', '--port', String(port));
-    assert.equal(r.exitCode, 1);
-    assert.match(r.stderr, /4\.04 Not Found GW_ERR_REQUEST_NOT_FOUND/);
   });
 });

@@ -125,7 +125,8 @@ export function maxAgeOf(ms: number): number {
  * - 5.03: the retry time, details.retryAfterMs rounded up to whole seconds, at least 1 and at
  *   most 3600: a client asks again within the hour even when a module is quarantined for days
  *   (the operator may reload it sooner), and the value always fits the option's 4-byte uint;
- * - 5.00: 0, the next request gets a fresh module instance and may well succeed;
+ * - 5.00: 0, the next request gets a fresh module instance and may well succeed; but 60 for
+ *   GW_ERR_MODULE_BAD_UNIT, which no fresh instance can mend;
  * - 4.xx and 5.05: 60, they depend only on the request and the configuration, not on the sensor.
  *
  * `timeScale` (docs/simulation.md, "Time that runs faster"): every 5.03 is the sensor's (an I2C
@@ -139,6 +140,9 @@ export function errorMaxAge(code: CoapErrorCode, err: GatewayError | undefined, 
     const ms = err?.details.retryAfterMs;
     return maxAgeOf((ms === undefined || !Number.isFinite(ms) ? DEFAULT_RETRY_AFTER_S * 1000 : ms) / timeScale);
   }
+  // A unit outside the registry is fixed at gw_init: a fresh instance announces the same one, so
+  // asking again at once would only loop (docs/errors.md). As long as for a refused request.
+  if (err?.code === 'GW_ERR_MODULE_BAD_UNIT') return 60;
   if (code === FAULT) return 0;
   // RFC 8516 section 4: the Max-Age of a 4.29 is the time after which the client may retry.
   if (code === '4.29') {

@@ -271,6 +271,8 @@ export function parseReadOutput(out: Record<string, unknown>, sensor: string, de
     // The same rule as `raw`: an exact integer of at most 53 bits.
     if (!Number.isSafeInteger(r)) throw badOutput(sensor, `gw_read output "raws" ${k} is not an integer of at most 53 bits`);
   }
+  // As for `values`: one register, one number, whichever key a consumer reads it from.
+  if (Object.hasOwn(raws, names[0]!) && (raws as Record<string, unknown>)[names[0]!] !== base.raw) throw badOutput(sensor, `gw_read output "raws" ${names[0]} differs from "raw"`);
   return { ...result, raws: raws as Record<string, number> };
 }
 
