@@ -113,6 +113,17 @@ describe('SimulationControl', () => {
     runner.close();
   });
 
+  it('the script\'s own events are logged once per kind in 10 s, with a count; every one is still kept', () => {
+    const { control, logger, runner } = standalone();
+    for (let i = 0; i < 1000; i++) control.recordEvent({ scenarioMs: i * 10, sensor: 'tmp102', source: 'scenario', what: i % 2 ? 'fault nack ends' : 'fault nack begins' });
+    control.recordEvent({ scenarioMs: 10_000, sensor: 'tmp102', source: 'scenario', what: 'fault unplugged begins' });
+    const lines = logger.entries.filter((e) => e.msg === 'simulation changed').map((e) => e.fields['what']);
+    // A random rule with 10 ms slots at x1000 made 60,000 lines a second before (review).
+    assert.deepEqual(lines, ['fault nack begins', 'fault nack ends', 'fault unplugged begins']);
+    assert.equal(control.snapshot().changes.at(-1)!.what, 'fault unplugged begins');
+    runner.close();
+  });
+
   it('a change\'s time is the simulated clock\'s wall-clock time; the scenario\'s end is recorded and shown', async () => {
     const { clock, control, runner } = standalone(new Scenario({ name: 'short', seed: 1, durationMs: 1000, sensors: {} }));
     clock.advanceMs(250);

@@ -179,6 +179,19 @@ describe('issue 16 acceptance: a scenario run as a device project\'s CI runs it'
     assert.equal(r.stdout.toString(), '', 'nothing on stdout: a machine reading it sees no port');
   });
 
+  it('(c) a configuration file that asks for the Linux driver is refused with --time-scale, not quietly simulated: exit 2', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'scenario-'));
+    try {
+      const file = join(dir, 'linux.json');
+      await writeFile(file, JSON.stringify({ driver: 'linux', sensors: [{ name: 'tmp102', path: '/temp', module: join(REPO, 'modules', 'tmp102.wasm'), bus: 1, address: '0x48' }] }));
+      const r = await runProcess(process.execPath, [LAUNCH, 'start', '--host', '127.0.0.1', '--config', file, '--time-scale', '10'], { cwd: REPO, timeoutMs: 15_000 });
+      assert.equal(r.exitCode, 2, r.stderr);
+      assert.match(r.stderr, /"driver": "linux"/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('(c) a broken scenario file exits 2 with GW_ERR_SCENARIO_INVALID naming the field', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'scenario-'));
     try {

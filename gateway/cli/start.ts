@@ -75,6 +75,9 @@ async function main(argv: string[]): Promise<number> {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0..65535, got ${port}`);
   const host = (args.options['host'] as string | undefined) ?? DEFAULT_HOST;
   const config = await configFromOptions(args);
+  // A scenario never plays on a real chip, nor does real hardware run faster: a file that asks for
+  // the Linux driver is refused, not quietly overridden (--driver simulated on the command line wins).
+  if (sim.any && config.driver === 'linux') throw new UsageError('--scenario and --time-scale drive simulated sensors, and the configuration file says "driver": "linux": give --driver simulated to simulate its sensors');
   if (sim.any) config.driver = 'simulated';
   // Before the socket and the modules: a broken scenario file is reported at once (exit 2).
   const scenario: Scenario | undefined = sim.scenario === undefined ? undefined : await loadScenarioFile(sim.scenario, { sensors: config.sensors.map((s) => s.name), quantities: simulatedQuantities(config), ...(sim.seed !== undefined ? { seed: sim.seed } : {}) });

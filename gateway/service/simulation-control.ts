@@ -16,6 +16,7 @@ import type { Clock } from '../../drivers/clock.ts';
 import { formatDuration } from '../../drivers/sim/duration.ts';
 import { GatewayError } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { LogThrottle, logThrottled } from '../log-throttle.ts';
 import type { SimEvent, SimFault, SimSensorState } from '../../drivers/sim/scenario-runner.ts';
 import type { SimDeviceKind } from '../../drivers/sim/simulated-device.ts';
 import { type SimCommand, parseSimCommand } from './sim-command.ts';
@@ -119,6 +120,12 @@ export class SimulationControl {
   readonly #max: number;
   readonly #changes: SimChange[] = [];
   #ended = false;
+  /**
+   * The script's own events, one line per kind and sensor every 10 s of real time, with a count:
+   * a random rule with 10 ms slots at x1000 makes 60,000 a second (found by review). Commands are
+   * always logged, and every change still goes to the ring and to --exit-after-scenario's stdout.
+   */
+  readonly #scriptLines = new LogThrottle(() => performance.now());
   /** Events the runner emits while a command is being applied (a jump landing): recorded after the command. */
   #during: SimEvent[] | undefined;
 
@@ -165,7 +172,10 @@ export class SimulationControl {
     // The runner reports what a command sets off (a jump landing on a reset), never the
     // command itself: that is the change just recorded, and what it set off follows it.
     for (const e of events) this.recordEvent(e);
-    return { ...this.#state(), change };
+    // Only the sensor the command named (none for pause, resume, jump): a 2.04 cannot be split
+    // into blocks, and every sensor's state of a large gateway would not fit one datagram
+    // (RFC 7252 section 4.6; found by review). GET /gw/sim has them all.
+    return { ...this.#state('sensor' in cmd ? [cmd.sensor] : []), change };
   }
 
   /** A runner event (its onEvent): logged and kept like a command. */
@@ -260,7 +270,9 @@ export class SimulationControl {
     const change: SimChange = { time: this.#now(), scenarioMs: Math.round(scenarioMs), source, sensor: sensor ?? null, what };
     this.#changes.push(change);
     if (this.#changes.length > this.#max) this.#changes.splice(0, this.#changes.length - this.#max);
-    this.#log.info('simulation changed', { source, ...(sensor !== undefined ? { sensor } : {}), what, scenarioTime: at(change.scenarioMs) });
+    const fields = { source, ...(sensor !== undefined ? { sensor } : {}), what, scenarioTime: at(change.scenarioMs) };
+    if (source === 'scenario') logThrottled(this.#scriptLines, this.#log, 'info', 'simulation changed', fields, { key: `${sensor ?? ''} ${what}`, countField: 'alsoSinceLastLine' });
+    else this.#log.info('simulation changed', fields);
     return change;
   }
 
@@ -268,10 +280,10 @@ export class SimulationControl {
     return new Date(Number(this.#clock.realtimeNs() / 1_000_000n)).toISOString();
   }
 
-  #state(): SimulationState {
+  #state(only?: readonly string[]): SimulationState {
     const d = this.#driver;
     const sensors: Record<string, SimSensorStatus> = {};
-    for (const name of d.sensors) sensors[name] = sensorStatus(d.sensorState(name));
+    for (const name of only ?? d.sensors) sensors[name] = sensorStatus(d.sensorState(name));
     const s = d.scenario;
     const duration = d.durationMs;
     const scenario: SimScenarioStatus | null =
