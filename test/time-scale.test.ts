@@ -259,7 +259,9 @@ describe('Observe on scaled time', () => {
     // Every 0.5 s of the sensor's time: about 4 in 2 s at rate 1, about 40 at rate 10. A loaded
     // machine delays the faster timers most, so the lower bound is loose.
     assert.ok(atOne >= 2, `${atOne} notifications at rate 1`);
-    assert.ok(atTen >= 4 * atOne, `${atTen} notifications at rate 10, ${atOne} at rate 1`);
+    // Only "clearly more often": a loaded CI machine delays the faster timers most, and how much
+    // more often is a benchmark's to measure, not a test's.
+    assert.ok(atTen >= 2 * atOne && atTen >= atOne + 4, `${atTen} notifications at rate 10, ${atOne} at rate 1`);
     assert.ok(atTen <= 10 * (atOne + 2), `${atTen} notifications at rate 10, ${atOne} at rate 1`);
   });
 
