@@ -13,7 +13,7 @@
  * In the service layer: it is configuration, read by the start-up, the doctor and the client;
  * the CoAP front's OSCORE code (gateway/coap/oscore/) takes the parsed credentials.
  */
-import { BoundedFileError, readBoundedFile } from '../../drivers/bounded-file.ts';
+import { readJsonFile } from './json-file.ts';
 import { GatewayError } from '../errors.ts';
 
 /**
@@ -52,13 +52,13 @@ type ByteField = (typeof BYTE_FIELDS)[number];
 const OTHER_KEYS = new Set(['algorithm', 'kdf-hashfun', 'window']);
 
 export async function loadOscoreCredentials(file: string): Promise<OscoreCredential[]> {
-  const json = await readJson(file);
+  const json = await readJsonFile(file, CREDENTIALS_FILE_MAX_BYTES, invalid);
   return parseOscoreCredentials(json, file);
 }
 
 /** One aiocoap-style settings.json, from the client's point of view (our CoAP client and the benchmark). */
 export async function loadClientSettings(file: string): Promise<OscoreClientSettings> {
-  return parseClientSettings(await readJson(file));
+  return parseClientSettings(await readJsonFile(file, CREDENTIALS_FILE_MAX_BYTES, invalid));
 }
 
 export function parseOscoreCredentials(json: unknown, file: string): OscoreCredential[] {
@@ -178,20 +178,6 @@ function refuseDuplicate(seen: Map<string, string>, c: OscoreCredential, path: s
   const other = seen.get(key);
   if (other !== undefined) throw invalid(`${path}.recipient-id`, `same recipient-id and id-context as client ${other}: a request could not tell them apart`);
   seen.set(key, c.name);
-}
-
-async function readJson(file: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = (await readBoundedFile(file, { maxBytes: CREDENTIALS_FILE_MAX_BYTES })).toString('utf8');
-  } catch (err) {
-    throw invalid('(file)', err instanceof BoundedFileError ? err.message : `cannot read ${file}: ${String(err)}`, err);
-  }
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (err) {
-    throw invalid('(file)', `${file} is not valid JSON: ${(err as Error).message}`);
-  }
 }
 
 function invalid(field: string, problem: string, cause?: unknown): GatewayError {
