@@ -5,9 +5,7 @@
  * (section 4.13) to the last bit, and how it behaves when the chip is slow or unplugged.
  *
  * Module ABI 1.1 (several quantities): the temperature is the primary quantity, the one a 1.0
- * host serves as `value`/`raw`; the humidity reaches a reading only through `measurements`,
- * which a host without ABI 1.1 does not have. Those assertions run when the host gives
- * `measurements` (guarded by `'measurements' in reading`), and are skipped with it otherwise.
+ * host serves as `value`/`raw`; the humidity reaches a reading through `measurements`.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -100,13 +98,11 @@ describe('modules/sht3x.wasm in the WASM host, on a simulated SHT3x', () => {
     // (Table 9, high repeatability) and waits the maximum measurement time instead.
     assert.deepEqual(log.commands, [SHT3X_SINGLE_SHOT.noStretch.high]);
     assert.equal(chip.stats.clockStretches, 0);
-    if ('measurements' in reading) {
-      // ABI 1.1 host: both quantities, the primary first.
-      assert.deepEqual(reading.measurements, [
-        { quantity: 'temperature', unit: 'Cel', value: 25, raw: 0x6666 },
-        { quantity: 'humidity', unit: '%RH', value: 40, raw: 0x6666 },
-      ]);
-    }
+    // Both quantities, the primary first.
+    assert.deepEqual(reading.measurements, [
+      { quantity: 'temperature', unit: 'Cel', value: 25, raw: 0x6666 },
+      { quantity: 'humidity', unit: '%RH', value: 40, raw: 0x6666 },
+    ]);
   });
 
   it('converts any value exactly as the datasheet formulas do (-12.3 °C, 63.7 %RH)', async () => {
@@ -118,9 +114,7 @@ describe('modules/sht3x.wasm in the WASM host, on a simulated SHT3x', () => {
     assert.equal(reading.raw, rawT);
     assert.equal(reading.value, sht3xRawToCelsius(rawT));
     assert.ok(Math.abs(reading.value - -12.3) <= CELSIUS_LSB / 2, `${reading.value} within half an LSB of -12.3`);
-    if ('measurements' in reading) {
-      assert.deepEqual(reading.measurements[1], { quantity: 'humidity', unit: '%RH', value: sht3xRawToPercentRh(rawRh), raw: rawRh });
-    }
+    assert.deepEqual(reading.measurements[1], { quantity: 'humidity', unit: '%RH', value: sht3xRawToPercentRh(rawRh), raw: rawRh });
   });
 
   it('honours the repeatability and heater settings (Table 9, section 4.10)', async () => {
