@@ -43,8 +43,8 @@ const USAGE = `usage: npm start -- [options]
   --sim-temp <°C>     temperature of the simulated TMP102, -55..150 (implies --driver simulated)
   --config <file>     gateway configuration file (docs/configuration.md)
   --no-watch          do not reload a sensor when its module file changes (SIGHUP still does)
-  --record <file>     write every I2C transfer to <file> (JSON lines), for a "replay" device
-                      (docs/simulation.md); buses served by a bus thread are not recorded yet
+  --record <file>     write every I2C transfer to <file> (JSON lines, at most 16 MiB), for a
+                      "replay" simulated device later (docs/simulation.md, "Record and replay")
   --scenario <file>   play a scenario on the simulated sensors (docs/simulation.md; implies
                       --driver simulated); --seed <n> overrides the file's seed
   --time-scale <n>    run the simulated sensors' time n times faster, 1..1000 (implies --driver
