@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 // How `npm start`, `npm run read` and `npm run doctor` run: the Node version is checked first,
 // then the bundle `npm run build` made of the command (gateway/cli/build-bundles.mjs) is checked
 // against its sources and loaded by plain Node. Nothing is built or written here, so the
