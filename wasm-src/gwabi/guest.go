@@ -76,11 +76,11 @@ func OutputBuffer() []byte { return outBuf[:0] }
 
 // WriteOutput hands b to the host as the current call's output (replacing any
 // earlier output of the call) and returns the import's result: the byte count or a
-// negative status. Outputs over MaxOutput are refused here with BadArgument.
+// negative status. An output over MaxOutput goes to the host too, which refuses it
+// with BadArgument and remembers why: a module that passes that status on is then
+// reported as having said too much (GW_ERR_MODULE_BAD_OUTPUT), which never stops
+// the gateway, rather than as a bad pointer (GW_ERR_MODULE_BAD_ARGUMENT).
 func WriteOutput(b []byte) int32 {
-	if len(b) > MaxOutput {
-		return int32(BadArgument)
-	}
 	if len(b) == 0 {
 		return outputWrite(nil, 0)
 	}

@@ -20,10 +20,17 @@ type fakeHost struct {
 	logs   []string
 	last   struct{ bus, addr, reg uint32 }
 	result int32
+	// The length of an output the host refused as too large.
+	refused int
 }
 
 func (f *fakeHost) InputRead(dst []byte) int32 { return int32(copy(dst, f.input)) }
 func (f *fakeHost) OutputWrite(src []byte) int32 {
+	// As the gateway's host does: an output over the limit is refused, and the earlier one kept.
+	if len(src) > MaxOutput {
+		f.refused = len(src)
+		return int32(BadArgument)
+	}
 	f.output = append(f.output[:0], src...)
 	return int32(len(src))
 }
@@ -97,8 +104,10 @@ func TestReadInputAndOutput(t *testing.T) {
 	if err != nil || !d.Values[d.Lookup(0, "code")].IsText("denied") {
 		t.Errorf("error output %x %v", f.output, err)
 	}
-	if r := WriteOutput(make([]byte, MaxOutput+1)); r != int32(BadArgument) {
-		t.Errorf("oversized output: %d", r)
+	// Refused by the host, not by the kit: the host must see it to report bad output
+	// (GW_ERR_MODULE_BAD_OUTPUT) rather than a bad argument.
+	if r := WriteOutput(make([]byte, MaxOutput+1)); r != int32(BadArgument) || f.refused != MaxOutput+1 {
+		t.Errorf("oversized output: %d, host saw %d bytes", r, f.refused)
 	}
 	Log(LogInfo, "hello")
 	if len(f.logs) != 1 || f.logs[0] != "hello" {
