@@ -148,6 +148,7 @@ async function main(argv: string[]): Promise<number> {
     server = await GatewayServer.start({ service, logger, clock, networkClock, timeScale: sim.timeScale, ...(control ? { simulation: control } : {}), socket, trustLoopback: process.env['GW_COAP_TRUST_LOOPBACK'] !== '0', access: config.access, ...(oscore ? { oscore } : {}), ...uplinkStats });
   } catch (err) {
     runner?.close();
+    control?.close();
     await oscore?.close();
     await uplink?.close();
     await service.close();
@@ -159,6 +160,7 @@ async function main(argv: string[]): Promise<number> {
     http = config.http ? await HttpView.start({ config: config.http, server, service, logger, clock: networkClock }) : undefined;
   } catch (err) {
     runner?.close();
+    control?.close();
     await server.close();
     await uplink?.close();
     await service.close();
@@ -194,6 +196,7 @@ async function main(argv: string[]): Promise<number> {
       stopping = true;
       stopWatching();
       runner?.close();
+      control?.close();
       logger.info('stopping', { signal });
       Promise.all([server.close(), http?.close(), uplink?.close()]).then(
         () => service.close().then(() => resolve(0)),

@@ -31,8 +31,13 @@ import { type LinkTarget, filterLinks, linkFormat, packLink, parseFilters, quant
 
 export const WELL_KNOWN_CORE = '/.well-known/core';
 
-/** Discovery changes only with the configuration, which needs a restart. */
+/**
+ * Discovery changes with the configuration, which needs a restart, and when a sensor whose
+ * module had not started settles (its quantities become resources): a minute while one is
+ * waiting, so that a device that looked at boot learns of them soon.
+ */
 const DISCOVERY_MAX_AGE_S = 3600;
+const DISCOVERY_UNSETTLED_MAX_AGE_S = 60;
 
 interface Resource {
   /** `who`: the requester the server admitted (only /gw/sim names it, in its log and changes). */
@@ -152,7 +157,6 @@ export class Router {
 
   /** The observable reading resource at a path (for the Observe layer). */
   observable(path: string): ObservableResource | undefined {
-    this.#settle();
     return this.#readings.get(path);
   }
 
@@ -164,6 +168,7 @@ export class Router {
 
   /** Serves each unsettled sensor whose module has started since as what it announced. */
   #settle(): void {
+    if (this.#unsettled.size === 0) return;
     for (const u of [...this.#unsettled.values()]) {
       const info = this.#service.info(u.name);
       if (info === undefined) continue;
@@ -188,17 +193,40 @@ export class Router {
    * failure is a 5.00 with its catalogue code. `who` is the requester the access policy admitted.
    */
   dispatch(req: RequestView, who?: Requester): Reply | Promise<Reply> {
-    if (this.#unsettled.size > 0) {
-      this.#settle();
+    const settling = this.settling(req.path);
+    if (settling === undefined) return this.#dispatchSettled(req, who);
+    return settling.then((failure) => {
+      // Still not started: a quantity's path answers the sensor's failure (5.03, its retry time),
+      // not 4.04, which a client or proxy would keep for a minute for a resource about to exist.
       const waiting = this.#unsettledAt(req.path);
-      // Start the module first (a read does), so that even its first answer has the right shape.
-      if (waiting) return this.#service.read(waiting.name).then(() => undefined, () => undefined).then(() => this.#dispatchSettled(req, who));
-    }
-    return this.#dispatchSettled(req, who);
+      if (waiting !== undefined && req.path !== waiting.path && failure !== undefined) return this.#checked(req, fromError(errorReply(failure, this.#timeScale.timeScale)));
+      return this.#dispatchSettled(req, who);
+    });
+  }
+
+  /**
+   * A path of a sensor whose module has not started yet (an Observe registration, a request):
+   * a promise that starts it (a read does) and serves the sensor as what it announces, settled
+   * with the read's failure if it still cannot start; undefined when there is nothing to wait for.
+   */
+  settling(path: string): Promise<unknown> | undefined {
+    if (this.#unsettled.size === 0) return undefined;
+    this.#settle();
+    const waiting = this.#unsettledAt(path);
+    if (waiting === undefined) return undefined;
+    return this.#service.read(waiting.name).then(
+      () => {
+        this.#settle();
+        return undefined;
+      },
+      (err: unknown) => {
+        this.#settle();
+        return err;
+      },
+    );
   }
 
   #dispatchSettled(req: RequestView, who?: Requester): Reply | Promise<Reply> {
-    this.#settle();
     if (req.path === WELL_KNOWN_CORE) return this.#discovery(req);
     const resource = this.#resources.get(req.path);
     if (!resource) return fromError(errorReply(new GatewayError('GW_ERR_REQUEST_NOT_FOUND')));
@@ -237,7 +265,7 @@ export class Router {
         throw new GatewayError('GW_ERR_REQUEST_NOT_ACCEPTABLE', { detail: 'offered: 40' });
       }
       const links = filterLinks(this.#links, parseFilters(req.query));
-      return { code: '2.05', contentFormat: ContentFormat.LINK_FORMAT, maxAge: DISCOVERY_MAX_AGE_S, payload: this.#linkBytes(links) };
+      return { code: '2.05', contentFormat: ContentFormat.LINK_FORMAT, maxAge: this.#unsettled.size > 0 ? DISCOVERY_UNSETTLED_MAX_AGE_S : DISCOVERY_MAX_AGE_S, payload: this.#linkBytes(links) };
     } catch (err) {
       return fromError(errorReply(err));
     }

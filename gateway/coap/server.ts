@@ -389,7 +389,15 @@ export class GatewayServer {
         // A registration asks for block 0 if for any (RFC 7959 section 2.6); Observe on a later
         // block is served as a plain request.
         const protect = protection === undefined ? undefined : (plain: Buffer) => this.#oscore.protect(plain, protection, peer.address);
-        const registration = this.#observe.register(req, peer, m.token, confirmable, { requestBytes: datagram.length, holdKey: holdKey(peer, req), protect });
+        const register = () => this.#observe.register(req, peer, m.token, confirmable, { requestBytes: datagram.length, holdKey: holdKey(peer, req), protect });
+        // A sensor whose module has not started yet: start it first, so that the observation is
+        // of what the module announces (a pack, a quantity), not of a stand-in (router.ts).
+        const settling = this.#router.settling(req.view.path);
+        if (settling !== undefined) {
+          this.#await(p, settling.then(() => register() ?? this.#plain(req.view, who)));
+          return;
+        }
+        const registration = register();
         if (registration !== undefined) {
           this.#await(p, registration);
           return;
@@ -406,6 +414,11 @@ export class GatewayServer {
     const reply = this.#router.dispatch(req.view, who);
     if (reply instanceof Promise) this.#await(p, reply.then((r) => ({ reply: r, via: 'resource' as const })));
     else this.#respond(p, { reply, via: 'resource' });
+  }
+
+  /** A request served without Observe, as an outcome (the path is not observable after all). */
+  async #plain(view: RequestView, who: Requester): Promise<Outcome> {
+    return { reply: await this.#router.dispatch(view, who), via: 'resource' };
   }
 
   /** A reply that is not ready: piggybacked if it comes in time, else an Empty ACK now and the reply as a separate CON (section 5.2.2). */

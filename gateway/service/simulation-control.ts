@@ -125,7 +125,7 @@ export class SimulationControl {
    * a random rule with 10 ms slots at x1000 makes 60,000 a second (found by review). Commands are
    * always logged, and every change still goes to the ring and to --exit-after-scenario's stdout.
    */
-  readonly #scriptLines = new LogThrottle(() => performance.now());
+  readonly #scriptLines = new LogThrottle(() => performance.now()).flushEvery();
   /** Events the runner emits while a command is being applied (a jump landing): recorded after the command. */
   #during: SimEvent[] | undefined;
 
@@ -145,6 +145,11 @@ export class SimulationControl {
   /** The simulated sensors' names, as a command names them. */
   get sensors(): readonly string[] {
     return this.#driver.sensors;
+  }
+
+  /** Writes the script's events still held back (their count) and stops the throttle's timer. */
+  close(): void {
+    this.#scriptLines.close();
   }
 
   /** What GET /gw/sim answers and /gw/stats shows under `simulation`. */
