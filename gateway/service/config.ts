@@ -7,7 +7,6 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readJsonFile } from './json-file.ts';
-import { GatewayError } from '../errors.ts';
 import { type ModuleLimits, resolveModuleLimits } from '../host/worker/module-limits.ts';
 import { type AccessConfig, type OscoreConfig, defaultAccessConfig, parseAccess, parseOscore } from './security-config.ts';
 
@@ -29,6 +28,9 @@ export {
   simulationTemperature,
   withSimulatedTemperature,
 } from './simulation-config.ts';
+import { fieldChecks, isObj } from './config-fields.ts';
+
+const { invalid, onlyKeys } = fieldChecks('GW_ERR_CONFIG_INVALID');
 export type { DeviceSimulationConfig, HumidityProfileConfig, ProfileConfig, RegisterProfileConfig, SimulatedDeviceName, SimulationConfig } from './simulation-config.ts';
 
 export type DriverChoice = 'auto' | 'linux' | 'simulated';
@@ -128,22 +130,6 @@ export const MAX_SENSORS = 64;
 export async function loadConfigFile(file: string): Promise<GatewayConfig> {
   const json = await readJsonFile(file, CONFIG_FILE_MAX_BYTES, invalid);
   return parseConfig(json, path.dirname(path.resolve(file)));
-}
-
-function invalid(field: string, problem: string, cause?: unknown): GatewayError {
-  return new GatewayError('GW_ERR_CONFIG_INVALID', { detail: `${field}: ${problem}` }, { cause });
-}
-
-type Obj = Record<string, unknown>;
-
-function isObj(v: unknown): v is Obj {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function onlyKeys(o: Obj, field: string, allowed: string[]): void {
-  for (const k of Object.keys(o)) {
-    if (!allowed.includes(k)) throw invalid(`${field}.${k}`, `unknown field (allowed: ${allowed.join(', ')})`);
-  }
 }
 
 /** Accepts 72, "72", "0x48". 7-bit addresses only. */

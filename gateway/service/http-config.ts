@@ -6,7 +6,9 @@
  * like the rest of the file.
  */
 import { isIP } from 'node:net';
-import { GatewayError } from '../errors.ts';
+import { fieldChecks } from './config-fields.ts';
+
+const { invalid } = fieldChecks('GW_ERR_CONFIG_INVALID');
 
 export interface HttpConfig {
   /** Address to listen on; default "127.0.0.1" (this machine only). */
@@ -23,10 +25,6 @@ export interface HttpConfig {
 
 export const DEFAULT_HTTP_HOST = '127.0.0.1';
 export const DEFAULT_HTTP_PORT = 8080;
-
-function invalid(field: string, problem: string): GatewayError {
-  return new GatewayError('GW_ERR_CONFIG_INVALID', { detail: `${field}: ${problem}` });
-}
 
 /** A DNS name (RFC 1123 labels) or an IP literal; a name is resolved when the view listens. */
 const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;

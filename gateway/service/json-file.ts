@@ -5,10 +5,9 @@
  * "(file)" the way the rest of that file's validation names its fields.
  */
 import { BoundedFileError, readBoundedFile } from '../../drivers/bounded-file.ts';
-import type { GatewayError } from '../errors.ts';
+import type { InvalidField } from './config-fields.ts';
 
-/** Builds the caller's refusal: `${field}: ${problem}` under its own GW_ERR_* code. */
-export type InvalidField = (field: string, problem: string, cause?: unknown) => GatewayError;
+export type { InvalidField } from './config-fields.ts';
 
 export async function readJsonFile(file: string, maxBytes: number, invalid: InvalidField): Promise<unknown> {
   let text: string;

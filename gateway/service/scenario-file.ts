@@ -12,8 +12,10 @@ import type { SimQuantity } from '../../drivers/sim/simulated-device.ts';
 import { traceProfile } from '../../drivers/sim/temperature-profile.ts';
 import { TRACE_FILE_MAX_BYTES, parseTraceCsv } from '../../drivers/sim/temperature-trace.ts';
 import { TMP102_SPEC_RANGE_C } from '../../drivers/sim/tmp102-registers.ts';
-import { GatewayError } from '../errors.ts';
 import { readJsonFile } from './json-file.ts';
+import { type Obj, fieldChecks, isObj } from './config-fields.ts';
+
+const { invalid, onlyKeys } = fieldChecks('GW_ERR_SCENARIO_INVALID');
 
 /** Like the configuration file's ceiling: a scenario is a few kilobytes; 1 MiB bounds a wrong path (/dev/zero, a log). */
 export const SCENARIO_FILE_MAX_BYTES = 2 ** 20;
@@ -46,7 +48,7 @@ export async function loadScenarioFile(file: string, options: ScenarioFileOption
 /** Validates a parsed scenario; trace files resolve against `baseDir`. */
 export function parseScenario(json: unknown, options: ScenarioFileOptions & { baseDir: string }): Scenario {
   if (!isObj(json)) throw invalid('(root)', 'must be a JSON object');
-  onlyKeys(json, '(root)', ['$schema', 'name', 'description', 'seed', 'duration', 'sensors']);
+  onlyKeys(json, '', ['$schema', 'name', 'description', 'seed', 'duration', 'sensors']);
   const name = json['name'];
   if (typeof name !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$/.test(name)) throw invalid('name', 'must be 1-64 letters, digits, spaces, ".", "-" or "_", starting with a letter or digit');
   const description = json['description'] ?? '';
@@ -83,22 +85,6 @@ export function parseScenario(json: unknown, options: ScenarioFileOptions & { ba
   } catch (err) {
     // What the fields cannot say on their own: a scenario where nothing happens after 0 s, or that runs past a year.
     throw invalid('duration', (err as Error).message, err);
-  }
-}
-
-function invalid(field: string, problem: string, cause?: unknown): GatewayError {
-  return new GatewayError('GW_ERR_SCENARIO_INVALID', { detail: `${field}: ${problem}` }, { cause });
-}
-
-type Obj = Record<string, unknown>;
-
-function isObj(v: unknown): v is Obj {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function onlyKeys(o: Obj, field: string, allowed: readonly string[]): void {
-  for (const k of Object.keys(o)) {
-    if (!allowed.includes(k)) throw invalid(field === '(root)' ? k : `${field}.${k}`, `unknown field (allowed: ${allowed.join(', ')})`);
   }
 }
 

@@ -6,7 +6,9 @@
  */
 import path from 'node:path';
 import { AddressPrefix } from './address-prefix.ts';
-import { GatewayError } from '../errors.ts';
+import { fieldChecks, isObj } from './config-fields.ts';
+
+const { invalid, onlyKeys } = fieldChecks('GW_ERR_CONFIG_INVALID');
 
 /** The request methods a rule can name (RFC 7252 section 12.1.1, RFC 8132 for FETCH, PATCH and iPATCH). */
 export const ACCESS_METHODS = ['GET', 'FETCH', 'POST', 'PUT', 'DELETE', 'PATCH', 'iPATCH'] as const;
@@ -93,19 +95,6 @@ export function defaultAccessConfig(): AccessConfig {
 
 /** The same, shared and frozen: for a server started without a configuration file's `access`. */
 export const DEFAULT_ACCESS: AccessConfig = Object.freeze({ rules: DEFAULT_ACCESS_RULES as AccessRule[], writesPerClient: DEFAULT_WRITES_PER_CLIENT });
-
-function invalid(field: string, problem: string): GatewayError {
-  return new GatewayError('GW_ERR_CONFIG_INVALID', { detail: `${field}: ${problem}` });
-}
-
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-function onlyKeys(o: Obj, field: string, allowed: string[]): void {
-  for (const k of Object.keys(o)) {
-    if (!allowed.includes(k)) throw invalid(`${field}.${k}`, `unknown field (allowed: ${allowed.join(', ')})`);
-  }
-}
 
 /** Segments of unreserved and sub-delim characters and %-escapes (RFC 3986 section 3.3), no "*" in them. */
 const SEGMENT = "[A-Za-z0-9._~!$&'()+,;=:@%-]+";

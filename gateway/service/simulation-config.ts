@@ -6,7 +6,9 @@
  * recordings) that only a simulated bus reads.
  */
 import path from 'node:path';
-import { GatewayError } from '../errors.ts';
+import { type Obj, fieldChecks, isObj } from './config-fields.ts';
+
+const { invalid, onlyKeys } = fieldChecks('GW_ERR_CONFIG_INVALID');
 
 /** The temperature of a simulated sensor when the configuration gives none (°C). */
 export const DEFAULT_SIM_CELSIUS = 21.5;
@@ -257,19 +259,3 @@ function registerMap(v: Obj, field: string, baseDir: string): DeviceSimulationCo
   return { device: 'registers', width, byteOrder, registers: [...registers].sort((a, b) => a[0] - b[0]), writable, readOnlyWrite, profiles };
 }
 
-// config.ts's own refusal, repeated so that this file does not import config.ts (which re-exports it).
-function invalid(field: string, problem: string, cause?: unknown): GatewayError {
-  return new GatewayError('GW_ERR_CONFIG_INVALID', { detail: `${field}: ${problem}` }, { cause });
-}
-
-type Obj = Record<string, unknown>;
-
-function isObj(v: unknown): v is Obj {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function onlyKeys(o: Obj, field: string, allowed: string[]): void {
-  for (const k of Object.keys(o)) {
-    if (!allowed.includes(k)) throw invalid(`${field}.${k}`, `unknown field (allowed: ${allowed.join(', ')})`);
-  }
-}

@@ -7,7 +7,9 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
-import { GatewayError } from '../errors.ts';
+import { fieldChecks, isObj } from './config-fields.ts';
+
+const { invalid } = fieldChecks('GW_ERR_CONFIG_INVALID');
 
 export interface MqttConfig {
   /** mqtt://host[:port] or mqtts://host[:port]. */
@@ -41,13 +43,6 @@ const MAX_CLIENT_ID = 128;
 const GATEWAY_ID = /^[A-Za-z0-9_-]{1,64}$/;
 /** A topic level or levels: no wildcards (+ #), no empty level, no leading or trailing "/", no "$" start (broker topics). */
 const TOPIC_PREFIX = /^[^/+#$\u0000][^+#\u0000]*$/;
-
-function invalid(field: string, problem: string): GatewayError {
-  return new GatewayError('GW_ERR_CONFIG_INVALID', { detail: `${field}: ${problem}` });
-}
-
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 const KEYS = ['url', 'gatewayId', 'clientId', 'username', 'passwordFile', 'ca', 'cert', 'key', 'topicPrefix', 'qos', 'bufferSize', 'discovery'];
 
