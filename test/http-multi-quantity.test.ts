@@ -22,7 +22,7 @@ import { renderMetrics } from '../gateway/http/metrics.ts';
 import { silentLogger } from '../gateway/log.ts';
 import { parseConfig } from '../gateway/service/config.ts';
 import { SensorService } from '../gateway/service/sensor-service.ts';
-import { RawClient, type Response, emptyMessage, pathOptions, requestDatagram, toResponse, uint } from './helpers/coap-datagram.ts';
+import { type Response, confirmableGet } from './helpers/coap-datagram.ts';
 import { findExecutable, skipOrFail } from './helpers/peers.ts';
 import { openEvents } from './helpers/sse-client.ts';
 
@@ -37,20 +37,9 @@ let view: HttpView;
 let base: string;
 
 async function coapGet(path: string, accept?: number): Promise<Response> {
-  const client = await RawClient.open('127.0.0.1', server.port);
-  try {
-    const options = [...pathOptions(path), ...(accept === undefined ? [] : [{ name: 'Accept', value: uint(accept) }])];
-    let res = await client.exchange(requestDatagram({ options }), 3000);
-    if (res?.code === '0.00') {
-      const raw = await client.next(3000);
-      res = raw && toResponse(raw);
-      if (res?.packet.confirmable) client.send(emptyMessage('ack', res.packet.messageId));
-    }
-    assert.ok(res, `no CoAP response to GET ${path}`);
-    return res;
-  } finally {
-    await client.close();
-  }
+  const res = await confirmableGet(server.port, path, { accept, timeoutMs: 3000 });
+  assert.ok(res, `no CoAP response to GET ${path}`);
+  return res;
 }
 
 async function get(path: string, accept?: string): Promise<{ status: number; type: string | null; body: Buffer }> {

@@ -123,22 +123,30 @@ export class RawClient {
 /**
  * One confirmable GET from a fresh socket on 127.0.0.1 and its response, piggybacked or separate
  * after an Empty ACK (the gateway acknowledges a request whose reading takes a while, RFC 7252
- * section 5.2.2; a confirmable separate response is acknowledged), with the time it took.
+ * section 5.2.2; a confirmable separate response is acknowledged).
  */
-export async function timedGet(port: number, pathname: string, timeoutMs = 5000): Promise<{ res: Response | undefined; ms: number }> {
+export async function confirmableGet(port: number, pathname: string, o: { accept?: number; timeoutMs?: number } = {}): Promise<Response | undefined> {
+  const timeoutMs = o.timeoutMs ?? 5000;
   const client = await RawClient.open('127.0.0.1', port);
-  const t0 = performance.now();
   try {
-    let res = await client.exchange(requestDatagram({ options: pathOptions(pathname) }), timeoutMs);
+    const options = [...pathOptions(pathname), ...(o.accept === undefined ? [] : [{ name: 'Accept', value: uint(o.accept) }])];
+    let res = await client.exchange(requestDatagram({ options }), timeoutMs);
     if (res?.code === '0.00') {
       const raw = await client.next(timeoutMs);
       res = raw && toResponse(raw);
       if (res?.packet.confirmable) client.send(emptyMessage('ack', res.packet.messageId));
     }
-    return { res, ms: performance.now() - t0 };
+    return res;
   } finally {
     await client.close();
   }
+}
+
+/** {@link confirmableGet}, with the time it took. */
+export async function timedGet(port: number, pathname: string, timeoutMs = 5000): Promise<{ res: Response | undefined; ms: number }> {
+  const t0 = performance.now();
+  const res = await confirmableGet(port, pathname, { timeoutMs });
+  return { res, ms: performance.now() - t0 };
 }
 
 export interface Response {
