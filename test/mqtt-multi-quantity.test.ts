@@ -11,7 +11,6 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import mqtt, { type MqttClient } from 'mqtt';
 import { ManualClock } from '../drivers/clock.ts';
 import { MemoryLogger } from '../gateway/log.ts';
 import { discoveryConfig, homeAssistantUnit } from '../gateway/mqtt/discovery.ts';
@@ -22,42 +21,12 @@ import { type GatewayConfig, parseConfig } from '../gateway/service/config.ts';
 import { SensorService } from '../gateway/service/sensor-service.ts';
 import { type MqttConfig, parseMqtt } from '../gateway/service/uplink-config.ts';
 import { Mosquitto, mosquittoOrSkip, mosquittoPath } from './helpers/mosquitto.ts';
+import { Collector } from './helpers/mqtt-collector.ts';
 
 const SHT3X_WASM = new URL('../modules/sht3x.wasm', import.meta.url).pathname;
 const ROOT = new URL('..', import.meta.url).pathname;
 const RETRY = { initialMs: 100, maxMs: 400 };
 
-interface Received {
-  topic: string;
-  payload: string;
-  retain: boolean;
-}
-
-class Collector {
-  readonly messages: Received[] = [];
-  private constructor(readonly client: MqttClient) {
-    client.on('message', (topic, payload, packet) => this.messages.push({ topic, payload: payload.toString(), retain: packet.retain }));
-  }
-  static async open(url: string, topic = '#'): Promise<Collector> {
-    const client = await mqtt.connectAsync(url, { reconnectPeriod: 100 });
-    const c = new Collector(client);
-    await client.subscribeAsync(topic, { qos: 1 });
-    return c;
-  }
-  on(topic: string): Received[] {
-    return this.messages.filter((m) => m.topic === topic);
-  }
-  async until(what: string, predicate: () => boolean, timeoutMs = 5_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!predicate()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; received: ${JSON.stringify(this.messages.slice(-12))}`);
-      await sleep(20);
-    }
-  }
-  async close(): Promise<void> {
-    await this.client.endAsync(true);
-  }
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

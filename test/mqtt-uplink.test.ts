@@ -17,7 +17,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
-import mqtt, { type MqttClient } from 'mqtt';
 import { ManualClock } from '../drivers/clock.ts';
 import { GatewayError } from '../gateway/errors.ts';
 import { MemoryLogger } from '../gateway/log.ts';
@@ -27,44 +26,10 @@ import { SensorService } from '../gateway/service/sensor-service.ts';
 import { type MqttConfig, parseMqtt } from '../gateway/service/uplink-config.ts';
 import { Mosquitto, mosquittoOrSkip, mosquittoPath } from './helpers/mosquitto.ts';
 import { findExecutable, skipOrFail } from './helpers/peers.ts';
+import { Collector, type Received } from './helpers/mqtt-collector.ts';
 
 const RETRY = { initialMs: 100, maxMs: 400 };
 
-interface Received {
-  topic: string;
-  payload: string;
-  retain: boolean;
-  qos: number;
-}
-
-/** A subscriber that keeps everything it receives, and waits for what a test expects. */
-class Collector {
-  readonly messages: Received[] = [];
-  readonly client: MqttClient;
-  private constructor(client: MqttClient) {
-    this.client = client;
-    client.on('message', (topic, payload, packet) => this.messages.push({ topic, payload: payload.toString(), retain: packet.retain, qos: packet.qos }));
-  }
-  static async open(url: string, topic = '#', options: mqtt.IClientOptions = {}): Promise<Collector> {
-    const client = await mqtt.connectAsync(url, { reconnectPeriod: 100, ...options });
-    const c = new Collector(client);
-    await client.subscribeAsync(topic, { qos: 1 });
-    return c;
-  }
-  on(topic: string): Received[] {
-    return this.messages.filter((m) => m.topic === topic);
-  }
-  async until(what: string, predicate: () => boolean, timeoutMs = 5_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!predicate()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; received: ${JSON.stringify(this.messages.slice(-20))}`);
-      await sleep(20);
-    }
-  }
-  async close(): Promise<void> {
-    await this.client.endAsync(true);
-  }
-}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
