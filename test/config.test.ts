@@ -7,19 +7,9 @@ import { fileURLToPath } from 'node:url';
 import { GatewayError } from '../gateway/errors.ts';
 import { DEFAULT_MODULE_LIMITS, MODULE_LIMIT_MAXIMA } from '../gateway/host/worker/module-limits.ts';
 import { DEFAULT_ACCESS, DEFAULT_RULE_COUNT, MAX_ACCESS_RULES, MAX_PROFILE_SECONDS, MAX_SENSORS, defaultConfig, loadConfigFile, parseConfig } from '../gateway/service/config.ts';
+import { configRefusal as refusal } from './helpers/refusals.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-
-function refusal(json: unknown): string {
-  try {
-    parseConfig(json, ROOT);
-  } catch (err) {
-    assert.ok(err instanceof GatewayError);
-    assert.equal(err.code, 'GW_ERR_CONFIG_INVALID');
-    return err.details.detail ?? '';
-  }
-  throw new Error('accepted');
-}
 
 const sensor = (extra: Record<string, unknown> = {}) => ({ name: 't', ...extra });
 

@@ -22,19 +22,9 @@ import { openHardware, simulatedQuantities, simulatedTmp102 } from '../gateway/s
 import { parseScenario } from '../gateway/service/scenario-file.ts';
 import { SensorService } from '../gateway/service/sensor-service.ts';
 import { SimulationControl } from '../gateway/service/simulation-control.ts';
+import { configRefusal as refusal } from './helpers/refusals.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-
-function refusal(json: unknown): string {
-  try {
-    parseConfig(json, ROOT);
-  } catch (err) {
-    assert.ok(err instanceof GatewayError);
-    assert.equal(err.code, 'GW_ERR_CONFIG_INVALID');
-    return err.details.detail ?? '';
-  }
-  throw new Error('accepted');
-}
 
 const one = (sensor: Record<string, unknown>) => ({ driver: 'simulated', sensors: [{ name: 'chip', ...sensor }] });
 

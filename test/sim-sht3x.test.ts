@@ -2,7 +2,6 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ManualClock } from '../drivers/clock.ts';
 import { scanI2CBus } from '../drivers/i2c-scan.ts';
-import { I2CError } from '../drivers/i2c-error.ts';
 import { sensirionCrc8, wordWithCrc } from '../drivers/sim/crc8-sensirion.ts';
 import { constantHumidity, rampHumidity, sineHumidity, traceHumidity } from '../drivers/sim/humidity-profile.ts';
 import { temperatureQuantity } from '../drivers/sim/quantity-profile.ts';
@@ -19,6 +18,7 @@ import {
 } from '../drivers/sim/sht3x-format.ts';
 import { saturationVapourPressureHpa } from '../drivers/sim/sht3x-heater.ts';
 import { constantProfile, rampProfile } from '../drivers/sim/temperature-profile.ts';
+import { expectI2CError } from './helpers/refusals.ts';
 
 const ADDR = SHT3X_ADDRESS.addrLow;
 /** 25 °C and 40 %RH are both raw 0x6666 (0.4 of full scale): 0x66 0x66, CRC 0x93. */
@@ -45,18 +45,6 @@ function setup(options: Partial<SimulatedSht3xOptions> = {}) {
   const status = (): number => readWord(CMD.readStatus);
   clock.advanceMs(1); // power-up time (Table 4, max 1 ms)
   return { clock, bus, chip, send, idle, read, readWord, status };
-}
-
-function expectI2CError(fn: () => unknown, code: string): I2CError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  assert.ok(caught instanceof I2CError, `expected an I2CError, got ${String(caught)}`);
-  assert.equal(caught.code, code);
-  return caught;
 }
 
 function rawWords(bytes: number[]): { t: number; rh: number } {

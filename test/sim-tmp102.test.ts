@@ -1,11 +1,11 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ManualClock } from '../drivers/clock.ts';
-import { I2CError } from '../drivers/i2c-error.ts';
 import { SimulatedI2CBus, SMBUS_ALERT_RESPONSE_ADDRESS } from '../drivers/sim/sim-i2c-bus.ts';
 import { SimulatedTmp102, type SimulatedTmp102Options } from '../drivers/sim/tmp102.ts';
 import { rampProfile } from '../drivers/sim/temperature-profile.ts';
 import { TMP102_CONFIG as CFG, celsiusToLimitRegister, temperatureRegisterToCelsius } from '../drivers/sim/tmp102-registers.ts';
+import { expectI2CError } from './helpers/refusals.ts';
 
 const ADDR = 0x48;
 const REG = { temperature: 0, configuration: 1, tLow: 2, tHigh: 3 } as const;
@@ -22,18 +22,6 @@ function setup(options: Partial<SimulatedTmp102Options> = {}) {
   const writeWord = (register: number, word: number, address = ADDR): void =>
     bus.writeRegister(address, register, Uint8Array.of(word >> 8, word & 0xff));
   return { clock, bus, chip, readWord, writeWord };
-}
-
-function expectI2CError(fn: () => unknown, code: string): I2CError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  assert.ok(caught instanceof I2CError, `expected an I2CError, got ${String(caught)}`);
-  assert.equal(caught.code, code);
-  return caught;
 }
 
 describe('SimulatedTmp102 registers', () => {
