@@ -10,7 +10,6 @@
  * chips are reported simulated: every representation must say so.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { decode as cborDecode } from 'cbor-x';
@@ -23,7 +22,7 @@ import { silentLogger } from '../gateway/log.ts';
 import { parseConfig } from '../gateway/service/config.ts';
 import { SensorService } from '../gateway/service/sensor-service.ts';
 import { type Response, confirmableGet } from './helpers/coap-datagram.ts';
-import { findExecutable, skipOrFail } from './helpers/peers.ts';
+import { findExecutable, runPython, skipOrFail } from './helpers/peers.ts';
 import { openEvents } from './helpers/sse-client.ts';
 
 const SHT3X_WASM = new URL('../modules/sht3x.wasm', import.meta.url).pathname;
@@ -51,23 +50,6 @@ async function get(path: string, accept?: string): Promise<{ status: number; typ
 function untimed(json: string): unknown {
   const { time: _t, ...rest } = JSON.parse(json) as Record<string, unknown>;
   return rest;
-}
-
-function runPython(python: string, script: string, stdin: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(python, ['-c', script], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(stdin);
-  });
 }
 
 const PARSE = [

@@ -7,7 +7,6 @@
  * the coded listen error.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
 import { hostname } from 'node:os';
@@ -22,7 +21,7 @@ import { parseHttp } from '../gateway/service/http-config.ts';
 import { parseAccess } from '../gateway/service/security-config.ts';
 import { type Response, confirmableGet } from './helpers/coap-datagram.ts';
 import { type TestGateway, startTestGateway } from './helpers/gateway.ts';
-import { findExecutable, skipOrFail } from './helpers/peers.ts';
+import { findExecutable, runPython, skipOrFail } from './helpers/peers.ts';
 import { openEvents } from './helpers/sse-client.ts';
 
 const clock = new SystemClock();
@@ -422,20 +421,3 @@ describe('a failing sensor', () => {
     assert.match(metrics, /^coapgw_sensor_up\{sensor="tmp102",code="GW_ERR_[A-Z0-9_]+"\} 0$/m);
   });
 });
-
-function runPython(python: string, script: string, stdin: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(python, ['-c', script], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(stdin);
-  });
-}

@@ -79,10 +79,11 @@ export interface ProcessResult {
 }
 
 /** Runs a program asynchronously (the gateway under test shares this event loop) with a hard timeout. */
-/** `onStderrLine` sees each line of stderr as it arrives (a peer announcing what it received). */
-export function runProcess(file: string, args: string[], options: { timeoutMs?: number; cwd?: string; onStderrLine?: (line: string) => void } = {}): Promise<ProcessResult> {
+/** `onStderrLine` sees each line of stderr as it arrives (a peer announcing what it received); `input` goes to stdin. */
+export function runProcess(file: string, args: string[], options: { timeoutMs?: number; cwd?: string; onStderrLine?: (line: string) => void; input?: string } = {}): Promise<ProcessResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(file, args, { cwd: options.cwd, stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    if (options.input !== undefined) child.stdin!.end(options.input);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let timedOut = false;
@@ -90,9 +91,9 @@ export function runProcess(file: string, args: string[], options: { timeoutMs?: 
       timedOut = true;
       child.kill('SIGKILL');
     }, options.timeoutMs ?? PEER_TIMEOUT_MS);
-    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stdout!.on('data', (b: Buffer) => out.push(b));
     let pending = '';
-    child.stderr.on('data', (b: Buffer) => {
+    child.stderr!.on('data', (b: Buffer) => {
       err.push(b);
       if (!options.onStderrLine) return;
       const lines = (pending + b.toString('utf8')).split('\n');
@@ -108,6 +109,12 @@ export function runProcess(file: string, args: string[], options: { timeoutMs?: 
       resolve({ exitCode, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString('utf8'), timedOut });
     });
   });
+}
+
+/** A Python script (`python -c`) with `stdin` as its input: an independent parser a test hands the gateway's output to. */
+export async function runPython(python: string, script: string, stdin: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const r = await runProcess(python, ['-c', script], { input: stdin, timeoutMs: 15_000 });
+  return { code: r.exitCode, stdout: r.stdout.toString('utf8'), stderr: r.stderr };
 }
 
 export interface PeerExchange {
