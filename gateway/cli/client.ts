@@ -21,6 +21,7 @@ import { isSuccess } from '../client/response-codes.ts';
 import { TargetUnreachableError, parseCoapUri, resolveTarget } from '../client/target.ts';
 import { UsageError, numberOption, parseCommandLine } from './args.ts';
 import { runCli } from './run-cli.ts';
+import { type Output, STDIO } from './output.ts';
 
 const USAGE = `usage: npm run client -- [get|post|put|delete|fetch] <coap://host[:port]/path> [options]
   --method <m>        get (default), post, put, delete or fetch; may also be the first word
@@ -45,15 +46,6 @@ Exit status: 0 for a 2.xx response, 1 for another response code, a timeout or a 
 const METHODS: Record<string, CoapMethod> = { get: 'GET', post: 'POST', put: 'PUT', delete: 'DELETE', fetch: 'FETCH' };
 const DEFAULT_TIMEOUT_S = 10;
 
-interface Output {
-  out(line: string): void;
-  err(line: string): void;
-}
-
-const console_: Output = {
-  out: (line) => process.stdout.write(line + '\n'),
-  err: (line) => process.stderr.write(line + '\n'),
-};
 
 async function main(argv: string[], io: Output): Promise<number> {
   const args = parseCommandLine(argv, {
@@ -156,4 +148,4 @@ function show(res: ClientResponse, io: Output, verbose: boolean): void {
   else io.err(rendered.text);
 }
 
-runCli(() => main(process.argv.slice(2), console_), USAGE);
+runCli(() => main(process.argv.slice(2), STDIO), USAGE);

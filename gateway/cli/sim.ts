@@ -23,6 +23,7 @@ import { formatDuration, parseDuration } from '../../drivers/sim/duration.ts';
 import { UsageError, numberOption, parseCommandLine } from './args.ts';
 import { runCli } from './run-cli.ts';
 import { formatScenarioTime } from '../service/simulation-control.ts';
+import { type Output, STDIO } from './output.ts';
 
 const FAULTS = ['nack', 'bus-error', 'timeout', 'stuck', 'unplugged'];
 /** The issue's own spelling (`npm run sim -- fault unplug 30s`) is taken for "unplugged". */
@@ -54,15 +55,6 @@ Only this machine and OSCORE clients may control a gateway by default (docs/secu
 Exit status: 0 when the gateway answered 2.04 or 2.05, 1 for another answer (its error code on
 stderr), a timeout or a network error, 2 for a usage error.`;
 
-interface Output {
-  out(line: string): void;
-  err(line: string): void;
-}
-
-const console_: Output = {
-  out: (line) => process.stdout.write(line + '\n'),
-  err: (line) => process.stderr.write(line + '\n'),
-};
 
 /** What to send: GET for status, else POST with the command. */
 type Request = { kind: 'status' } | { kind: 'command'; body: Record<string, unknown> };
@@ -241,4 +233,4 @@ function formatStatus(s: Record<string, unknown>): string {
   return lines.join('\n');
 }
 
-runCli(() => main(process.argv.slice(2), console_), USAGE);
+runCli(() => main(process.argv.slice(2), STDIO), USAGE);
