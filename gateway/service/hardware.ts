@@ -26,7 +26,7 @@ import { type TemperatureProfile, constantProfile, rampProfile, sineProfile } fr
 import { loadTraceProfile } from '../../drivers/sim/temperature-trace.ts';
 import { SimulatedTmp102 } from '../../drivers/sim/tmp102.ts';
 import { GatewayError, fromI2CError } from '../errors.ts';
-import { SIMULATED_DEVICE_ADDRESSES, type GatewayConfig, type HumidityProfileConfig, type ProfileConfig, type SensorConfig, type SimulationConfig, simulationDevice, simulationTemperature } from './config.ts';
+import { DEFAULT_SIM_CELSIUS, SIMULATED_DEVICE_ADDRESSES, type GatewayConfig, type HumidityProfileConfig, type ProfileConfig, type SensorConfig, type SimulationConfig, simulationDevice, simulationTemperature } from './config.ts';
 
 export type { SimulatedDevice } from '../../drivers/sim/simulated-device.ts';
 
@@ -50,7 +50,7 @@ export interface Hardware {
 export function profileFromConfig(p: SimulationConfig, field: string): TemperatureProfile {
   const temperature = simulationTemperature(p);
   const f = temperature !== undefined && 'device' in p ? `${field}.temperature` : field;
-  return temperatureProfile(temperature ?? { kind: 'constant', celsius: 21.5 }, f);
+  return temperatureProfile(temperature ?? { kind: 'constant', celsius: DEFAULT_SIM_CELSIUS }, f);
 }
 
 function temperatureProfile(p: ProfileConfig, field: string): TemperatureProfile {
